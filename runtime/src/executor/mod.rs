@@ -1,0 +1,307 @@
+//! The executor: `Runtime`, `block_on`, `spawn`, the article's event loop as an API.
+//!
+//! The article builds its loop by hand in `__main__`: a list of generators, a `while` that
+//! calls `next()` on each, and a `select()` between rounds. Here the loop is
+//! [`Runtime::block_on`]; the list is a run queue fed by wakers; `spawn` adds a task; and
+//! `yield_now` is the article's bare `yield`, which lets the others run.
+//!
+//! A runtime runs on one thread: the thread that calls `block_on`. Wakers may be used from
+//! any thread; a wake from another thread reaches the runtime through a locked queue and, if
+//! the runtime is blocked in the reactor, a notification that ends the wait.
+
+use std::future::Future;
+use std::io;
+use std::panic::Location;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+pub(crate) mod context;
+pub(crate) mod registry;
+mod scheduler;
+
+use scheduler::Config;
+pub(crate) use scheduler::Scheduler;
+
+use crate::observe::Stats;
+use crate::task::JoinHandle;
+
+/// How many polls run between two looks at the reactor while tasks stay ready. Low enough that
+/// a socket event waits at most this many polls; high enough that the look (a syscall when a
+/// socket is being waited on) is paid rarely. An odd number, so that it does not fall into step
+/// with tasks that yield in a regular pattern.
+const DEFAULT_EVENT_INTERVAL: u32 = 61;
+
+/// An nbio runtime: a run queue, a reactor and their loop, on the thread that calls
+/// [`block_on`](Runtime::block_on).
+///
+/// Dropping the runtime drops the future of every task it still holds, so their destructors
+/// run; awaiting their handles afterwards gives a cancelled [`JoinError`](crate::JoinError).
+///
+/// ```
+/// let rt = nbio::Runtime::new()?;
+/// let handle = rt.spawn(async { 1 + 1 }); // queued now, runs once block_on drives the loop
+/// assert_eq!(rt.block_on(handle).unwrap(), 2);
+/// # std::io::Result::Ok(())
+/// ```
+pub struct Runtime {
+    scheduler: Rc<Scheduler>,
+}
+
+impl Runtime {
+    /// A runtime with the default settings.
+    ///
+    /// # Errors
+    /// If the poller cannot be created (the process is out of file descriptors, say).
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`] to choose settings first.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Runs `future` to completion on this thread, and every spawned task while it waits.
+    ///
+    /// Tasks still pending when `future` completes stay in the runtime and go on at the next
+    /// `block_on` (or are dropped with the runtime).
+    ///
+    /// # Panics
+    /// If this thread is already inside `block_on`: await the future instead. A panic of
+    /// `future` itself propagates out of `block_on`; panics of spawned tasks do not.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.scheduler.block_on(future)
+    }
+
+    /// Spawns a task on this runtime. Works before `block_on` too: the task runs once the
+    /// loop is driven.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.scheduler.spawn(future, Location::caller())
+    }
+
+    /// Spawns a task whose future need not be `Send` (it holds an `Rc`, say).
+    #[track_caller]
+    pub fn spawn_local<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.scheduler.spawn(future, Location::caller())
+    }
+
+    /// Counters of this runtime.
+    pub fn stats(&self) -> Stats {
+        self.scheduler.stats()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.scheduler.shutdown();
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Settings for a [`Runtime`].
+///
+/// ```
+/// let rt = nbio::Runtime::builder().event_interval(31).build()?;
+/// assert_eq!(rt.block_on(async { 7 }), 7);
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Builder {
+    config: Config,
+}
+
+impl Builder {
+    /// The default settings.
+    pub fn new() -> Builder {
+        Builder {
+            config: Config {
+                event_interval: DEFAULT_EVENT_INTERVAL,
+            },
+        }
+    }
+
+    /// How many task polls may run between two looks at the reactor while tasks are always
+    /// ready (default 61). Lower favours I/O latency, higher favours throughput of busy tasks.
+    ///
+    /// # Panics
+    /// If `polls` is zero.
+    pub fn event_interval(mut self, polls: u32) -> Builder {
+        assert!(polls > 0, "event_interval must be at least 1");
+        self.config.event_interval = polls;
+        self
+    }
+
+    /// Creates the runtime.
+    ///
+    /// # Errors
+    /// If the poller cannot be created.
+    pub fn build(self) -> io::Result<Runtime> {
+        Ok(Runtime {
+            scheduler: Rc::new(Scheduler::new(self.config)?),
+        })
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder::new()
+    }
+}
+
+/// Runs `future` to completion on a new runtime on this thread, then drops the runtime.
+///
+/// ```
+/// let n = nbio::block_on(async {
+///     nbio::time::sleep(std::time::Duration::from_millis(1)).await;
+///     7
+/// });
+/// assert_eq!(n, 7);
+/// ```
+///
+/// # Panics
+/// If the runtime cannot be created (no file descriptor left for the poller), or if this
+/// thread is already running an nbio runtime.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let runtime = Runtime::new()
+        .unwrap_or_else(|err| panic!("nbio::block_on could not create a runtime: {err}"));
+    runtime.block_on(future)
+}
+
+/// Spawns a task on the current runtime.
+///
+/// ```
+/// nbio::block_on(async {
+///     let handles: Vec<_> = (0..3).map(|i| nbio::spawn(async move { i * 10 })).collect();
+///     let mut sum = 0;
+///     for handle in handles {
+///         sum += handle.await.unwrap();
+///     }
+///     assert_eq!(sum, 30);
+/// });
+/// ```
+///
+/// # Panics
+/// If called outside of a runtime (that is, not from code that `block_on` is running).
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    spawn_here(future, Location::caller())
+}
+
+/// Spawns a task whose future need not be `Send` on the current runtime.
+///
+/// ```
+/// use std::rc::Rc;
+/// nbio::block_on(async {
+///     let shared = Rc::new(5);
+///     let copy = Rc::clone(&shared);
+///     assert_eq!(nbio::spawn_local(async move { *copy + 1 }).await.unwrap(), 6);
+/// });
+/// ```
+///
+/// # Panics
+/// If called outside of a runtime.
+#[track_caller]
+pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    spawn_here(future, Location::caller())
+}
+
+fn spawn_here<F>(future: F, location: &'static Location<'static>) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    context::with_current(|current| match current {
+        Some(scheduler) => scheduler.spawn(future, location),
+        None => panic!(
+            "nbio::spawn called outside of an nbio runtime (at {location}); call it from code \
+             run by nbio::block_on, or use Runtime::spawn"
+        ),
+    })
+}
+
+/// Counters of the current runtime.
+///
+/// ```
+/// nbio::block_on(async {
+///     nbio::spawn(async {}).await.unwrap();
+///     let stats = nbio::stats();
+///     assert_eq!(stats.tasks_spawned, 1);
+///     assert_eq!(stats.tasks_completed, 1);
+/// });
+/// ```
+///
+/// # Panics
+/// If called outside of a runtime.
+pub fn stats() -> Stats {
+    context::with_current(|current| match current {
+        Some(scheduler) => scheduler.stats(),
+        None => panic!(
+            "nbio::stats called outside of an nbio runtime; call it from code run by \
+             nbio::block_on, or use Runtime::stats"
+        ),
+    })
+}
+
+/// Lets the other ready tasks run before this one goes on: the article's bare `yield`.
+///
+/// ```
+/// nbio::block_on(async {
+///     for _ in 0..3 {
+///         nbio::yield_now().await;
+///     }
+/// });
+/// ```
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future returned by [`yield_now`].
+#[derive(Debug)]
+#[must_use = "yield_now does nothing unless awaited"]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        // Waking ourselves during the poll puts us at the back of the run queue.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// The reactor of the current runtime, for sockets and timers.
+pub(crate) fn current_reactor() -> Option<std::sync::Arc<crate::reactor::Reactor>> {
+    context::with_current(|current| current.map(|s| std::sync::Arc::clone(&s.shared.reactor)))
+}

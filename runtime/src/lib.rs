@@ -1,0 +1,83 @@
+//! # nbio: the article's event loop, grown up
+//!
+//! nbio is a small async/await runtime written from scratch on `std::future`: an executor with
+//! a waker-driven run queue, and a reactor on the [`polling`](https://docs.rs/polling) crate
+//! that registers sockets and wakes futures when they are ready. It grew out of a classic
+//! article on non-blocking I/O, which makes a socket non-blocking, retries `send` on `EAGAIN`
+//! after `select()` says the socket is writable, and lets Python generators take turns in a
+//! loop. nbio is that loop: the same idea, made correct, fast and observable.
+//!
+//! ## The article's scene in ten lines
+//!
+//! Two clients send data while a counter keeps counting. No thread blocks: when a socket's
+//! buffer is full, `write_all` waits for writability and the counter runs meanwhile.
+//!
+//! ```
+//! use nbio::net::{AsyncTcpListener, AsyncTcpStream};
+//! use std::time::Duration;
+//!
+//! nbio::block_on(async {
+//!     let listener = AsyncTcpListener::bind("127.0.0.1:0")?;
+//!     let addr = listener.local_addr()?;
+//!     // A server that reads everything and reports how much it got.
+//!     let server = nbio::spawn(async move {
+//!         let (conn, _) = listener.accept().await?;
+//!         let (mut total, mut buf) = (0, vec![0u8; 1024]);
+//!         loop {
+//!             match conn.read(&mut buf).await? {
+//!                 0 => return std::io::Result::Ok(total),
+//!                 n => total += n,
+//!             }
+//!         }
+//!     });
+//!     let counter = nbio::spawn(async {
+//!         let mut i = 0;
+//!         while i < 5 {
+//!             i += 1;
+//!             nbio::time::sleep(Duration::from_millis(1)).await; // not time.sleep: no stall
+//!         }
+//!         i
+//!     });
+//!     let sock = AsyncTcpStream::connect(addr).await?;
+//!     sock.write_all(&b"foobar\n".repeat(100_000)).await?;
+//!     sock.shutdown(std::net::Shutdown::Write)?;
+//!     assert_eq!(server.await.unwrap()?, 700_000);
+//!     assert_eq!(counter.await.unwrap(), 5);
+//!     std::io::Result::Ok(())
+//! })?;
+//! # std::io::Result::Ok(())
+//! ```
+//!
+//! ## Where each part of the article lives
+//!
+//! | the article | nbio |
+//! |---|---|
+//! | a generator in `tasks` | a task: [`spawn`], [`task`] |
+//! | the `while` loop over `tasks` | [`Runtime::block_on`] and its run queue |
+//! | a bare `yield` | [`yield_now`] |
+//! | `yield ('w', sock)` and `fds['w']` | a [`Waker`](std::task::Waker) filed with the reactor |
+//! | `select.select(r, w, [], 0)` | the reactor, on epoll through `polling` |
+//! | `time.sleep(0.02)` | [`time::sleep`], which does not stop the thread |
+//! | the `send` loop with `EAGAIN` | [`net::AsyncTcpStream::write_all`] |
+//!
+//! ## What is guaranteed
+//!
+//! A wake is never lost, whether it arrives while the task is being polled or from another
+//! thread while the runtime sleeps in the kernel. A task is queued at most once and never
+//! polled after it finished. A panic in a task is caught and reported through its
+//! [`JoinHandle`]. Dropping a runtime drops every task's future. Timers never fire early.
+//! Writing to a closed peer is an error, never `SIGPIPE`. An idle runtime uses no CPU.
+
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+#![cfg(unix)]
+
+mod executor;
+pub mod net;
+mod observe;
+mod reactor;
+pub mod task;
+pub mod time;
+
+pub use executor::{block_on, spawn, spawn_local, stats, yield_now, Builder, Runtime, YieldNow};
+pub use observe::Stats;
+pub use task::{JoinError, JoinHandle};

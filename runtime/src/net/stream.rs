@@ -1,0 +1,219 @@
+//! What TCP and Unix streams share: reading, writing, and `write_all`, the article's send loop.
+
+use std::future::poll_fn;
+use std::io::{self, Read};
+use std::mem;
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::task::{Context, Poll};
+
+use super::registered::Registered;
+use crate::reactor::Direction;
+
+/// The non-blocking syscalls a stream socket offers to the shared code below.
+pub(crate) trait StreamIo: AsFd {
+    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize>;
+    fn write_now(&self, buf: &[u8]) -> io::Result<usize>;
+    fn shutdown_now(&self, how: Shutdown) -> io::Result<()>;
+}
+
+macro_rules! stream_io {
+    ($ty:ty) => {
+        impl StreamIo for $ty {
+            fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+                (&mut &*self).read(buf)
+            }
+
+            fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
+                send_without_sigpipe(self, buf)
+            }
+
+            fn shutdown_now(&self, how: Shutdown) -> io::Result<()> {
+                self.shutdown(how)
+            }
+        }
+    };
+}
+
+stream_io!(TcpStream);
+stream_io!(UnixStream);
+
+/// Writes with `MSG_NOSIGNAL`: a peer that went away gives `EPIPE`, an error the caller sees,
+/// instead of `SIGPIPE`, a signal whose default action ends the process.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+fn send_without_sigpipe(socket: impl AsFd, buf: &[u8]) -> io::Result<usize> {
+    rustix::net::send(socket, buf, rustix::net::SendFlags::NOSIGNAL).map_err(io::Error::from)
+}
+
+/// Elsewhere there is no `MSG_NOSIGNAL`; Rust programs ignore `SIGPIPE` by default.
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+fn send_without_sigpipe(socket: impl AsFd, buf: &[u8]) -> io::Result<usize> {
+    rustix::io::write(socket, buf).map_err(io::Error::from)
+}
+
+impl<T: StreamIo> Registered<T> {
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(Direction::Read, cx, |io| io.read_now(buf))
+    }
+
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_io(Direction::Write, cx, |io| io.write_now(buf))
+    }
+
+    /// Shuts the write half, as `AsyncWrite::poll_close` wants. A stream that is already
+    /// disconnected counts as closed.
+    pub(crate) fn poll_close(&self) -> Poll<io::Result<()>> {
+        match self.get_ref().shutdown_now(Shutdown::Write) {
+            Err(err) if err.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
+            result => Poll::Ready(result),
+        }
+    }
+
+    pub(crate) async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_read(cx, buf)).await
+    }
+
+    pub(crate) async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_write(cx, buf)).await
+    }
+
+    /// The article's send loop, line for line:
+    ///
+    /// ```text
+    /// while len(data):
+    ///     try:
+    ///         sent = sock.send(data)           # write what the kernel takes
+    ///         data = data[sent:]               # and go on at once with the rest
+    ///     except socket.error, e:
+    ///         if e.errno != errno.EAGAIN:
+    ///             raise e                      # a real error ends the loop
+    ///         yield ('w', sock)                # full: wait until writable
+    /// ```
+    ///
+    /// The `yield ('w', sock)` becomes `.await` on writability: the task is parked with the
+    /// reactor and the thread runs other tasks until the socket drains.
+    pub(crate) async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        let mut remaining = buf;
+        while !remaining.is_empty() {
+            match self.get_ref().write_now(remaining) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        format!(
+                            "the socket took no more bytes with {} left to write",
+                            remaining.len()
+                        ),
+                    ))
+                }
+                Ok(sent) => remaining = &remaining[sent..],
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    self.note_would_block()?;
+                    self.ready(Direction::Write).await?;
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads until `buf` is full; end of stream first is `UnexpectedEof`, as in std.
+    pub(crate) async fn read_exact(&self, mut buf: &mut [u8]) -> io::Result<()> {
+        let wanted = buf.len();
+        while !buf.is_empty() {
+            let read = self.read(buf).await?;
+            if read == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "the peer closed the stream after {} of the {wanted} bytes expected",
+                        wanted - buf.len()
+                    ),
+                ));
+            }
+            buf = &mut mem::take(&mut buf)[read..];
+        }
+        Ok(())
+    }
+}
+
+/// `futures-io`'s `AsyncRead` and `AsyncWrite` for a stream type and for a shared reference
+/// to it, so that `futures_lite::io::copy`, `BufReader` and friends work on both.
+macro_rules! impl_async_read_write {
+    ($ty:ty) => {
+        impl futures_lite::io::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.inner.poll_read(cx, buf)
+            }
+        }
+
+        impl futures_lite::io::AsyncRead for &$ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.inner.poll_read(cx, buf)
+            }
+        }
+
+        impl futures_lite::io::AsyncWrite for $ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.inner.poll_write(cx, buf)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.inner.poll_close()
+            }
+        }
+
+        impl futures_lite::io::AsyncWrite for &$ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.inner.poll_write(cx, buf)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.inner.poll_close()
+            }
+        }
+    };
+}
+
+pub(crate) use impl_async_read_write;

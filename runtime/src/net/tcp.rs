@@ -1,0 +1,295 @@
+//! TCP: `AsyncTcpListener` and `AsyncTcpStream`.
+//!
+//! The article's client, in nbio:
+//!
+//! ```
+//! use nbio::net::{AsyncTcpListener, AsyncTcpStream};
+//!
+//! nbio::block_on(async {
+//!     let listener = AsyncTcpListener::bind("127.0.0.1:0")?;
+//!     let addr = listener.local_addr()?;
+//!     let server = nbio::spawn(async move {
+//!         let (conn, _) = listener.accept().await?;
+//!         let mut data = Vec::new();
+//!         let mut buf = [0u8; 1024]; // the article's conn.recv(1024)
+//!         loop {
+//!             let n = conn.read(&mut buf).await?;
+//!             if n == 0 {
+//!                 return std::io::Result::Ok(data);
+//!             }
+//!             data.extend_from_slice(&buf[..n]);
+//!         }
+//!     });
+//!     let sock = AsyncTcpStream::connect(addr).await?;
+//!     let data = b"foobar\n".repeat(1024);
+//!     sock.write_all(&data).await?; // never blocks the thread
+//!     sock.shutdown(std::net::Shutdown::Write)?;
+//!     assert_eq!(server.await.unwrap()?, data);
+//!     std::io::Result::Ok(())
+//! })?;
+//! # std::io::Result::Ok(())
+//! ```
+
+use std::fmt;
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::OwnedFd;
+
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, SocketType};
+
+use super::registered::Registered;
+use super::stream::impl_async_read_write;
+use crate::reactor::Direction;
+
+/// A TCP listener whose `accept` waits without blocking the thread.
+pub struct AsyncTcpListener {
+    inner: Registered<TcpListener>,
+}
+
+impl AsyncTcpListener {
+    /// Binds to `addr` (trying each address it resolves to). Binding never waits, so this is
+    /// not async; it may be called outside a runtime.
+    ///
+    /// ```
+    /// let listener = nbio::net::AsyncTcpListener::bind("127.0.0.1:0")?;
+    /// assert_ne!(listener.local_addr()?.port(), 0);
+    /// # std::io::Result::Ok(())
+    /// ```
+    ///
+    /// # Errors
+    /// If no address could be bound; the message names the address.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<AsyncTcpListener> {
+        let mut last_err = None;
+        for addr in addr.to_socket_addrs()? {
+            match TcpListener::bind(addr) {
+                Ok(listener) => return AsyncTcpListener::from_std(listener),
+                Err(err) => {
+                    last_err = Some(io::Error::new(
+                        err.kind(),
+                        format!("could not bind to {addr}: {err}"),
+                    ))
+                }
+            }
+        }
+        Err(last_err.unwrap_or_else(no_address))
+    }
+
+    /// Wraps a std listener, switching it to non-blocking mode.
+    pub fn from_std(listener: TcpListener) -> io::Result<AsyncTcpListener> {
+        listener.set_nonblocking(true)?;
+        Ok(AsyncTcpListener {
+            inner: Registered::new(listener),
+        })
+    }
+
+    /// Waits for a connection. A connection that the client reset before it could be accepted
+    /// is skipped (`ECONNABORTED`), not returned as an error.
+    pub async fn accept(&self) -> io::Result<(AsyncTcpStream, SocketAddr)> {
+        let (stream, peer) = std::future::poll_fn(|cx| {
+            self.inner.poll_io(Direction::Read, cx, |listener| loop {
+                match listener.accept() {
+                    Err(err) if err.kind() == io::ErrorKind::ConnectionAborted => continue,
+                    result => break result,
+                }
+            })
+        })
+        .await?;
+        Ok((AsyncTcpStream::from_std(stream)?, peer))
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+}
+
+impl fmt::Debug for AsyncTcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AsyncTcpListener")
+            .field(&self.inner)
+            .finish()
+    }
+}
+
+/// A TCP connection whose reads and writes wait without blocking the thread.
+///
+/// Every method takes `&self`, as std's `&TcpStream` does; `AsyncRead` and `AsyncWrite` are
+/// implemented for both `AsyncTcpStream` and `&AsyncTcpStream`.
+pub struct AsyncTcpStream {
+    inner: Registered<TcpStream>,
+}
+
+impl AsyncTcpStream {
+    /// Connects to `addr`, trying each address it resolves to in turn, without blocking the
+    /// thread while the handshake runs. A host name is resolved by the system resolver on the
+    /// calling thread; pass a `SocketAddr` (or an IP literal) to avoid that wait.
+    ///
+    /// ```
+    /// nbio::block_on(async {
+    ///     let listener = nbio::net::AsyncTcpListener::bind("127.0.0.1:0")?;
+    ///     let addr = listener.local_addr()?;
+    ///     let stream = nbio::net::AsyncTcpStream::connect(addr).await?;
+    ///     assert_eq!(stream.peer_addr()?, addr);
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    ///
+    /// # Errors
+    /// If every address fails; the error keeps the OS error's kind (`ConnectionRefused`, …)
+    /// and its message names the address, as in "connection refused by 127.0.0.1:5678".
+    pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<AsyncTcpStream> {
+        let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+        let mut last_err = None;
+        for addr in addrs {
+            match connect_to(addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(err) => last_err = Some(err),
+            }
+        }
+        Err(last_err.unwrap_or_else(no_address))
+    }
+
+    /// Wraps a connected std stream, switching it to non-blocking mode.
+    pub fn from_std(stream: TcpStream) -> io::Result<AsyncTcpStream> {
+        stream.set_nonblocking(true)?;
+        Ok(AsyncTcpStream {
+            inner: Registered::new(stream),
+        })
+    }
+
+    /// Reads what has arrived into `buf`, waiting if nothing has. `Ok(0)` is end of stream.
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).await
+    }
+
+    /// Writes what the kernel takes now (at least one byte), waiting if its buffer is full.
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf).await
+    }
+
+    /// Writes all of `buf`: the article's send loop. Each partial write advances at once;
+    /// only `WouldBlock` waits, for writability, without blocking the thread. Counts each wait
+    /// in `Stats::would_block`. A peer that goes away gives an error, never `SIGPIPE`.
+    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        self.inner.write_all(buf).await
+    }
+
+    /// Reads exactly `buf.len()` bytes; end of stream first is `UnexpectedEof`.
+    pub async fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
+        self.inner.read_exact(buf).await
+    }
+
+    /// TCP has no user-space buffer to flush: completes at once.
+    pub async fn flush(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Shuts down the read half, the write half or both, as std's `TcpStream::shutdown`.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.get_ref().shutdown(how)
+    }
+
+    /// Waits until the reactor reports the socket readable.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.inner.ready(Direction::Read).await
+    }
+
+    /// Waits until the reactor reports the socket writable.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.inner.ready(Direction::Write).await
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.inner.get_ref().set_nodelay(nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.inner.get_ref().nodelay()
+    }
+}
+
+impl_async_read_write!(AsyncTcpStream);
+
+impl fmt::Debug for AsyncTcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AsyncTcpStream").field(&self.inner).finish()
+    }
+}
+
+/// One non-blocking connect: start the handshake, wait for writability, read the outcome.
+async fn connect_to(addr: SocketAddr) -> io::Result<AsyncTcpStream> {
+    let family = if addr.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    };
+    let socket = nonblocking_socket(family, SocketType::STREAM)?;
+    match rustix::net::connect(&socket, &addr) {
+        Ok(()) | Err(Errno::INPROGRESS) | Err(Errno::INTR) => {}
+        Err(errno) => return Err(connect_error(errno.into(), addr)),
+    }
+    let stream = AsyncTcpStream {
+        inner: Registered::new(TcpStream::from(socket)),
+    };
+    stream
+        .inner
+        .ready(Direction::Write)
+        .await
+        .map_err(|err| connect_error(err, addr))?;
+    if let Some(err) = stream.inner.get_ref().take_error()? {
+        return Err(connect_error(err, addr));
+    }
+    Ok(stream)
+}
+
+/// A new socket, non-blocking and close-on-exec from the start.
+pub(crate) fn nonblocking_socket(family: AddressFamily, kind: SocketType) -> io::Result<OwnedFd> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    {
+        use rustix::net::SocketFlags;
+        Ok(rustix::net::socket_with(
+            family,
+            kind,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            None,
+        )?)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    {
+        let socket = rustix::net::socket(family, kind, None)?;
+        rustix::io::ioctl_fionbio(&socket, true)?;
+        rustix::io::fcntl_setfd(&socket, rustix::io::FdFlags::CLOEXEC)?;
+        Ok(socket)
+    }
+}
+
+/// Names the address in a connect error, keeping the kind a caller matches on.
+fn connect_error(err: io::Error, addr: SocketAddr) -> io::Error {
+    let message = match err.kind() {
+        io::ErrorKind::ConnectionRefused => format!("connection refused by {addr}"),
+        io::ErrorKind::TimedOut => format!("connecting to {addr} timed out"),
+        _ => format!("could not connect to {addr}: {err}"),
+    };
+    io::Error::new(err.kind(), message)
+}
+
+fn no_address() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "the address resolved to no socket address",
+    )
+}

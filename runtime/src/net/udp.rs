@@ -1,0 +1,116 @@
+//! UDP: `AsyncUdpSocket`.
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+
+use super::registered::Registered;
+use crate::reactor::Direction;
+
+/// A UDP socket whose sends and receives wait without blocking the thread.
+///
+/// ```
+/// use nbio::net::AsyncUdpSocket;
+/// nbio::block_on(async {
+///     let a = AsyncUdpSocket::bind("127.0.0.1:0")?;
+///     let b = AsyncUdpSocket::bind("127.0.0.1:0")?;
+///     a.send_to(b"ping", b.local_addr()?).await?;
+///     let mut buf = [0u8; 16];
+///     let (n, from) = b.recv_from(&mut buf).await?;
+///     assert_eq!((&buf[..n], from), (&b"ping"[..], a.local_addr()?));
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+pub struct AsyncUdpSocket {
+    inner: Registered<UdpSocket>,
+}
+
+impl AsyncUdpSocket {
+    /// Binds to `addr`. Never waits, so not async.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<AsyncUdpSocket> {
+        AsyncUdpSocket::from_std(UdpSocket::bind(addr)?)
+    }
+
+    /// Wraps a std socket, switching it to non-blocking mode.
+    pub fn from_std(socket: UdpSocket) -> io::Result<AsyncUdpSocket> {
+        socket.set_nonblocking(true)?;
+        Ok(AsyncUdpSocket {
+            inner: Registered::new(socket),
+        })
+    }
+
+    /// Sets the default peer for `send` and `recv` (and filters what `recv` gets). Never
+    /// waits, so not async.
+    pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+        self.inner.get_ref().connect(addr)
+    }
+
+    /// Sends one datagram to `target` (the first address it resolves to).
+    pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
+        let target = target.to_socket_addrs()?.next().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the address resolved to no socket address",
+            )
+        })?;
+        std::future::poll_fn(|cx| {
+            self.inner
+                .poll_io(Direction::Write, cx, |socket| socket.send_to(buf, target))
+        })
+        .await
+    }
+
+    /// Receives one datagram and the address it came from.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        std::future::poll_fn(|cx| {
+            self.inner
+                .poll_io(Direction::Read, cx, |socket| socket.recv_from(buf))
+        })
+        .await
+    }
+
+    /// Sends one datagram to the connected peer.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        std::future::poll_fn(|cx| {
+            self.inner
+                .poll_io(Direction::Write, cx, |socket| socket.send(buf))
+        })
+        .await
+    }
+
+    /// Receives one datagram from the connected peer.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        std::future::poll_fn(|cx| {
+            self.inner
+                .poll_io(Direction::Read, cx, |socket| socket.recv(buf))
+        })
+        .await
+    }
+
+    /// Waits until the reactor reports the socket readable.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.inner.ready(Direction::Read).await
+    }
+
+    /// Waits until the reactor reports the socket writable.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.inner.ready(Direction::Write).await
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+
+    /// The connected peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().peer_addr()
+    }
+}
+
+impl fmt::Debug for AsyncUdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AsyncUdpSocket").field(&self.inner).finish()
+    }
+}

@@ -1,0 +1,209 @@
+//! Unix domain sockets: `AsyncUnixListener` and `AsyncUnixStream`, mirroring TCP.
+
+use std::fmt;
+use std::io;
+use std::net::Shutdown;
+use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+use std::path::Path;
+use std::time::Duration;
+
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, SocketAddrUnix, SocketType};
+
+use super::registered::Registered;
+use super::stream::impl_async_read_write;
+use super::tcp::nonblocking_socket;
+use crate::reactor::Direction;
+
+/// A Unix stream listener whose `accept` waits without blocking the thread.
+///
+/// ```
+/// use nbio::net::{AsyncUnixListener, AsyncUnixStream};
+/// let dir = std::env::temp_dir().join(format!("nbio-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("echo.sock");
+/// # let _ = std::fs::remove_file(&path);
+/// nbio::block_on(async {
+///     let listener = AsyncUnixListener::bind(&path)?;
+///     let client = AsyncUnixStream::connect(&path).await?;
+///     let (server, _) = listener.accept().await?;
+///     client.write_all(b"hello").await?;
+///     let mut buf = [0u8; 5];
+///     server.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"hello");
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::fs::remove_dir_all(&dir)?;
+/// # std::io::Result::Ok(())
+/// ```
+pub struct AsyncUnixListener {
+    inner: Registered<UnixListener>,
+}
+
+impl AsyncUnixListener {
+    /// Binds to the socket file `path`. Never waits, so not async.
+    ///
+    /// # Errors
+    /// If the file exists or cannot be made; the message names the path.
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<AsyncUnixListener> {
+        let path = path.as_ref();
+        let listener = UnixListener::bind(path).map_err(|err| {
+            io::Error::new(
+                err.kind(),
+                format!("could not bind to {}: {err}", path.display()),
+            )
+        })?;
+        AsyncUnixListener::from_std(listener)
+    }
+
+    /// Wraps a std listener, switching it to non-blocking mode.
+    pub fn from_std(listener: UnixListener) -> io::Result<AsyncUnixListener> {
+        listener.set_nonblocking(true)?;
+        Ok(AsyncUnixListener {
+            inner: Registered::new(listener),
+        })
+    }
+
+    /// Waits for a connection.
+    pub async fn accept(&self) -> io::Result<(AsyncUnixStream, SocketAddr)> {
+        let (stream, peer) = std::future::poll_fn(|cx| {
+            self.inner
+                .poll_io(Direction::Read, cx, |listener| listener.accept())
+        })
+        .await?;
+        Ok((AsyncUnixStream::from_std(stream)?, peer))
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+}
+
+impl fmt::Debug for AsyncUnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AsyncUnixListener")
+            .field(&self.inner)
+            .finish()
+    }
+}
+
+/// A Unix stream connection whose reads and writes wait without blocking the thread.
+pub struct AsyncUnixStream {
+    inner: Registered<UnixStream>,
+}
+
+impl AsyncUnixStream {
+    /// Connects to the socket file `path` without blocking the thread. If the listener's
+    /// backlog is full, retries every millisecond until there is room, as a blocking connect
+    /// would wait.
+    ///
+    /// # Errors
+    /// If nothing listens there; the message names the path.
+    pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<AsyncUnixStream> {
+        let path = path.as_ref();
+        let named = |err: io::Error| {
+            io::Error::new(
+                err.kind(),
+                format!("could not connect to {}: {err}", path.display()),
+            )
+        };
+        let addr = SocketAddrUnix::new(path).map_err(|errno| named(errno.into()))?;
+        let socket = nonblocking_socket(AddressFamily::UNIX, SocketType::STREAM)?;
+        let stream = loop {
+            match rustix::net::connect(&socket, &addr) {
+                Ok(()) => break AsyncUnixStream::wrap(socket),
+                Err(Errno::INPROGRESS) => {
+                    let stream = AsyncUnixStream::wrap(socket);
+                    stream.writable().await.map_err(named)?;
+                    break stream;
+                }
+                Err(Errno::AGAIN) => crate::time::sleep(Duration::from_millis(1)).await,
+                Err(Errno::INTR) => {}
+                Err(errno) => return Err(named(errno.into())),
+            }
+        };
+        if let Some(err) = stream.inner.get_ref().take_error()? {
+            return Err(named(err));
+        }
+        Ok(stream)
+    }
+
+    fn wrap(socket: std::os::fd::OwnedFd) -> AsyncUnixStream {
+        AsyncUnixStream {
+            inner: Registered::new(UnixStream::from(socket)),
+        }
+    }
+
+    /// A connected pair, handy in tests.
+    pub fn pair() -> io::Result<(AsyncUnixStream, AsyncUnixStream)> {
+        let (a, b) = UnixStream::pair()?;
+        Ok((AsyncUnixStream::from_std(a)?, AsyncUnixStream::from_std(b)?))
+    }
+
+    /// Wraps a connected std stream, switching it to non-blocking mode.
+    pub fn from_std(stream: UnixStream) -> io::Result<AsyncUnixStream> {
+        stream.set_nonblocking(true)?;
+        Ok(AsyncUnixStream {
+            inner: Registered::new(stream),
+        })
+    }
+
+    /// Reads what has arrived into `buf`, waiting if nothing has. `Ok(0)` is end of stream.
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).await
+    }
+
+    /// Writes what the kernel takes now, waiting if its buffer is full.
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf).await
+    }
+
+    /// Writes all of `buf`, the article's send loop (see `AsyncTcpStream::write_all`).
+    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        self.inner.write_all(buf).await
+    }
+
+    /// Reads exactly `buf.len()` bytes; end of stream first is `UnexpectedEof`.
+    pub async fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
+        self.inner.read_exact(buf).await
+    }
+
+    /// Nothing to flush: completes at once.
+    pub async fn flush(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Shuts down the read half, the write half or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.get_ref().shutdown(how)
+    }
+
+    /// Waits until the reactor reports the socket readable.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.inner.ready(Direction::Read).await
+    }
+
+    /// Waits until the reactor reports the socket writable.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.inner.ready(Direction::Write).await
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+}
+
+impl_async_read_write!(AsyncUnixStream);
+
+impl fmt::Debug for AsyncUnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AsyncUnixStream").field(&self.inner).finish()
+    }
+}

@@ -1,0 +1,529 @@
+//! One allocation per task.
+//!
+//! A spawned future lives in a single heap block: a [`Header`] that the executor, the wakers
+//! and the `JoinHandle` share, the scheduler handle that tells a woken task where to go, and
+//! one slot that holds the future while it runs and its output once it has finished. The
+//! header comes first, so a pointer to the header is a pointer to the whole task; a table of
+//! functions made once per future type (the [`Vtable`]) does everything that needs to know
+//! that type.
+//!
+//! Who may touch what:
+//! - the state word: anyone holding a reference, atomically;
+//! - the future: only the executor, on the runtime's thread, while it holds `RUNNING`;
+//! - the output: the `JoinHandle` (or the executor, if there is no handle), after `COMPLETE`;
+//! - the join-waker slot: as described on [`JOIN_WAKER`].
+
+use std::any::Any;
+use std::cell::UnsafeCell;
+use std::future::Future;
+use std::mem::{self, ManuallyDrop};
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::pin::Pin;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::task::{Context, Poll, Waker};
+
+use super::state::{
+    is_finished, CANCELLED, CLOSED, COMPLETE, HANDLE, JOIN_WAKER, REF_MASK, REF_ONE, RUNNING,
+    SCHEDULED,
+};
+use super::{waker, TaskId};
+
+/// Where a woken task goes. The executor implements it; the task layer knows nothing more
+/// about the executor than this.
+pub(crate) trait Schedule: Send + Sync + 'static {
+    /// Puts a task that was just made runnable into a run queue, handing over the reference.
+    fn schedule(&self, task: TaskRef);
+}
+
+/// The part of a task every holder of a reference may look at.
+pub(crate) struct Header {
+    /// Flags and reference count; see `state.rs`.
+    pub(crate) state: AtomicUsize,
+    /// The functions that know the future's type.
+    vtable: &'static Vtable,
+    /// The waker of whoever awaits the `JoinHandle`, under the `JOIN_WAKER` protocol.
+    join_waker: UnsafeCell<Option<Waker>>,
+    /// This task's neighbours in the executor's registry of live tasks.
+    pub(crate) links: crate::executor::registry::Links,
+    /// Unique within the runtime; what traces, dumps and errors call the task.
+    pub(crate) id: TaskId,
+    /// Where `spawn` was called, for slow-poll warnings and dumps.
+    pub(crate) location: &'static Location<'static>,
+}
+
+// SAFETY: every field but `join_waker` is atomic or immutable after allocation. `join_waker`
+// is only written by the side that owns it under the `JOIN_WAKER` protocol and only read
+// concurrently by both sides while the bit is set, and `Waker` is `Sync`.
+unsafe impl Sync for Header {}
+// SAFETY: as for `Sync`; the header holds nothing tied to a thread.
+unsafe impl Send for Header {}
+
+/// A caught panic, boxed once more so that `Result<T, Panic>` costs a single pointer.
+pub(crate) struct Panic(Box<Box<dyn Any + Send + 'static>>);
+
+impl Panic {
+    fn new(payload: Box<dyn Any + Send + 'static>) -> Panic {
+        Panic(Box::new(payload))
+    }
+
+    /// The payload `panic!` was called with.
+    pub(crate) fn into_payload(self) -> Box<dyn Any + Send + 'static> {
+        *self.0
+    }
+}
+
+/// What the executor does with a task after running it.
+pub(crate) enum RunOutcome {
+    /// It returned `Pending` and nothing woke it meanwhile (or it had already finished).
+    Idle,
+    /// It was woken while it ran: back into the queue it goes, with this reference.
+    Requeue(TaskRef),
+    /// Its future is gone; the executor removes it from its registry.
+    Finished(TaskRef),
+}
+
+/// The functions that need the future's type, one table per `(F, S)`.
+struct Vtable {
+    /// Polls the future once. On `Ready` (or a panic) drops the future, stores the output and
+    /// returns true.
+    poll: unsafe fn(NonNull<Header>, &mut Context<'_>) -> bool,
+    /// Drops the future unpolled. Returns true if its destructor panicked, in which case the
+    /// panic is stored as the output.
+    drop_future: unsafe fn(NonNull<Header>) -> bool,
+    /// The address of the output slot, a `Result<F::Output, Panic>`.
+    output: unsafe fn(NonNull<Header>) -> *mut (),
+    /// Drops the output in place.
+    drop_output: unsafe fn(NonNull<Header>),
+    /// Hands a reference to the scheduler.
+    schedule: unsafe fn(NonNull<Header>, TaskRef),
+    /// Frees the allocation.
+    dealloc: unsafe fn(NonNull<Header>),
+}
+
+/// The slot after the header: the future until it finishes, then its output.
+union Stage<F: Future> {
+    future: ManuallyDrop<F>,
+    output: ManuallyDrop<Result<F::Output, Panic>>,
+}
+
+/// The whole allocation. `repr(C)` keeps the header at offset 0.
+#[repr(C)]
+struct RawTask<F: Future, S> {
+    header: Header,
+    scheduler: S,
+    stage: UnsafeCell<Stage<F>>,
+}
+
+/// The three references a new task starts with.
+pub(crate) struct NewTask {
+    /// For the run queue: a new task is runnable at once.
+    pub(crate) queued: TaskRef,
+    /// For the executor's registry of live tasks.
+    pub(crate) registered: TaskRef,
+    /// For the `JoinHandle`.
+    pub(crate) handle: NonNull<Header>,
+}
+
+/// Allocates a task for `future`. It starts scheduled, with a handle and three references.
+pub(crate) fn allocate<F, S>(
+    future: F,
+    scheduler: S,
+    id: TaskId,
+    location: &'static Location<'static>,
+) -> NewTask
+where
+    F: Future + 'static,
+    S: Schedule,
+{
+    let task = Box::new(RawTask {
+        header: Header {
+            state: AtomicUsize::new(SCHEDULED | HANDLE | (3 * REF_ONE)),
+            vtable: RawTask::<F, S>::VTABLE,
+            join_waker: UnsafeCell::new(None),
+            links: Default::default(),
+            id,
+            location,
+        },
+        scheduler,
+        stage: UnsafeCell::new(Stage {
+            future: ManuallyDrop::new(future),
+        }),
+    });
+    let ptr = NonNull::from(Box::leak(task)).cast::<Header>();
+    NewTask {
+        queued: TaskRef(ptr),
+        registered: TaskRef(ptr),
+        handle: ptr,
+    }
+}
+
+impl<F: Future, S: Schedule> RawTask<F, S> {
+    const VTABLE: &'static Vtable = &Vtable {
+        poll: Self::poll,
+        drop_future: Self::drop_future,
+        output: Self::output,
+        drop_output: Self::drop_output,
+        schedule: Self::schedule,
+        dealloc: Self::dealloc,
+    };
+
+    /// The stage slot of the task at `ptr`.
+    ///
+    /// # Safety
+    /// `ptr` must come from `allocate::<F, S>` and the task must not be freed yet.
+    unsafe fn stage(ptr: NonNull<Header>) -> *mut Stage<F> {
+        // SAFETY: by the caller's promise `ptr` is the start of a live `RawTask<F, S>`.
+        unsafe { (*ptr.cast::<Self>().as_ptr()).stage.get() }
+    }
+
+    /// # Safety
+    /// As for `stage`; the caller holds `RUNNING`, the future is still in the slot.
+    unsafe fn poll(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
+        // SAFETY: RUNNING makes the slot ours, and it holds the future.
+        let stage = unsafe { &mut *Self::stage(ptr) };
+        // SAFETY: the future stays in this heap block until it is dropped in place below or by
+        // `drop_future`; it is never moved, so pinning it here is sound.
+        let future = unsafe { Pin::new_unchecked(&mut *stage.future) };
+        let output = match panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => return false,
+            Ok(Poll::Ready(value)) => Ok(value),
+            Err(payload) => Err(Panic::new(payload)),
+        };
+        // SAFETY: the future is in the slot and is not used again.
+        let output = match unsafe { Self::drop_future_in_place(stage) } {
+            None => output,
+            Some(panic) => {
+                // Its destructor panicked after it returned: report the panic instead.
+                let _ = panic::catch_unwind(AssertUnwindSafe(|| drop(output)));
+                Err(panic)
+            }
+        };
+        stage.output = ManuallyDrop::new(output);
+        true
+    }
+
+    /// # Safety
+    /// As for `poll`.
+    unsafe fn drop_future(ptr: NonNull<Header>) -> bool {
+        // SAFETY: RUNNING makes the slot ours, and it holds the future.
+        let stage = unsafe { &mut *Self::stage(ptr) };
+        // SAFETY: the future is in the slot and is not used again.
+        match unsafe { Self::drop_future_in_place(stage) } {
+            None => false,
+            Some(panic) => {
+                stage.output = ManuallyDrop::new(Err(panic));
+                true
+            }
+        }
+    }
+
+    /// Drops the future, catching a panic from its destructor.
+    ///
+    /// # Safety
+    /// The slot must hold the future, and the future must not be used afterwards.
+    unsafe fn drop_future_in_place(stage: &mut Stage<F>) -> Option<Panic> {
+        panic::catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: by the caller's promise the slot holds a future that is never used again.
+            unsafe { ManuallyDrop::drop(&mut stage.future) }
+        }))
+        .err()
+        .map(Panic::new)
+    }
+
+    /// # Safety
+    /// As for `stage`.
+    unsafe fn output(ptr: NonNull<Header>) -> *mut () {
+        // SAFETY: forwarded from the caller; only an address is taken, nothing is read.
+        unsafe { ptr::addr_of_mut!((*Self::stage(ptr)).output).cast() }
+    }
+
+    /// # Safety
+    /// As for `stage`; the slot holds the output and the caller owns it.
+    unsafe fn drop_output(ptr: NonNull<Header>) {
+        // SAFETY: by the caller's promise the slot holds an output that nobody else touches.
+        let stage = unsafe { &mut *Self::stage(ptr) };
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: as above; the output is dropped once, here.
+            unsafe { ManuallyDrop::drop(&mut stage.output) }
+        }));
+    }
+
+    /// # Safety
+    /// As for `stage`.
+    unsafe fn schedule(ptr: NonNull<Header>, task: TaskRef) {
+        // SAFETY: forwarded from the caller: the task is alive, and `task` keeps it so.
+        let raw = unsafe { ptr.cast::<Self>().as_ref() };
+        raw.scheduler.schedule(task);
+    }
+
+    /// # Safety
+    /// `ptr` must come from `allocate::<F, S>` and the last reference must just have been
+    /// dropped. The future and the output must already be gone.
+    unsafe fn dealloc(ptr: NonNull<Header>) {
+        // SAFETY: the block came from `Box::leak` in `allocate`, and no reference is left.
+        // Dropping the box drops the header's join waker and the scheduler handle; the stage's
+        // fields are `ManuallyDrop`, so nothing is dropped twice.
+        drop(unsafe { Box::from_raw(ptr.cast::<Self>().as_ptr()) });
+    }
+}
+
+impl Header {
+    /// Reads the output for a `JoinHandle<T>`.
+    ///
+    /// # Safety
+    /// The task must be `COMPLETE`, the caller must own the output (it is the handle), `T`
+    /// must be the future's output type, and the output must not be read again.
+    pub(crate) unsafe fn read_output<T>(this: NonNull<Header>) -> Result<T, Panic> {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            let slot = (this.as_ref().vtable.output)(this);
+            ptr::read(slot.cast::<Result<T, Panic>>())
+        }
+    }
+
+    /// Drops the output from the `JoinHandle`'s side.
+    ///
+    /// # Safety
+    /// As for `read_output`, without the type.
+    pub(crate) unsafe fn drop_output(this: NonNull<Header>) {
+        // SAFETY: forwarded from the caller.
+        unsafe { (this.as_ref().vtable.drop_output)(this) }
+    }
+
+    /// The join-waker slot; see `JOIN_WAKER` for who may touch it when.
+    pub(crate) fn join_waker(&self) -> *mut Option<Waker> {
+        self.join_waker.get()
+    }
+}
+
+/// Adds one reference.
+///
+/// # Safety
+/// The caller must hold a reference, so that the task is alive.
+pub(crate) unsafe fn clone_ref(this: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the header alive.
+    let prev = unsafe { this.as_ref() }.state.fetch_add(REF_ONE, Relaxed);
+    if prev > isize::MAX as usize {
+        // The count would soon overflow into nonsense; as `Arc` does, stop the process.
+        std::process::abort();
+    }
+}
+
+/// Drops one reference, freeing the task if it was the last.
+///
+/// # Safety
+/// The caller must own the reference it drops and not use `this` afterwards.
+pub(crate) unsafe fn drop_ref(this: NonNull<Header>) {
+    // SAFETY: the reference being dropped keeps the header alive until this line is done.
+    let header = unsafe { this.as_ref() };
+    let vtable = header.vtable;
+    let prev = header.state.fetch_sub(REF_ONE, AcqRel);
+    debug_assert!(prev & REF_MASK != 0, "task reference count underflow");
+    if prev & REF_MASK == REF_ONE {
+        // SAFETY: that was the last reference; AcqRel ordered every holder's use before this.
+        unsafe { (vtable.dealloc)(this) }
+    }
+}
+
+/// Makes the task runnable: the single mechanism behind `Waker::wake`, `wake_by_ref` and
+/// `JoinHandle::abort`.
+///
+/// Sets `SCHEDULED` (and `extra`, e.g. `CANCELLED`) in one atomic step. Only the caller that
+/// turns `SCHEDULED` on for an idle task queues it; a running task is re-queued by the
+/// executor when its poll ends; a queued or finished one needs nothing.
+///
+/// # Safety
+/// The caller must hold a reference. If `owned`, that reference is consumed.
+pub(crate) unsafe fn wake(this: NonNull<Header>, owned: bool, extra: usize) {
+    // SAFETY: the caller's reference keeps the header alive.
+    let header = unsafe { this.as_ref() };
+    let prev = header.state.fetch_or(SCHEDULED | extra, AcqRel);
+    let idle = prev & (SCHEDULED | RUNNING) == 0 && !is_finished(prev);
+    if idle {
+        if !owned {
+            // SAFETY: our borrowed reference keeps the task alive while we add the queue's.
+            unsafe { clone_ref(this) };
+        }
+        // SAFETY: the task is alive and the new `TaskRef` owns one reference.
+        unsafe { (header.vtable.schedule)(this, TaskRef(this)) };
+    } else if owned {
+        // SAFETY: the caller handed us this reference and nothing queued it.
+        unsafe { drop_ref(this) };
+    }
+}
+
+/// One counted reference to a task, as a run-queue or registry entry holds it.
+pub(crate) struct TaskRef(NonNull<Header>);
+
+// SAFETY: a `TaskRef` moves between threads through the remote-wake queue. All it lets a
+// thread do is touch the state word (atomic) and hand the task to the executor; the future
+// inside is only polled or dropped by `run` and `shutdown`, which only the runtime's own
+// thread calls.
+unsafe impl Send for TaskRef {}
+
+impl TaskRef {
+    /// The shared header.
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: our reference keeps the task alive.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// The raw pointer, keeping the reference (the registry stores tasks this way).
+    pub(crate) fn into_raw(self) -> NonNull<Header> {
+        let ptr = self.0;
+        mem::forget(self);
+        ptr
+    }
+
+    /// Takes back a reference given away by `into_raw`.
+    ///
+    /// # Safety
+    /// `ptr` must come from `into_raw`, and that reference must not be taken back twice.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> TaskRef {
+        TaskRef(ptr)
+    }
+
+    /// The address, to compare tasks.
+    pub(crate) fn as_ptr(&self) -> NonNull<Header> {
+        self.0
+    }
+
+    /// Polls the task once (or drops its future, if it was aborted). Only the executor calls
+    /// this, on the runtime's thread, with the reference it took from a run queue.
+    pub(crate) fn run(self) -> RunOutcome {
+        let header = self.header();
+        let mut state = header.state.load(Acquire);
+        // SCHEDULED -> RUNNING: from here on, wakes only mark the task for a re-queue.
+        loop {
+            if is_finished(state) {
+                return RunOutcome::Idle;
+            }
+            let next = (state & !SCHEDULED) | RUNNING;
+            match header
+                .state
+                .compare_exchange_weak(state, next, AcqRel, Acquire)
+            {
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
+        }
+        let vtable = header.vtable;
+        let has_output = if state & CANCELLED != 0 {
+            // SAFETY: we hold RUNNING and the future is still in the slot.
+            unsafe { (vtable.drop_future)(self.0) }
+        } else {
+            let waker = waker::borrowed(self.0);
+            let mut cx = Context::from_waker(&waker);
+            // SAFETY: we hold RUNNING and the future is still in the slot.
+            if !unsafe { (vtable.poll)(self.0, &mut cx) } {
+                return self.after_pending();
+            }
+            true
+        };
+        self.finish(has_output);
+        RunOutcome::Finished(self)
+    }
+
+    /// Leaves RUNNING after a `Pending` poll: re-queue if a wake came meanwhile, else let go of
+    /// the queue's reference in the same atomic step.
+    fn after_pending(self) -> RunOutcome {
+        let header = self.header();
+        let mut state = header.state.load(Acquire);
+        loop {
+            let requeue = state & SCHEDULED != 0;
+            let mut next = state & !RUNNING;
+            if !requeue {
+                next -= REF_ONE;
+            }
+            match header
+                .state
+                .compare_exchange_weak(state, next, AcqRel, Acquire)
+            {
+                Ok(_) if requeue => return RunOutcome::Requeue(self),
+                Ok(_) => {
+                    // The registry's reference keeps the task alive: this was not the last.
+                    debug_assert!(next & REF_MASK != 0);
+                    mem::forget(self);
+                    return RunOutcome::Idle;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Drops the future of a task that has not finished, because its runtime is shutting down.
+    pub(crate) fn shutdown(&self) {
+        let header = self.header();
+        let mut state = header.state.load(Acquire);
+        loop {
+            if is_finished(state) {
+                return;
+            }
+            debug_assert!(
+                state & RUNNING == 0,
+                "a task is being polled during shutdown"
+            );
+            match header
+                .state
+                .compare_exchange_weak(state, state | RUNNING, AcqRel, Acquire)
+            {
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
+        }
+        // SAFETY: we hold RUNNING and the future is still in the slot.
+        let has_output = unsafe { (header.vtable.drop_future)(self.0) };
+        self.finish(has_output);
+    }
+
+    /// The future is gone: publish `COMPLETE` (an output waits in the slot) or `CLOSED` (none
+    /// does), dispose of an output nobody will collect, and wake the `JoinHandle`'s awaiter.
+    fn finish(&self, has_output: bool) {
+        let header = self.header();
+        let mut state = header.state.load(Acquire);
+        let orphan_output = loop {
+            let mut next = state & !(RUNNING | SCHEDULED);
+            let mut orphan = false;
+            if has_output {
+                next |= COMPLETE;
+                if state & HANDLE == 0 {
+                    next |= CLOSED;
+                    orphan = true;
+                }
+            } else {
+                next |= CLOSED;
+            }
+            match header
+                .state
+                .compare_exchange_weak(state, next, AcqRel, Acquire)
+            {
+                Ok(_) => {
+                    state = next;
+                    break orphan;
+                }
+                Err(actual) => state = actual,
+            }
+        };
+        if orphan_output {
+            // SAFETY: no handle exists, so the output is ours alone, and CLOSED keeps it so.
+            unsafe { (header.vtable.drop_output)(self.0) };
+        }
+        if state & JOIN_WAKER != 0 {
+            // SAFETY: finished with JOIN_WAKER set: the handle may only read the slot now.
+            if let Some(waker) = unsafe { &*header.join_waker.get() } {
+                waker.wake_by_ref();
+            }
+            // Hand the slot back to the handle, which may now drop the waker.
+            header.state.fetch_and(!JOIN_WAKER, Release);
+        }
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        // SAFETY: a `TaskRef` owns one reference and gives it up exactly once, here.
+        unsafe { drop_ref(self.0) }
+    }
+}

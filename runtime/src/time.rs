@@ -1,0 +1,297 @@
+//! Timers: [`sleep`], [`sleep_until`], [`timeout`] and [`interval`].
+//!
+//! The article's counter calls `time.sleep(0.02)` between two counts. That stops the whole
+//! thread, so for 20 ms no other generator runs and no socket is served. [`sleep`] instead
+//! files a deadline with the reactor and returns `Pending`; the reactor ends its wait at the
+//! earliest deadline and wakes the task. Meanwhile the thread runs every other task.
+//!
+//! Guarantees: a timer never completes before its deadline (the deadline is checked against
+//! the clock, not just the wake); timers due together wake in deadline order; dropping a
+//! pending timer removes it from the reactor at once (O(log n)), so cancelled timers leave
+//! nothing behind. Precision is the kernel's: `polling` waits with a timerfd on Linux, so
+//! deadlines below a millisecond are honoured.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+use pin_project_lite::pin_project;
+
+use crate::executor::{context, current_reactor};
+use crate::reactor::Reactor;
+
+/// Waits until `duration` has passed.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// nbio::block_on(async {
+///     let start = Instant::now();
+///     nbio::time::sleep(Duration::from_millis(5)).await;
+///     assert!(start.elapsed() >= Duration::from_millis(5));
+/// });
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    sleep_until(far_or(Instant::now().checked_add(duration)))
+}
+
+/// Waits until `deadline`.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// nbio::block_on(async {
+///     let deadline = Instant::now() + Duration::from_millis(3);
+///     nbio::time::sleep_until(deadline).await;
+///     assert!(Instant::now() >= deadline);
+/// });
+/// ```
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        deadline,
+        timer: None,
+    }
+}
+
+/// A deadline that overflowed `Instant` becomes "in about thirty years": never, in practice.
+fn far_or(deadline: Option<Instant>) -> Instant {
+    deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365 * 30))
+}
+
+/// The future returned by [`sleep`] and [`sleep_until`].
+///
+/// It registers with the runtime that first polls it; it must be polled inside an nbio
+/// runtime unless its deadline has already passed.
+#[must_use = "a Sleep does nothing unless awaited"]
+pub struct Sleep {
+    deadline: Instant,
+    /// The reactor entry, once registered.
+    timer: Option<TimerEntry>,
+}
+
+/// A pending timer in a reactor.
+struct TimerEntry {
+    reactor: Arc<Reactor>,
+    id: u64,
+}
+
+impl Sleep {
+    /// When this sleep completes.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Whether the deadline has passed.
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Moves the deadline; the sleep completes at the new one (even if the old one passed).
+    pub fn reset(&mut self, deadline: Instant) {
+        self.cancel();
+        self.deadline = deadline;
+    }
+
+    fn cancel(&mut self) {
+        if let Some(entry) = self.timer.take() {
+            entry.reactor.remove_timer(self.deadline, entry.id);
+        }
+    }
+
+    /// Whether `entry` belongs to the runtime running on this thread.
+    fn registered_here(entry: &TimerEntry) -> bool {
+        context::with_current(|current| {
+            current.is_some_and(|s| Arc::ptr_eq(&s.shared.reactor, &entry.reactor))
+        })
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // The clock decides, not the wake: a spurious wake before the deadline changes nothing.
+        if Instant::now() >= self.deadline {
+            self.cancel();
+            return Poll::Ready(());
+        }
+        let deadline = self.deadline;
+        if let Some(entry) = &self.timer {
+            if Self::registered_here(entry)
+                && entry.reactor.update_timer(deadline, entry.id, cx.waker())
+            {
+                return Poll::Pending;
+            }
+            // Moved to another runtime since it was registered: follow it there.
+            self.cancel();
+        }
+        let reactor = current_reactor().unwrap_or_else(|| {
+            panic!("nbio::time::Sleep polled outside of an nbio runtime; await it inside nbio::block_on")
+        });
+        let id = reactor.insert_timer(deadline, cx.waker());
+        self.timer = Some(TimerEntry { reactor, id });
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .field("registered", &self.timer.is_some())
+            .finish()
+    }
+}
+
+/// The error of a [`timeout`] whose deadline came first.
+///
+/// It converts into an `io::Error` of kind `TimedOut`, so `?` works in I/O code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Elapsed(());
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the deadline elapsed before the operation completed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+impl From<Elapsed> for io::Error {
+    fn from(elapsed: Elapsed) -> io::Error {
+        io::Error::new(io::ErrorKind::TimedOut, elapsed)
+    }
+}
+
+/// Runs `future`, giving up with [`Elapsed`] if it has not completed within `duration`.
+/// Giving up drops the future.
+///
+/// ```
+/// use std::time::Duration;
+/// use nbio::time::{sleep, timeout};
+/// nbio::block_on(async {
+///     assert_eq!(timeout(Duration::from_millis(50), async { 5 }).await, Ok(5));
+///     let slow = sleep(Duration::from_secs(10));
+///     assert!(timeout(Duration::from_millis(1), slow).await.is_err());
+/// });
+/// ```
+pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoFuture> {
+    Timeout {
+        future: future.into_future(),
+        sleep: sleep(duration),
+    }
+}
+
+/// Like [`timeout`], with a deadline instead of a duration.
+pub fn timeout_at<F: IntoFuture>(deadline: Instant, future: F) -> Timeout<F::IntoFuture> {
+    Timeout {
+        future: future.into_future(),
+        sleep: sleep_until(deadline),
+    }
+}
+
+pin_project! {
+    /// The future returned by [`timeout`] and [`timeout_at`].
+    #[must_use = "a Timeout does nothing unless awaited"]
+    #[derive(Debug)]
+    pub struct Timeout<F> {
+        #[pin]
+        future: F,
+        sleep: Sleep,
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // The future first: one that is ready at the deadline still wins.
+        if let Poll::Ready(output) = this.future.poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        ready!(Pin::new(this.sleep).poll(cx));
+        Poll::Ready(Err(Elapsed(())))
+    }
+}
+
+/// Ticks every `period`; the first tick completes at once.
+///
+/// If the task falls behind (a tick was due while it was busy), the missed ticks are skipped
+/// rather than delivered in a burst: the next tick is the next one on the original schedule.
+///
+/// ```
+/// use std::time::Duration;
+/// nbio::block_on(async {
+///     let mut ticks = nbio::time::interval(Duration::from_millis(2));
+///     let first = ticks.tick().await;
+///     let second = ticks.tick().await;
+///     assert_eq!(second - first, Duration::from_millis(2));
+/// });
+/// ```
+///
+/// # Panics
+/// If `period` is zero.
+pub fn interval(period: Duration) -> Interval {
+    interval_at(Instant::now(), period)
+}
+
+/// Like [`interval`], with the first tick at `start`.
+///
+/// # Panics
+/// If `period` is zero.
+pub fn interval_at(start: Instant, period: Duration) -> Interval {
+    assert!(
+        !period.is_zero(),
+        "nbio::time::interval needs a period greater than zero"
+    );
+    Interval {
+        period,
+        sleep: sleep_until(start),
+    }
+}
+
+/// A schedule of ticks; see [`interval`].
+#[derive(Debug)]
+pub struct Interval {
+    period: Duration,
+    /// Sleeps until the next tick.
+    sleep: Sleep,
+}
+
+impl Interval {
+    /// Waits for the next tick and returns the instant it was scheduled for.
+    pub async fn tick(&mut self) -> Instant {
+        std::future::poll_fn(|cx| self.poll_tick(cx)).await
+    }
+
+    /// Polls for the next tick; the building block of [`tick`](Interval::tick).
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        ready!(Pin::new(&mut self.sleep).poll(cx));
+        let tick = self.sleep.deadline();
+        let now = Instant::now();
+        let mut next = far_or(tick.checked_add(self.period));
+        if next <= now {
+            // Behind schedule: skip to the first tick still ahead, keeping the phase.
+            let missed = (now - tick).as_nanos() / self.period.as_nanos();
+            let skip = self.period.as_nanos().saturating_mul(missed + 1);
+            let skip = Duration::from_nanos(u64::try_from(skip).unwrap_or(u64::MAX));
+            next = far_or(tick.checked_add(skip));
+        }
+        self.sleep.reset(next);
+        Poll::Ready(tick)
+    }
+
+    /// The time between ticks.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+}
