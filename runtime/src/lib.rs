@@ -78,6 +78,8 @@ mod reactor;
 pub mod task;
 pub mod time;
 
-pub use executor::{block_on, spawn, spawn_local, stats, yield_now, Builder, Runtime, YieldNow};
+pub use executor::{
+    block_on, dump, spawn, spawn_local, stats, yield_now, Builder, Runtime, YieldNow,
+};
 pub use observe::Stats;
 pub use task::{JoinError, JoinHandle};

@@ -10,20 +10,25 @@
 //! the runtime is blocked in the reactor, a notification that ends the wait.
 
 use std::future::Future;
-use std::io;
+use std::io::{self, Write};
+use std::os::fd::RawFd;
 use std::panic::Location;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 pub(crate) mod context;
 pub(crate) mod registry;
 mod scheduler;
+pub(crate) mod task_builder;
 
 use scheduler::Config;
 pub(crate) use scheduler::Scheduler;
 
-use crate::observe::Stats;
+use crate::observe::{Dump, ObserveConfig, Stats};
+use crate::reactor::Direction;
 use crate::task::JoinHandle;
 
 /// How many polls run between two looks at the reactor while tasks stay ready. Low enough that
@@ -82,7 +87,7 @@ impl Runtime {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.scheduler.spawn(future, Location::caller())
+        self.scheduler.spawn(future, None, Location::caller())
     }
 
     /// Spawns a task whose future need not be `Send` (it holds an `Rc`, say).
@@ -92,12 +97,41 @@ impl Runtime {
         F: Future + 'static,
         F::Output: 'static,
     {
-        self.scheduler.spawn(future, Location::caller())
+        self.scheduler.spawn(future, None, Location::caller())
     }
 
     /// Counters of this runtime.
     pub fn stats(&self) -> Stats {
         self.scheduler.stats()
+    }
+
+    /// The live tasks, one line each when printed: id, name, spawn location, state, polls,
+    /// time since the last poll, what last woke it, and whether anything still holds its
+    /// waker (a waiting task whose waker nobody holds can never run again).
+    pub fn dump(&self) -> Dump {
+        self.scheduler.dump()
+    }
+
+    /// Writes what the journal recorded as Chrome Trace Event JSON, which ui.perfetto.dev
+    /// opens: each poll a slice named after its task, wakes as arrows, reactor waits as slices.
+    ///
+    /// ```
+    /// let rt = nbio::Runtime::builder().trace(true).build()?;
+    /// rt.block_on(async { nbio::spawn(async {}).await.unwrap() });
+    /// let mut json = Vec::new();
+    /// rt.write_trace(&mut json)?;
+    /// assert!(String::from_utf8(json).unwrap().contains("traceEvents"));
+    /// # std::io::Result::Ok(())
+    /// ```
+    ///
+    /// # Errors
+    /// `InvalidInput` if tracing is off, or the writer's error.
+    pub fn write_trace(&self, mut out: impl Write) -> io::Result<()> {
+        self.scheduler.observer.write_trace(&mut out)
+    }
+
+    pub(crate) fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
     }
 }
 
@@ -128,13 +162,46 @@ pub struct Builder {
 }
 
 impl Builder {
-    /// The default settings.
+    /// The default settings, with the environment's say: `NBIO_TRACE=file.json` turns the
+    /// journal on and writes it to that file when the runtime is dropped; `NBIO_EXPLAIN=1`
+    /// prints every event as it happens.
     pub fn new() -> Builder {
         Builder {
             config: Config {
                 event_interval: DEFAULT_EVENT_INTERVAL,
+                observe: ObserveConfig::from_env(),
             },
         }
+    }
+
+    /// Records the journal of events (spawns, polls, wakes and their causes, reactor waits,
+    /// `WouldBlock`s) for [`Runtime::write_trace`]. Off by default; costs a clock read per
+    /// event when on.
+    pub fn trace(mut self, on: bool) -> Builder {
+        self.config.observe.trace = on;
+        self
+    }
+
+    /// How many journal events to keep (default 262,144); older ones are dropped first, and
+    /// the trace says how many were.
+    pub fn trace_capacity(mut self, events: usize) -> Builder {
+        self.config.observe.trace_capacity = events;
+        self
+    }
+
+    /// Prints every event as it happens, one line each on stderr, in the spirit of the
+    /// article's prints ("send_data#2: WouldBlock with 5,242,880 bytes remaining, waiting for
+    /// writable on fd 7").
+    pub fn explain(mut self, on: bool) -> Builder {
+        self.config.observe.explain = on;
+        self
+    }
+
+    /// Warns on stderr, one line per offence, when a single poll holds the thread longer than
+    /// `threshold` (default 10 ms); `None` turns the warning off.
+    pub fn slow_poll_threshold(mut self, threshold: Option<Duration>) -> Builder {
+        self.config.observe.slow_poll_threshold = threshold;
+        self
     }
 
     /// How many task polls may run between two looks at the reactor while tasks are always
@@ -235,8 +302,21 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
+    spawn_named(future, None, location)
+}
+
+/// Spawns on the current runtime, with an optional name; what every spawn comes down to.
+pub(crate) fn spawn_named<F>(
+    future: F,
+    name: Option<Arc<str>>,
+    location: &'static Location<'static>,
+) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
     context::with_current(|current| match current {
-        Some(scheduler) => scheduler.spawn(future, location),
+        Some(scheduler) => scheduler.spawn(future, name, location),
         None => panic!(
             "nbio::spawn called outside of an nbio runtime (at {location}); call it from code \
              run by nbio::block_on, or use Runtime::spawn"
@@ -263,6 +343,20 @@ pub fn stats() -> Stats {
         None => panic!(
             "nbio::stats called outside of an nbio runtime; call it from code run by \
              nbio::block_on, or use Runtime::stats"
+        ),
+    })
+}
+
+/// The live tasks of the current runtime; see [`Runtime::dump`].
+///
+/// # Panics
+/// If called outside of a runtime.
+pub fn dump() -> Dump {
+    context::with_current(|current| match current {
+        Some(scheduler) => scheduler.dump(),
+        None => panic!(
+            "nbio::dump called outside of an nbio runtime; call it from code run by \
+             nbio::block_on, or use Runtime::dump"
         ),
     })
 }
@@ -302,6 +396,15 @@ impl Future for YieldNow {
 }
 
 /// The reactor of the current runtime, for sockets and timers.
-pub(crate) fn current_reactor() -> Option<std::sync::Arc<crate::reactor::Reactor>> {
-    context::with_current(|current| current.map(|s| std::sync::Arc::clone(&s.shared.reactor)))
+pub(crate) fn current_reactor() -> Option<Arc<crate::reactor::Reactor>> {
+    context::with_current(|current| current.map(|s| Arc::clone(&s.shared.reactor)))
+}
+
+/// Tells the current runtime's journal that the task it is polling got `WouldBlock`.
+pub(crate) fn record_would_block(fd: RawFd, dir: Direction, remaining: Option<usize>) {
+    context::with_current(|current| {
+        if let Some(scheduler) = current {
+            scheduler.observer.would_block(fd, dir, remaining);
+        }
+    });
 }

@@ -97,6 +97,21 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Calls `f` on every live task, newest first.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Header)) {
+        let mut ptr = self.head.get();
+        while !ptr.is_null() {
+            // SAFETY: listed tasks are alive (the registry holds a reference to each), and the
+            // list does not change while we walk it: `f` only gets a shared header, and the
+            // list is only changed by this thread.
+            let header = unsafe { &*ptr };
+            f(header);
+            ptr = header.links.next.load(Relaxed);
+        }
+    }
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         // The runtime shuts every task down before this; anything still listed only loses the

@@ -29,14 +29,18 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Instant;
 
 use polling::Events;
 
 use super::context;
 use super::registry::Registry;
-use crate::observe::Stats;
-use crate::reactor::Reactor;
-use crate::task::raw::{self, RunOutcome, Schedule, TaskRef};
+use crate::observe::{
+    Cause, Dump, ObserveConfig, Observer, PollOutcome, Stats, TaskInfo, TaskState, Who,
+};
+use crate::reactor::{Reactor, Trigger, Woken};
+use crate::task::raw::{self, Header, RunOutcome, Schedule, TaskRef};
+use crate::task::state::{self, RUNNING, SCHEDULED};
 use crate::task::{JoinHandle, TaskId};
 
 /// Settings the `Builder` passes down.
@@ -44,6 +48,8 @@ use crate::task::{JoinHandle, TaskId};
 pub(crate) struct Config {
     /// How many tasks to poll between two looks at the reactor while the queue stays busy.
     pub(crate) event_interval: u32,
+    /// What to record, time and print.
+    pub(crate) observe: ObserveConfig,
 }
 
 /// The part of a runtime that other threads may touch.
@@ -100,13 +106,16 @@ impl Shared {
         }
     }
 
-    /// Moves tasks woken from other threads into `queue`.
-    fn take_injected(&self, queue: &mut VecDeque<TaskRef>) {
-        if self.injected.load(Acquire) {
-            let mut injector = self.lock_injector();
-            self.injected.store(false, Relaxed);
-            queue.append(&mut injector.queue);
+    /// Moves tasks woken from other threads into `queue`; returns how many came.
+    fn take_injected(&self, queue: &mut VecDeque<TaskRef>) -> usize {
+        if !self.injected.load(Acquire) {
+            return 0;
         }
+        let mut injector = self.lock_injector();
+        self.injected.store(false, Relaxed);
+        let moved = injector.queue.len();
+        queue.append(&mut injector.queue);
+        moved
     }
 
     /// Refuses further remote wakes and returns what was queued.
@@ -128,15 +137,20 @@ impl Schedule for Arc<Shared> {
 }
 
 /// The waker of the future passed to `block_on`, which is not a task: it has no header and
-/// never enters the queue; the loop polls it whenever this flag is set.
-impl Wake for Shared {
+/// never enters the queue; the loop polls it whenever `main_woken` is set. It has an `Arc` of
+/// its own so that its strong count tells whether the future kept a copy of it somewhere.
+struct MainWaker {
+    shared: Arc<Shared>,
+}
+
+impl Wake for MainWaker {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.main_woken.store(true, SeqCst);
-        self.unpark();
+        self.shared.main_woken.store(true, SeqCst);
+        self.shared.unpark();
     }
 }
 
@@ -166,7 +180,11 @@ pub(crate) struct Scheduler {
     /// The poller's event buffer, kept between waits.
     events: RefCell<Events>,
     /// Wakers collected by the reactor, kept between waits for its capacity.
-    woken: RefCell<Vec<Waker>>,
+    woken: RefCell<Vec<Woken>>,
+    /// The `block_on` future's waker (see `MainWaker`).
+    main_waker: Arc<MainWaker>,
+    /// Timing, names, journal: everything `observe` records.
+    pub(crate) observer: Observer,
 }
 
 impl Scheduler {
@@ -183,6 +201,10 @@ impl Scheduler {
             reactor: Arc::new(Reactor::new()?),
         });
         Ok(Scheduler {
+            main_waker: Arc::new(MainWaker {
+                shared: Arc::clone(&shared),
+            }),
+            observer: Observer::new(&config.observe),
             shared,
             run_queue: RefCell::default(),
             registry: Registry::new(),
@@ -198,6 +220,7 @@ impl Scheduler {
     pub(crate) fn spawn<F>(
         &self,
         future: F,
+        name: Option<Arc<str>>,
         location: &'static Location<'static>,
     ) -> JoinHandle<F::Output>
     where
@@ -207,6 +230,7 @@ impl Scheduler {
         let id = TaskId(self.next_id.get());
         self.next_id.set(id.0 + 1);
         let task = raw::allocate(future, Arc::clone(&self.shared), id, location);
+        self.observer.spawned(id, name, location);
         self.registry.insert(task.registered);
         self.run_queue.borrow_mut().push_back(task.queued);
         bump(&self.counters.spawned);
@@ -215,7 +239,10 @@ impl Scheduler {
 
     /// The fast path of a wake: on this thread, no lock.
     fn push_woken(&self, task: TaskRef) {
+        let cause = self.observer.waking();
         bump(&self.counters.local_wakes);
+        task.header().obs.record_wake(cause);
+        self.observer.woke(task.header().id, cause);
         self.run_queue.borrow_mut().push_back(task);
     }
 
@@ -223,12 +250,21 @@ impl Scheduler {
     pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
         let _current = context::enter(self);
         let mut future = pin!(future);
-        let waker = Waker::from(Arc::clone(&self.shared));
+        let waker = Waker::from(Arc::clone(&self.main_waker));
         let mut cx = Context::from_waker(&waker);
         self.shared.main_woken.store(true, Relaxed);
         loop {
+            self.observer.begin_turn();
             if self.shared.main_woken.swap(false, AcqRel) {
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                let started = self.observer.begin_poll(Who::Main);
+                let poll = future.as_mut().poll(&mut cx);
+                let outcome = if poll.is_ready() {
+                    PollOutcome::Done
+                } else {
+                    PollOutcome::Pending
+                };
+                self.observer.end_poll(Who::Main, None, started, outcome);
+                if let Poll::Ready(output) = poll {
                     return output;
                 }
             }
@@ -239,7 +275,7 @@ impl Scheduler {
     /// One round of the loop: poll up to `event_interval` ready tasks, then look at the
     /// reactor (blocking only if nothing is left to run).
     fn turn(&self) {
-        self.shared.take_injected(&mut self.run_queue.borrow_mut());
+        self.take_remote_wakes();
         for _ in 0..self.config.event_interval {
             let Some(task) = self.run_queue.borrow_mut().pop_front() else {
                 break;
@@ -253,43 +289,161 @@ impl Scheduler {
         }
     }
 
+    /// Moves the tasks woken from other threads into the run queue.
+    fn take_remote_wakes(&self) {
+        let started = self.observer.journaling().then(Instant::now);
+        let mut queue = self.run_queue.borrow_mut();
+        let moved = self.shared.take_injected(&mut queue);
+        if moved == 0 {
+            return;
+        }
+        for task in queue.range(queue.len() - moved..) {
+            task.header().obs.record_wake(Cause::Thread);
+            self.observer.woke(task.header().id, Cause::Thread);
+        }
+        if let Some(started) = started {
+            self.observer.remote_wakes(started, moved);
+        }
+    }
+
     fn run_task(&self, task: TaskRef) {
         bump(&self.counters.polls);
-        match task.run() {
+        let header = task.header();
+        let (id, location) = (header.id, header.location);
+        header.obs.record_poll(self.observer.stamp());
+        let started = self.observer.begin_poll(Who::Task(id));
+        let outcome = task.run();
+        let polled = match &outcome {
+            RunOutcome::Idle => PollOutcome::Pending,
+            RunOutcome::Requeue(_) => PollOutcome::Yielded,
+            RunOutcome::Finished(task) if task.has_output() => PollOutcome::Done,
+            RunOutcome::Finished(_) => PollOutcome::Cancelled,
+        };
+        self.observer
+            .end_poll(Who::Task(id), Some(location), started, polled);
+        match outcome {
             RunOutcome::Idle => {}
-            RunOutcome::Requeue(task) => self.push_woken(task),
+            RunOutcome::Requeue(task) => {
+                // Woken while it ran: almost always by itself (yield_now). The journal
+                // recorded this wake with the poll.
+                bump(&self.counters.local_wakes);
+                task.header().obs.record_wake(Cause::Itself);
+                self.run_queue.borrow_mut().push_back(task);
+            }
             RunOutcome::Finished(task) => {
                 let registered = self.registry.remove(&task);
                 bump(&self.counters.completed);
+                self.observer.finished(id);
                 drop(registered);
             }
         }
     }
 
     /// Blocks in the reactor until something happens, unless work arrived meanwhile.
+    ///
+    /// # Panics
+    /// If nothing can ever happen: see `nothing_can_happen`. Blocking would hang forever.
     fn park(&self) {
         let shared = &self.shared;
         shared.parked.store(true, SeqCst);
         let work_arrived = shared.main_woken.load(SeqCst) || shared.injected.load(SeqCst);
+        if !work_arrived && self.nothing_can_happen() {
+            shared.parked.store(false, SeqCst);
+            panic!(
+                "nbio: deadlock: the future passed to block_on is waiting, and nothing can ever \
+                 wake it: no task is ready, no timer is pending, no socket is awaited, and no \
+                 waker is held outside the runtime.\n{}",
+                self.dump()
+            );
+        }
         self.poll_reactor(!work_arrived);
         shared.parked.store(false, SeqCst);
     }
 
+    /// True when the loop is about to block with no way to be woken: the run queue is empty
+    /// (the caller checked), no timer is pending, no socket is awaited, and nobody outside the
+    /// runtime holds the waker of the `block_on` future or of any live task. A waker held by
+    /// another thread, a socket, a timer or another task makes this false; it errs on the
+    /// side of waiting.
+    fn nothing_can_happen(&self) -> bool {
+        let reactor = &self.shared.reactor;
+        if reactor.pending_timers() != 0 || reactor.has_waiters() {
+            return false;
+        }
+        // Our own `Arc` and the `Waker` that block_on holds account for two references.
+        if Arc::strong_count(&self.main_waker) > 2 {
+            return false;
+        }
+        let mut any_held = false;
+        self.registry.for_each(|task| {
+            any_held |= state::outside_refs(task.state.load(Acquire)) > 0;
+        });
+        !any_held
+    }
+
     /// Asks the reactor for events and due timers, then wakes their tasks.
     fn poll_reactor(&self, block: bool) {
+        let started = self.observer.journaling().then(Instant::now);
         let mut woken = mem::take(&mut *self.woken.borrow_mut());
         let result = self
             .shared
             .reactor
             .wait(&mut self.events.borrow_mut(), &mut woken, block);
-        if let Err(err) = result {
+        let events = match result {
+            Ok(events) => events,
             // epoll_wait only fails on a bad descriptor or buffer: a bug, not a condition.
-            panic!("nbio: the reactor could not wait for events: {err}");
-        }
-        for waker in woken.drain(..) {
+            Err(err) => panic!("nbio: the reactor could not wait for events: {err}"),
+        };
+        let woke_any = !woken.is_empty();
+        for (waker, trigger) in woken.drain(..) {
+            self.observer.set_waking(match trigger {
+                Trigger::Io { fd, dir } => Cause::Io { fd, dir },
+                Trigger::Timer => Cause::Timer,
+            });
             waker.wake();
         }
+        self.observer.set_waking(Cause::Unknown);
         *self.woken.borrow_mut() = woken;
+        if let Some(started) = started {
+            if events.is_some() || woke_any {
+                self.observer
+                    .reactor_waited(started, events.unwrap_or(0), block);
+            }
+        }
+    }
+
+    /// The live tasks, oldest first.
+    pub(crate) fn dump(&self) -> Dump {
+        let mut tasks = Vec::with_capacity(self.registry.len());
+        self.registry
+            .for_each(|task| tasks.push(self.task_info(task)));
+        tasks.reverse();
+        Dump { tasks }
+    }
+
+    fn task_info(&self, task: &Header) -> TaskInfo {
+        let state = task.state.load(Acquire);
+        let (polls, _, stamp, last_woken_by) = task.obs.read();
+        TaskInfo {
+            id: task.id,
+            name: self.observer.name_of(task.id).map(|name| name.to_string()),
+            spawned_at: task.location,
+            state: if state & RUNNING != 0 {
+                TaskState::Running
+            } else if state & SCHEDULED != 0 {
+                TaskState::Scheduled
+            } else {
+                TaskState::Idle
+            },
+            polls,
+            since_last_poll: if polls > 0 {
+                self.observer.since_stamp(stamp)
+            } else {
+                None
+            },
+            last_woken_by,
+            waker_held: state::outside_refs(state) > 0,
+        }
     }
 
     /// Counters of this runtime, as they are now.
@@ -308,6 +462,7 @@ impl Scheduler {
             would_block: reactor.would_block.load(Relaxed),
             timers_fired: reactor.timers_fired.load(Relaxed),
             timers_pending: self.shared.reactor.pending_timers() as u64,
+            longest_poll: self.observer.longest_poll(),
         }
     }
 
@@ -324,5 +479,6 @@ impl Scheduler {
             task.shutdown();
         }
         self.shared.reactor.shutdown();
+        self.observer.write_trace_file();
     }
 }

@@ -16,7 +16,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
 
-use crate::executor::current_reactor;
+use crate::executor::{current_reactor, record_would_block};
 use crate::reactor::{Direction, Reactor, Source};
 
 /// A non-blocking socket and, once it had to wait, its reactor registration.
@@ -61,9 +61,16 @@ impl<T: AsFd> Registered<T> {
         }))
     }
 
-    /// Counts a `WouldBlock` that is about to be waited on.
-    pub(crate) fn note_would_block(&self) -> io::Result<()> {
-        self.registration()?.reactor.count_would_block();
+    /// Counts (and journals) a `WouldBlock` that is about to be waited on in `dir`, with
+    /// `remaining` bytes still to go when the caller knows.
+    pub(crate) fn note_would_block(
+        &self,
+        dir: Direction,
+        remaining: Option<usize>,
+    ) -> io::Result<()> {
+        let registration = self.registration()?;
+        registration.reactor.count_would_block();
+        record_would_block(registration.source.fd, dir, remaining);
         Ok(())
     }
 
@@ -97,7 +104,7 @@ impl<T: AsFd> Registered<T> {
         loop {
             match op(&self.io) {
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    self.note_would_block()?;
+                    self.note_would_block(dir, None)?;
                     // Registers the waker and returns Pending (or an error): the retry happens
                     // when the task is polled again after the reactor wakes it.
                     ready!(self.poll_ready(dir, cx, &mut None))?;

@@ -112,7 +112,7 @@ impl<T: StreamIo> Registered<T> {
                 }
                 Ok(sent) => remaining = &remaining[sent..],
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    self.note_would_block()?;
+                    self.note_would_block(Direction::Write, Some(remaining.len()))?;
                     self.ready(Direction::Write).await?;
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}

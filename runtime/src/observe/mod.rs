@@ -1,9 +1,386 @@
 //! Watching the runtime work.
 //!
 //! The article prints as it goes ("Sending data", "Blocking with 5242880 remaining") so that a
-//! reader can see the loop take turns. nbio keeps exact counters of what its scheduler and
-//! reactor do; everything records into them, nothing depends on them for its logic.
+//! reader can watch its loop take turns. nbio does the same, built in and cheap:
+//!
+//! - [`Stats`]: exact counters, always on.
+//! - A slow-poll warning, on by default: a poll that holds the thread longer than a threshold
+//!   (10 ms) prints one line naming the task and where it was spawned. Every poll is timed with
+//!   the CPU's cycle counter (`clock.rs`), so this costs a few nanoseconds per poll.
+//! - The journal, off by default (`Builder::trace`, `NBIO_TRACE=file.json`): spawns, polls,
+//!   wakes with their cause, reactor waits, `WouldBlock`s, in a bounded ring; written as a
+//!   Chrome trace that ui.perfetto.dev opens (`chrome.rs`), or printed as it happens, one line
+//!   per event (`Builder::explain`, `NBIO_EXPLAIN=1`; `explain.rs`).
+//! - [`Dump`]: the live tasks, one line each, including those that can never run again.
+//!
+//! Everything records into an [`Observer`]; nothing depends on it for its logic.
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::os::fd::RawFd;
+use std::panic::Location;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+mod chrome;
+pub(crate) mod clock;
+mod dump;
+mod event;
+mod explain;
+mod journal;
 mod stats;
 
+pub use dump::{Dump, TaskInfo, TaskState};
+pub(crate) use event::{Cause, PollOutcome, TaskObs, Who};
 pub use stats::Stats;
+
+use event::{Event, Record, STAMP_UNIT_SHIFT};
+use journal::Journal;
+
+use crate::reactor::Direction;
+use crate::task::TaskId;
+
+/// The default slow-poll threshold.
+const DEFAULT_SLOW_POLL: Duration = Duration::from_millis(10);
+/// The default number of journal records kept.
+const DEFAULT_TRACE_CAPACITY: usize = 1 << 18;
+
+/// What to observe, as chosen on the runtime `Builder` (or by the environment).
+#[derive(Clone, Debug)]
+pub(crate) struct ObserveConfig {
+    pub(crate) slow_poll_threshold: Option<Duration>,
+    pub(crate) trace: bool,
+    pub(crate) trace_capacity: usize,
+    pub(crate) trace_path: Option<PathBuf>,
+    pub(crate) explain: bool,
+}
+
+impl ObserveConfig {
+    /// The defaults, with `NBIO_TRACE` and `NBIO_EXPLAIN` applied.
+    pub(crate) fn from_env() -> ObserveConfig {
+        let trace_path = std::env::var_os("NBIO_TRACE")
+            .filter(|path| !path.is_empty())
+            .map(PathBuf::from);
+        let explain = std::env::var_os("NBIO_EXPLAIN").is_some_and(|v| !v.is_empty() && v != "0");
+        ObserveConfig {
+            slow_poll_threshold: Some(DEFAULT_SLOW_POLL),
+            trace: trace_path.is_some(),
+            trace_capacity: DEFAULT_TRACE_CAPACITY,
+            trace_path,
+            explain,
+        }
+    }
+}
+
+/// One runtime's recorder. Lives on the runtime's thread.
+pub(crate) struct Observer {
+    /// When the runtime was built; journal times count from here.
+    epoch: Instant,
+    slow_threshold: Option<Duration>,
+    /// The threshold in clock ticks: 0 until the clock's rate is known, `u64::MAX` when off.
+    slow_ticks: Cell<u64>,
+    longest_ticks: Cell<u64>,
+    /// The clock at the end of the previous poll (or the start of the turn).
+    mark: Cell<u64>,
+    /// Names of live named tasks. Kept aside so that unnamed tasks pay nothing for names.
+    names: RefCell<HashMap<TaskId, Arc<str>>>,
+    /// Who is being polled right now.
+    current: Cell<Who>,
+    /// What the wakes happening right now should be blamed on.
+    waking: Cell<Cause>,
+    journal: Option<RefCell<Journal>>,
+    trace_path: Option<PathBuf>,
+}
+
+impl Observer {
+    pub(crate) fn new(config: &ObserveConfig) -> Observer {
+        clock::start();
+        let journal = (config.trace || config.explain).then(|| {
+            RefCell::new(Journal::new(
+                config.trace,
+                config.explain,
+                config.trace_capacity,
+            ))
+        });
+        Observer {
+            epoch: Instant::now(),
+            slow_threshold: config.slow_poll_threshold,
+            slow_ticks: Cell::new(if config.slow_poll_threshold.is_some() {
+                0
+            } else {
+                u64::MAX
+            }),
+            longest_ticks: Cell::new(0),
+            mark: Cell::new(clock::ticks()),
+            names: RefCell::default(),
+            current: Cell::new(Who::Nobody),
+            waking: Cell::new(Cause::Unknown),
+            journal,
+            trace_path: config.trace_path.clone(),
+        }
+    }
+
+    /// Whether events are being recorded or printed.
+    #[inline]
+    pub(crate) fn journaling(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    fn record(&self, at: Instant, event: Event) {
+        if let Some(journal) = &self.journal {
+            let record = Record {
+                at: at.saturating_duration_since(self.epoch),
+                event,
+            };
+            journal.borrow_mut().record(record, &|id| self.name_of(id));
+        }
+    }
+
+    /// A task's name, if it has one and is alive.
+    pub(crate) fn name_of(&self, id: TaskId) -> Option<Arc<str>> {
+        let names = self.names.borrow();
+        if names.is_empty() {
+            None
+        } else {
+            names.get(&id).cloned()
+        }
+    }
+
+    pub(crate) fn spawned(
+        &self,
+        id: TaskId,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+    ) {
+        if let Some(name) = &name {
+            self.names.borrow_mut().insert(id, Arc::clone(name));
+        }
+        if self.journaling() {
+            let by = self.current.get();
+            self.record(
+                Instant::now(),
+                Event::Spawn {
+                    task: id,
+                    name,
+                    location,
+                    by,
+                },
+            );
+        }
+    }
+
+    pub(crate) fn finished(&self, id: TaskId) {
+        let mut names = self.names.borrow_mut();
+        if !names.is_empty() {
+            names.remove(&id);
+        }
+    }
+
+    /// Starts the clock for a new turn of the loop (after time spent outside of polls).
+    #[inline]
+    pub(crate) fn begin_turn(&self) {
+        self.mark.set(clock::ticks());
+    }
+
+    /// The stamp a task's header records for "last polled".
+    #[inline]
+    pub(crate) fn stamp(&self) -> u32 {
+        (self.mark.get() >> STAMP_UNIT_SHIFT) as u32
+    }
+
+    /// `who` is about to be polled. Returns when, if the journal wants to know.
+    #[inline]
+    pub(crate) fn begin_poll(&self, who: Who) -> Option<Instant> {
+        self.current.set(who);
+        self.waking.set(Cause::of(who));
+        self.journaling().then(Instant::now)
+    }
+
+    /// The poll of `who` just ended: time it, warn if it was slow, record it.
+    #[inline]
+    pub(crate) fn end_poll(
+        &self,
+        who: Who,
+        spawned_at: Option<&'static Location<'static>>,
+        started: Option<Instant>,
+        outcome: PollOutcome,
+    ) {
+        let now = clock::ticks();
+        let spent = now.wrapping_sub(self.mark.get());
+        self.mark.set(now);
+        if spent > self.longest_ticks.get() {
+            self.longest_ticks.set(spent);
+        }
+        if spent >= self.slow_ticks.get() {
+            self.maybe_slow(who, spawned_at, spent);
+        }
+        if let Some(started) = started {
+            let ended = Instant::now();
+            self.record(
+                started,
+                Event::Poll {
+                    who,
+                    took: ended - started,
+                    outcome,
+                },
+            );
+            if outcome == PollOutcome::Yielded {
+                if let Who::Task(task) = who {
+                    self.record(
+                        ended,
+                        Event::Wake {
+                            task,
+                            cause: Cause::Itself,
+                        },
+                    );
+                }
+            }
+        }
+        self.current.set(Who::Nobody);
+        self.waking.set(Cause::Unknown);
+    }
+
+    /// A poll took at least as long as the threshold in ticks says, or the rate is unknown yet.
+    #[cold]
+    fn maybe_slow(&self, who: Who, spawned_at: Option<&'static Location<'static>>, spent: u64) {
+        let Some(threshold) = self.slow_threshold else {
+            return;
+        };
+        if self.slow_ticks.get() == 0 {
+            match clock::from_duration(threshold) {
+                // Less than a millisecond since the first runtime was built: no poll has been
+                // running long enough to be slow yet.
+                None => return,
+                Some(ticks) => self.slow_ticks.set(ticks.max(1)),
+            }
+            if spent < self.slow_ticks.get() {
+                return;
+            }
+        }
+        let took = clock::to_duration(spent).unwrap_or(threshold);
+        let spawned_at = spawned_at
+            .map(|at| format!(" (spawned at {at})"))
+            .unwrap_or_default();
+        eprintln!(
+            "nbio: slow poll: {}{spawned_at} held the thread for {} (threshold {}); \
+             a poll must not block: await instead of sleeping or doing blocking I/O",
+            self.label(who),
+            explain::human(took),
+            explain::human(threshold)
+        );
+        self.record(Instant::now(), Event::SlowPoll { who, took });
+    }
+
+    fn label(&self, who: Who) -> String {
+        match who {
+            Who::Nobody => "the runtime".to_string(),
+            Who::Main => "the future passed to block_on".to_string(),
+            Who::Task(id) => format!("task {}", explain::task_label(id, &|id| self.name_of(id))),
+        }
+    }
+
+    /// Blames the wakes that follow on `cause` (the reactor sets this before each waker).
+    #[inline]
+    pub(crate) fn set_waking(&self, cause: Cause) {
+        self.waking.set(cause);
+    }
+
+    /// What the wake happening now is blamed on.
+    #[inline]
+    pub(crate) fn waking(&self) -> Cause {
+        self.waking.get()
+    }
+
+    /// A task entered the run queue because of `cause`.
+    pub(crate) fn woke(&self, task: TaskId, cause: Cause) {
+        if self.journaling() {
+            self.record(Instant::now(), Event::Wake { task, cause });
+        }
+    }
+
+    /// A look at the reactor that began at `started` ended, after waking its tasks.
+    pub(crate) fn reactor_waited(&self, started: Instant, events: usize, blocking: bool) {
+        self.record(
+            started,
+            Event::ReactorWait {
+                took: started.elapsed(),
+                events,
+                blocking,
+            },
+        );
+    }
+
+    /// Tasks woken from other threads were moved into the run queue.
+    pub(crate) fn remote_wakes(&self, started: Instant, tasks: usize) {
+        self.record(
+            started,
+            Event::RemoteWakes {
+                took: started.elapsed(),
+                tasks,
+            },
+        );
+    }
+
+    /// The polled task got `WouldBlock` on `fd` and is about to wait.
+    pub(crate) fn would_block(&self, fd: RawFd, dir: Direction, remaining: Option<usize>) {
+        if self.journaling() {
+            let who = self.current.get();
+            self.record(
+                Instant::now(),
+                Event::WouldBlock {
+                    who,
+                    fd,
+                    dir,
+                    remaining,
+                },
+            );
+        }
+    }
+
+    /// The longest poll so far.
+    pub(crate) fn longest_poll(&self) -> Duration {
+        clock::to_duration(self.longest_ticks.get()).unwrap_or_default()
+    }
+
+    /// How long ago a poll stamped `stamp` began.
+    pub(crate) fn since_stamp(&self, stamp: u32) -> Option<Duration> {
+        let now = (clock::ticks() >> STAMP_UNIT_SHIFT) as u32;
+        clock::to_duration(u64::from(now.wrapping_sub(stamp)) << STAMP_UNIT_SHIFT)
+    }
+
+    /// Writes the journal as Chrome Trace Event JSON.
+    pub(crate) fn write_trace(&self, out: &mut dyn Write) -> io::Result<()> {
+        let journal = self.journal.as_ref().filter(|j| j.borrow().keeps_records()).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "tracing is off: build the runtime with Builder::trace(true) or set NBIO_TRACE=file.json",
+            )
+        })?;
+        let journal = journal.borrow();
+        chrome::write(out, journal.records(), journal.dropped(), &|id| {
+            self.name_of(id)
+        })
+    }
+
+    /// Writes the trace to the `NBIO_TRACE` path, if one was given (the runtime is being
+    /// dropped). A failure is reported on stderr: there is no caller left to return it to.
+    pub(crate) fn write_trace_file(&self) {
+        let Some(path) = &self.trace_path else {
+            return;
+        };
+        let result = File::create(path).and_then(|file| {
+            let mut out = BufWriter::new(file);
+            self.write_trace(&mut out)?;
+            out.flush()
+        });
+        if let Err(err) = result {
+            eprintln!(
+                "nbio: could not write the trace to {}: {err}",
+                path.display()
+            );
+        }
+    }
+}

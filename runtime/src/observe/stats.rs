@@ -1,6 +1,7 @@
 //! `Stats`: exact counters of one runtime.
 
 use std::fmt;
+use std::time::Duration;
 
 /// Counters of one runtime, read with [`nbio::stats`](crate::stats) or
 /// [`Runtime::stats`](crate::Runtime::stats). Each is exact: it is read from the scheduler
@@ -39,6 +40,8 @@ pub struct Stats {
     pub timers_fired: u64,
     /// Timers armed and not yet fired or cancelled.
     pub timers_pending: u64,
+    /// The longest single poll so far (of a task or of the `block_on` future).
+    pub longest_poll: Duration,
 }
 
 impl fmt::Display for Stats {
@@ -46,7 +49,8 @@ impl fmt::Display for Stats {
         write!(
             f,
             "tasks: {} spawned, {} completed, {} alive; polls: {}; wakes: {} ({} remote); \
-             reactor: {} waits, {} io events, {} would-block; timers: {} fired, {} pending",
+             reactor: {} waits, {} io events, {} would-block; timers: {} fired, {} pending; \
+             longest poll: {:?}",
             self.tasks_spawned,
             self.tasks_completed,
             self.tasks_alive,
@@ -58,6 +62,7 @@ impl fmt::Display for Stats {
             self.would_block,
             self.timers_fired,
             self.timers_pending,
+            self.longest_poll,
         )
     }
 }

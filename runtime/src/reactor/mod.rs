@@ -58,6 +58,18 @@ use source::SourceState;
 pub(crate) use source::{Direction, Source};
 use timers::Timers;
 
+/// What made the reactor hand out a waker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Trigger {
+    /// `fd` became ready in direction `dir`.
+    Io { fd: RawFd, dir: Direction },
+    /// A timer reached its deadline.
+    Timer,
+}
+
+/// A waker the reactor hands out, with what triggered it.
+pub(crate) type Woken = (Waker, Trigger);
+
 /// One runtime's poller, its registered sources and its timers. Shared (in an `Arc`) by the
 /// runtime, by every socket registered with it and by every pending timer, so that any of them
 /// can be dropped on any thread.
@@ -135,7 +147,7 @@ impl Reactor {
                 let _ = self.poller.delete(fd);
             }
             state.open = false;
-            self.disarm_all(&mut state)
+            self.disarm_all(source, &mut state)
         };
         self.lock_sources().by_key.remove(&source.key);
         drop(waiters);
@@ -210,13 +222,15 @@ impl Reactor {
     }
 
     /// Disarms every direction of a source and takes its waiters (to drop or to wake).
-    fn disarm_all(&self, state: &mut SourceState) -> Vec<Waker> {
+    fn disarm_all(&self, source: &Source, state: &mut SourceState) -> Vec<Woken> {
         let mut waiters = Vec::new();
-        for direction in &mut state.directions {
+        for dir in Direction::BOTH {
+            let direction = &mut state.directions[dir as usize];
             if mem::take(&mut direction.armed) {
                 self.armed.fetch_sub(1, AcqRel);
             }
-            waiters.append(&mut direction.wakers);
+            let trigger = Trigger::Io { fd: source.fd, dir };
+            waiters.extend(direction.wakers.drain(..).map(|waker| (waker, trigger)));
         }
         waiters
     }
@@ -225,12 +239,14 @@ impl Reactor {
     ///
     /// With `block`, waits until an event, a notification or the earliest timer deadline;
     /// without, only looks. The caller wakes `woken` once it holds no borrow the wakes need.
+    /// Returns how many events the poller gave, or `None` if it was not asked (a look with
+    /// nothing armed has nothing to learn from it).
     pub(crate) fn wait(
         &self,
         events: &mut Events,
-        woken: &mut Vec<Waker>,
+        woken: &mut Vec<Woken>,
         block: bool,
-    ) -> io::Result<()> {
+    ) -> io::Result<Option<usize>> {
         let timeout = if block {
             self.lock_timers()
                 .next_deadline()
@@ -238,19 +254,20 @@ impl Reactor {
         } else {
             Some(Duration::ZERO)
         };
+        let mut delivered = None;
         if block || self.armed.load(Acquire) != 0 {
             events.clear();
-            self.poller.wait(events, timeout)?;
+            delivered = Some(self.poller.wait(events, timeout)?);
             self.counters.waits.fetch_add(1, Relaxed);
             self.dispatch(events, woken);
         }
         self.fire_timers(woken);
-        Ok(())
+        Ok(delivered)
     }
 
     /// Hands out the events of one wait: for each ready direction, disarm it, count a tick,
     /// and take its wakers; then re-arm what oneshot switched off but is still waited on.
-    fn dispatch(&self, events: &Events, woken: &mut Vec<Waker>) {
+    fn dispatch(&self, events: &Events, woken: &mut Vec<Woken>) {
         if events.is_empty() {
             return;
         }
@@ -275,7 +292,8 @@ impl Reactor {
                 if ready && direction.armed {
                     direction.armed = false;
                     direction.tick += 1;
-                    woken.append(&mut direction.wakers);
+                    let trigger = Trigger::Io { fd: source.fd, dir };
+                    woken.extend(direction.wakers.drain(..).map(|waker| (waker, trigger)));
                     self.armed.fetch_sub(1, AcqRel);
                 }
             }
@@ -283,13 +301,13 @@ impl Reactor {
             if still_waited_on && self.register_interest(source, &mut state).is_err() {
                 // Cannot re-arm: wake the remaining waiters, whose retried syscall will
                 // report what is wrong with the socket.
-                woken.append(&mut self.disarm_all(&mut state));
+                woken.append(&mut self.disarm_all(source, &mut state));
             }
         }
     }
 
     /// Moves the wakers of every due timer into `woken`.
-    fn fire_timers(&self, woken: &mut Vec<Waker>) {
+    fn fire_timers(&self, woken: &mut Vec<Woken>) {
         let mut timers = self.lock_timers();
         if timers.len() == 0 {
             return;
@@ -324,6 +342,11 @@ impl Reactor {
         self.counters.would_block.fetch_add(1, Relaxed);
     }
 
+    /// Whether any task waits on a socket of this reactor.
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.armed.load(Acquire) != 0
+    }
+
     /// The runtime is being dropped: drop every timer and wake every task still waiting on a
     /// socket (tasks of other runtimes, by now), so that their next attempt reports the error
     /// instead of waiting forever.
@@ -335,9 +358,9 @@ impl Reactor {
         let mut woken = Vec::new();
         for source in sources {
             let mut state = source.lock();
-            woken.append(&mut self.disarm_all(&mut state));
+            woken.append(&mut self.disarm_all(&source, &mut state));
         }
-        woken.into_iter().for_each(Waker::wake);
+        woken.into_iter().for_each(|(waker, _)| waker.wake());
     }
 
     fn lock_sources(&self) -> MutexGuard<'_, SourceMap> {

@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 use std::task::Waker;
+
+use super::{Trigger, Woken};
 use std::time::Instant;
 
 /// The pending timers of one reactor.
@@ -54,13 +56,13 @@ impl Timers {
 
     /// Moves the wakers of every timer due at `now` into `due`, earliest first; returns how
     /// many fired. A timer never fires before its deadline.
-    pub(crate) fn fire(&mut self, now: Instant, due: &mut Vec<Waker>) -> usize {
+    pub(crate) fn fire(&mut self, now: Instant, due: &mut Vec<Woken>) -> usize {
         let mut fired = 0;
         while let Some(entry) = self.entries.first_entry() {
             if entry.key().0 > now {
                 break;
             }
-            due.push(entry.remove());
+            due.push((entry.remove(), Trigger::Timer));
             fired += 1;
         }
         fired

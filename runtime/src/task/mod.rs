@@ -18,6 +18,8 @@ pub(crate) mod raw;
 pub(crate) mod state;
 mod waker;
 
+pub use crate::executor::task_builder::Builder;
+pub use crate::observe::{Dump, TaskInfo, TaskState};
 pub use join::{JoinError, JoinHandle};
 
 /// Identifies a task within its runtime. Ids are handed out in spawn order, starting at 1,

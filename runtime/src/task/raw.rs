@@ -29,6 +29,7 @@ use super::state::{
     SCHEDULED,
 };
 use super::{waker, TaskId};
+use crate::observe::TaskObs;
 
 /// Where a woken task goes. The executor implements it; the task layer knows nothing more
 /// about the executor than this.
@@ -51,6 +52,8 @@ pub(crate) struct Header {
     pub(crate) id: TaskId,
     /// Where `spawn` was called, for slow-poll warnings and dumps.
     pub(crate) location: &'static Location<'static>,
+    /// Polls, last poll time and last wake cause, for dumps.
+    pub(crate) obs: TaskObs,
 }
 
 // SAFETY: every field but `join_waker` is atomic or immutable after allocation. `join_waker`
@@ -145,6 +148,7 @@ where
             links: Default::default(),
             id,
             location,
+            obs: TaskObs::default(),
         },
         scheduler,
         stage: UnsafeCell::new(Stage {
@@ -388,6 +392,12 @@ impl TaskRef {
     /// The address, to compare tasks.
     pub(crate) fn as_ptr(&self) -> NonNull<Header> {
         self.0
+    }
+
+    /// After `RunOutcome::Finished`: whether the future left an output (it returned or
+    /// panicked) rather than being dropped by an abort.
+    pub(crate) fn has_output(&self) -> bool {
+        self.header().state.load(Acquire) & COMPLETE != 0
     }
 
     /// Polls the task once (or drops its future, if it was aborted). Only the executor calls

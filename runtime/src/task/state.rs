@@ -51,3 +51,17 @@ pub(crate) const REF_MASK: usize = !(REF_ONE - 1);
 pub(crate) fn is_finished(state: usize) -> bool {
     state & (COMPLETE | CLOSED) != 0
 }
+
+/// How many references exist beyond those the runtime and the handle account for: the
+/// registry's, the handle's (while `HANDLE`), and the run queue's (while queued or running).
+/// What is left is held by wakers, somewhere outside the runtime's own bookkeeping.
+pub(crate) fn outside_refs(state: usize) -> usize {
+    let mut expected = 1;
+    if state & HANDLE != 0 {
+        expected += 1;
+    }
+    if state & (SCHEDULED | RUNNING) != 0 {
+        expected += 1;
+    }
+    ((state & REF_MASK) / REF_ONE).saturating_sub(expected)
+}

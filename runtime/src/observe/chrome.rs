@@ -1,0 +1,213 @@
+//! The journal as Chrome Trace Event JSON, which ui.perfetto.dev and chrome://tracing open.
+//!
+//! One thread track holds the runtime's thread: each poll is a complete (`"X"`) slice named
+//! after its task, the `block_on` future's polls are slices named `block_on`, and each look at
+//! the reactor is a slice too. A wake is a flow arrow from the slice during which it happened
+//! (the waking task's poll, or the reactor's wait) to the woken task's next poll; a spawn is an
+//! arrow from the spawner to the new task's first poll. `WouldBlock` and slow polls are instant
+//! markers with their details in `args`.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::event::{Cause, Event, Record, Who};
+use super::explain::Names;
+use crate::reactor::Direction;
+use crate::task::TaskId;
+
+const PID: u32 = 1;
+const TID: u32 = 1;
+
+/// Writes `records` as a Chrome trace.
+pub(crate) fn write(
+    out: &mut dyn Write,
+    records: &VecDeque<Record>,
+    dropped: u64,
+    live_names: Names<'_>,
+) -> io::Result<()> {
+    let spawned: HashMap<TaskId, (Option<Arc<str>>, String)> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::Spawn {
+                task,
+                name,
+                location,
+                ..
+            } => Some((*task, (name.clone(), location.to_string()))),
+            _ => None,
+        })
+        .collect();
+    let label = |who: Who| match who {
+        Who::Nobody => "runtime".to_string(),
+        Who::Main => "block_on".to_string(),
+        Who::Task(id) => {
+            let name = spawned
+                .get(&id)
+                .and_then(|(name, _)| name.clone())
+                .or_else(|| live_names(id));
+            match name {
+                Some(name) => format!("{name}#{}", id.0),
+                None => format!("task#{}", id.0),
+            }
+        }
+    };
+    // When each task's polls started, to find the poll a wake led to.
+    let mut poll_starts: HashMap<TaskId, Vec<Duration>> = HashMap::new();
+    for record in records {
+        if let Event::Poll {
+            who: Who::Task(id), ..
+        } = record.event
+        {
+            poll_starts.entry(id).or_default().push(record.at);
+        }
+    }
+    for starts in poll_starts.values_mut() {
+        starts.sort();
+    }
+
+    let mut events = Vec::with_capacity(records.len() + 4);
+    events.push(format!(
+        r#"{{"name":"process_name","ph":"M","pid":{PID},"args":{{"name":"nbio"}}}}"#
+    ));
+    events.push(format!(
+        r#"{{"name":"thread_name","ph":"M","pid":{PID},"tid":{TID},"args":{{"name":"nbio runtime"}}}}"#
+    ));
+    let mut next_flow = 0u64;
+    let mut flow = |events: &mut Vec<String>, name: &str, from: Duration, task: TaskId| {
+        let Some(starts) = poll_starts.get(&task) else {
+            return;
+        };
+        let i = starts.partition_point(|&start| start < from);
+        let Some(&to) = starts.get(i) else { return };
+        next_flow += 1;
+        events.push(format!(
+            r#"{{"name":"{name}","cat":"flow","ph":"s","id":{next_flow},"ts":{},"pid":{PID},"tid":{TID}}}"#,
+            micros(from)
+        ));
+        events.push(format!(
+            r#"{{"name":"{name}","cat":"flow","ph":"f","bp":"e","id":{next_flow},"ts":{},"pid":{PID},"tid":{TID}}}"#,
+            micros(to)
+        ));
+    };
+    for record in records {
+        let ts = micros(record.at);
+        match &record.event {
+            Event::Poll { who, took, outcome } => {
+                let spawned_at = match who {
+                    Who::Task(id) => spawned.get(id).map(|(_, at)| at.as_str()).unwrap_or(""),
+                    _ => "",
+                };
+                let task = match who {
+                    Who::Task(id) => id.0.to_string(),
+                    _ => "null".to_string(),
+                };
+                events.push(format!(
+                    r#"{{"name":{},"cat":"poll","ph":"X","ts":{ts},"dur":{},"pid":{PID},"tid":{TID},"args":{{"task":{task},"outcome":"{}","spawned_at":{}}}}}"#,
+                    json_string(&label(*who)),
+                    micros(*took),
+                    outcome.as_str(),
+                    json_string(spawned_at)
+                ));
+            }
+            Event::ReactorWait {
+                took,
+                events: n,
+                blocking,
+            } => {
+                let name = if *blocking {
+                    "reactor wait"
+                } else {
+                    "reactor look"
+                };
+                events.push(format!(
+                    r#"{{"name":"{name}","cat":"reactor","ph":"X","ts":{ts},"dur":{},"pid":{PID},"tid":{TID},"args":{{"events":{n},"blocking":{blocking}}}}}"#,
+                    micros(*took)
+                ));
+            }
+            Event::RemoteWakes { took, tasks } => {
+                events.push(format!(
+                    r#"{{"name":"wakes from other threads","cat":"runtime","ph":"X","ts":{ts},"dur":{},"pid":{PID},"tid":{TID},"args":{{"tasks":{tasks}}}}}"#,
+                    micros(*took)
+                ));
+            }
+            Event::Wake { task, cause } => {
+                let name = match cause {
+                    Cause::Io {
+                        dir: Direction::Read,
+                        ..
+                    } => "wake: readable",
+                    Cause::Io {
+                        dir: Direction::Write,
+                        ..
+                    } => "wake: writable",
+                    Cause::Timer => "wake: timer",
+                    Cause::Thread => "wake: other thread",
+                    Cause::Itself => "wake: itself",
+                    Cause::Task(_) | Cause::Main => "wake",
+                    Cause::Unknown => continue,
+                };
+                flow(&mut events, name, record.at, *task);
+            }
+            Event::Spawn { task, by, .. } => {
+                if *by != Who::Nobody {
+                    flow(&mut events, "spawn", record.at, *task);
+                }
+            }
+            Event::WouldBlock {
+                who,
+                fd,
+                dir,
+                remaining,
+            } => {
+                let remaining = remaining.map_or("null".to_string(), |n| n.to_string());
+                let dir = match dir {
+                    Direction::Read => "read",
+                    Direction::Write => "write",
+                };
+                events.push(format!(
+                    r#"{{"name":"WouldBlock","cat":"io","ph":"i","s":"t","ts":{ts},"pid":{PID},"tid":{TID},"args":{{"task":{},"fd":{fd},"direction":"{dir}","remaining":{remaining}}}}}"#,
+                    json_string(&label(*who))
+                ));
+            }
+            Event::SlowPoll { who, took } => {
+                events.push(format!(
+                    r#"{{"name":"slow poll","cat":"warning","ph":"i","s":"t","ts":{ts},"pid":{PID},"tid":{TID},"args":{{"task":{},"held_ms":{:.3}}}}}"#,
+                    json_string(&label(*who)),
+                    took.as_secs_f64() * 1e3
+                ));
+            }
+        }
+    }
+    writeln!(out, "{{\"displayTimeUnit\":\"ms\",\"otherData\":{{\"dropped_events\":{dropped}}},\"traceEvents\":[")?;
+    for (i, event) in events.iter().enumerate() {
+        let comma = if i + 1 < events.len() { "," } else { "" };
+        writeln!(out, "{event}{comma}")?;
+    }
+    writeln!(out, "]}}")
+}
+
+/// Microseconds, as the trace format counts time, with nanosecond digits.
+fn micros(d: Duration) -> String {
+    format!("{:.3}", d.as_nanos() as f64 / 1e3)
+}
+
+/// `s` as a JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

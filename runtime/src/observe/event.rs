@@ -1,0 +1,203 @@
+//! What the runtime records: who is running, what woke whom, and the events of the journal.
+
+use std::os::fd::RawFd;
+use std::panic::Location;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::reactor::Direction;
+use crate::task::TaskId;
+
+/// Who holds the thread: a task, the future passed to `block_on`, or nobody (the loop itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Who {
+    Nobody,
+    Main,
+    Task(TaskId),
+}
+
+/// What made a task runnable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cause {
+    /// Not known (a wake outside of any poll, on the runtime's thread).
+    Unknown,
+    /// It woke itself while it ran (`yield_now` does this).
+    Itself,
+    /// Another task woke it.
+    Task(TaskId),
+    /// The future passed to `block_on` woke it.
+    Main,
+    /// A socket became ready.
+    Io { fd: RawFd, dir: Direction },
+    /// A timer reached its deadline.
+    Timer,
+    /// A waker was called on another thread.
+    Thread,
+}
+
+impl Cause {
+    /// The cause of wakes made while `who` is being polled.
+    pub(crate) fn of(who: Who) -> Cause {
+        match who {
+            Who::Nobody => Cause::Unknown,
+            Who::Main => Cause::Main,
+            Who::Task(id) => Cause::Task(id),
+        }
+    }
+
+    /// The cause as a three-bit code for the per-task word (`TaskObs`). Code 0, the word's
+    /// initial value, means the task was never woken: it runs because it was spawned.
+    fn code(self) -> u64 {
+        match self {
+            Cause::Itself => 1,
+            Cause::Task(_) => 2,
+            Cause::Main => 3,
+            Cause::Io { .. } => 4,
+            Cause::Timer => 5,
+            Cause::Thread => 6,
+            Cause::Unknown => 7,
+        }
+    }
+
+    /// How a dump says the code.
+    fn describe_code(code: u64) -> &'static str {
+        match code {
+            0 => "spawn",
+            1 => "itself",
+            2 => "another task",
+            3 => "block_on's future",
+            4 => "socket readiness",
+            5 => "a timer",
+            6 => "another thread",
+            _ => "unknown",
+        }
+    }
+}
+
+/// How a poll ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PollOutcome {
+    /// Returned `Pending`.
+    Pending,
+    /// Returned `Pending` after waking itself: it goes straight back into the queue.
+    Yielded,
+    /// The future is gone: it returned or panicked.
+    Done,
+    /// The future was dropped because the task was aborted.
+    Cancelled,
+}
+
+impl PollOutcome {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            PollOutcome::Pending => "pending",
+            PollOutcome::Yielded => "yielded",
+            PollOutcome::Done => "done",
+            PollOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One entry of the journal.
+#[derive(Clone, Debug)]
+pub(crate) struct Record {
+    /// Since the runtime was built.
+    pub(crate) at: Duration,
+    pub(crate) event: Event,
+}
+
+/// What happened.
+#[derive(Clone, Debug)]
+pub(crate) enum Event {
+    Spawn {
+        task: TaskId,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+        by: Who,
+    },
+    /// A poll, recorded when it ends; `at` is when it started.
+    Poll {
+        who: Who,
+        took: Duration,
+        outcome: PollOutcome,
+    },
+    Wake {
+        task: TaskId,
+        cause: Cause,
+    },
+    /// A look at the reactor, recorded after the wakes it caused; `at` is when it started.
+    ReactorWait {
+        took: Duration,
+        events: usize,
+        blocking: bool,
+    },
+    /// Tasks woken from other threads entered the run queue; `at` is when the move started.
+    RemoteWakes {
+        took: Duration,
+        tasks: usize,
+    },
+    WouldBlock {
+        who: Who,
+        fd: RawFd,
+        dir: Direction,
+        remaining: Option<usize>,
+    },
+    SlowPoll {
+        who: Who,
+        took: Duration,
+    },
+}
+
+/// What the runtime remembers about each task for dumps, packed into one word of its header:
+/// when it was last polled, what last woke it, and how many times it was polled.
+///
+/// Bits 0–31: the clock (in units of 2^20 ticks, about a third of a millisecond) at the last
+/// poll, wrapping; bits 32–34: the last wake's cause; bits 35–63: polls, saturating at 2^29 − 1.
+/// Only the runtime's thread writes it.
+#[derive(Default)]
+pub(crate) struct TaskObs(AtomicU64);
+
+const STAMP_MASK: u64 = (1 << 32) - 1;
+const CAUSE_SHIFT: u32 = 32;
+const CAUSE_MASK: u64 = 0b111 << CAUSE_SHIFT;
+const POLLS_SHIFT: u32 = 35;
+const POLLS_MAX: u64 = (1 << 29) - 1;
+
+/// Ticks per unit of the poll stamp.
+pub(crate) const STAMP_UNIT_SHIFT: u32 = 20;
+
+impl TaskObs {
+    /// A poll is starting at `stamp`.
+    pub(crate) fn record_poll(&self, stamp: u32) {
+        let word = self.0.load(Relaxed);
+        let polls = ((word >> POLLS_SHIFT) + 1).min(POLLS_MAX);
+        self.0.store(
+            (polls << POLLS_SHIFT) | (word & CAUSE_MASK) | u64::from(stamp),
+            Relaxed,
+        );
+    }
+
+    /// The task was just woken by `cause`.
+    pub(crate) fn record_wake(&self, cause: Cause) {
+        let word = self.0.load(Relaxed);
+        self.0.store(
+            (word & !CAUSE_MASK) | (cause.code() << CAUSE_SHIFT),
+            Relaxed,
+        );
+    }
+
+    /// (polls, whether the count saturated, the last poll's stamp, what last woke it).
+    pub(crate) fn read(&self) -> (u64, bool, u32, &'static str) {
+        let word = self.0.load(Relaxed);
+        let polls = word >> POLLS_SHIFT;
+        let cause = (word & CAUSE_MASK) >> CAUSE_SHIFT;
+        (
+            polls,
+            polls == POLLS_MAX,
+            (word & STAMP_MASK) as u32,
+            Cause::describe_code(cause),
+        )
+    }
+}
