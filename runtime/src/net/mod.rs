@@ -10,6 +10,11 @@
 //! socket registers with the runtime that first has to wait on it and should be used within
 //! that runtime; once that runtime is dropped, waiting on it is an error.
 
+use std::future::poll_fn;
+use std::io;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
 mod registered;
 mod stream;
 mod tcp;
@@ -19,3 +24,32 @@ mod unix;
 pub use tcp::{AsyncTcpListener, AsyncTcpStream};
 pub use udp::AsyncUdpSocket;
 pub use unix::{AsyncUnixListener, AsyncUnixStream};
+
+/// Runs an accept attempt until it gives a connection or an error other than running out of
+/// file descriptors (or kernel memory).
+///
+/// When the process is out of descriptors the listener stays readable (the connection waits in
+/// the backlog), so retrying at once would spin at 100% CPU, and returning the error invites the
+/// caller to do exactly that. Instead the accept waits, from 1 ms doubling up to 100 ms between
+/// attempts, and succeeds as soon as a descriptor is free again.
+async fn accept_patiently<T>(
+    mut attempt: impl FnMut(&mut Context<'_>) -> Poll<io::Result<T>>,
+) -> io::Result<T> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match poll_fn(&mut attempt).await {
+            Err(err) if out_of_resources(&err) => {
+                crate::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            result => return result,
+        }
+    }
+}
+
+fn out_of_resources(err: &io::Error) -> bool {
+    use rustix::io::Errno;
+    let exhausted = [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM];
+    err.raw_os_error()
+        .is_some_and(|code| exhausted.iter().any(|errno| errno.raw_os_error() == code))
+}

@@ -38,6 +38,7 @@ use std::os::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketType};
 
+use super::accept_patiently;
 use super::registered::Registered;
 use super::stream::impl_async_read_write;
 use crate::reactor::Direction;
@@ -84,9 +85,11 @@ impl AsyncTcpListener {
     }
 
     /// Waits for a connection. A connection that the client reset before it could be accepted
-    /// is skipped (`ECONNABORTED`), not returned as an error.
+    /// is skipped (`ECONNABORTED`), not returned as an error. If the process is out of file
+    /// descriptors, waits (backing off up to 100 ms between attempts) until one is free instead
+    /// of failing, so an accept loop never spins.
     pub async fn accept(&self) -> io::Result<(AsyncTcpStream, SocketAddr)> {
-        let (stream, peer) = std::future::poll_fn(|cx| {
+        let (stream, peer) = accept_patiently(|cx| {
             self.inner.poll_io(Direction::Read, cx, |listener| loop {
                 match listener.accept() {
                     Err(err) if err.kind() == io::ErrorKind::ConnectionAborted => continue,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketType};
 
+use super::accept_patiently;
 use super::registered::Registered;
 use super::stream::impl_async_read_write;
 use super::tcp::nonblocking_socket;
@@ -64,9 +65,10 @@ impl AsyncUnixListener {
         })
     }
 
-    /// Waits for a connection.
+    /// Waits for a connection. Out of file descriptors, waits for one to be free, as
+    /// `AsyncTcpListener::accept` does.
     pub async fn accept(&self) -> io::Result<(AsyncUnixStream, SocketAddr)> {
-        let (stream, peer) = std::future::poll_fn(|cx| {
+        let (stream, peer) = accept_patiently(|cx| {
             self.inner
                 .poll_io(Direction::Read, cx, |listener| listener.accept())
         })
