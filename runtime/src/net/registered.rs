@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
 
 use crate::executor::{current_reactor, record_would_block};
-use crate::reactor::{Direction, Reactor, Source};
+use crate::reactor::{Direction, Reactor, Readiness, Source};
 
 /// A non-blocking socket and, once it had to wait, its reactor registration.
 pub(crate) struct Registered<T: AsFd> {
@@ -61,36 +61,58 @@ impl<T: AsFd> Registered<T> {
         }))
     }
 
-    /// Counts (and journals) a `WouldBlock` that is about to be waited on in `dir`, with
-    /// `remaining` bytes still to go when the caller knows.
-    pub(crate) fn note_would_block(
+    /// What the reactor knows of the socket's readiness; a socket that never had to wait is
+    /// assumed ready both ways.
+    pub(crate) fn readiness(&self) -> Readiness {
+        self.registration
+            .get()
+            .map_or(Readiness::UNKNOWN, |registration| {
+                registration.source.readiness()
+            })
+    }
+
+    /// One attempt of the non-blocking syscall `op` in direction `dir`. On `WouldBlock` the
+    /// attempt is counted (and journalled, with `remaining` bytes still to go when the caller
+    /// knows), and the direction's readiness is cleared unless an event came meanwhile.
+    pub(crate) fn try_io<R>(
         &self,
         dir: Direction,
         remaining: Option<usize>,
-    ) -> io::Result<()> {
-        let registration = self.registration()?;
-        registration.reactor.count_would_block();
-        record_would_block(registration.source.fd, dir, remaining);
-        Ok(())
+        op: impl FnOnce(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let seen = self.readiness();
+        match op(&self.io) {
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                let registration = self.registration()?;
+                registration.reactor.count_would_block();
+                record_would_block(registration.source.fd, dir, remaining);
+                registration.source.clear_ready(dir, seen);
+                Err(err)
+            }
+            result => result,
+        }
     }
 
-    /// Waits for readiness in `dir`; see `Reactor::poll_ready` for `seen`.
-    pub(crate) fn poll_ready(
-        &self,
-        dir: Direction,
-        cx: &mut Context<'_>,
-        seen: &mut Option<u64>,
-    ) -> Poll<io::Result<()>> {
+    /// Waits until the reactor says `dir` may be ready; at once if it already does.
+    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let registration = self.registration()?;
         registration
             .reactor
-            .poll_ready(&registration.source, dir, cx, seen)
+            .poll_ready(&registration.source, dir, cx)
     }
 
-    /// Resolves once the reactor reports the socket ready in `dir`.
+    /// Resolves once the reactor says `dir` may be ready.
     pub(crate) async fn ready(&self, dir: Direction) -> io::Result<()> {
-        let mut seen = None;
-        poll_fn(|cx| self.poll_ready(dir, cx, &mut seen)).await
+        poll_fn(|cx| self.poll_ready(dir, cx)).await
+    }
+
+    /// Waits for the poller's next event in `dir`, ignoring the optimistic "ready" that a new
+    /// socket starts with. For a socket just made, whose first event is the answer (a connect
+    /// in progress): nothing can have been reported for it yet.
+    pub(crate) async fn next_event(&self, dir: Direction) -> io::Result<()> {
+        let source = &self.registration()?.source;
+        source.clear_ready(dir, source.readiness());
+        self.ready(dir).await
     }
 
     /// Runs the non-blocking syscall `op` until it does not report `WouldBlock`, waiting for
@@ -102,13 +124,12 @@ impl<T: AsFd> Registered<T> {
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         loop {
-            match op(&self.io) {
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    self.note_would_block(dir, None)?;
-                    // Registers the waker and returns Pending (or an error): the retry happens
-                    // when the task is polled again after the reactor wakes it.
-                    ready!(self.poll_ready(dir, cx, &mut None))?;
-                }
+            if !self.readiness().is_ready(dir) {
+                ready!(self.poll_ready(dir, cx))?;
+            }
+            match self.try_io(dir, None, &mut op) {
+                // Readiness is now cleared (or an event just came): the loop waits or retries.
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 result => return Poll::Ready(result),
             }

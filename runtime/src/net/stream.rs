@@ -53,6 +53,9 @@ fn send_without_sigpipe(socket: impl AsFd, buf: &[u8]) -> io::Result<usize> {
 }
 
 impl<T: StreamIo> Registered<T> {
+    /// Reads what has arrived. A read that returns less than asked for does *not* clear the
+    /// readiness: the peer's FIN may be queued behind the data, and `polling` does not report
+    /// half-closes apart from data (no `EPOLLRDHUP`), so no further event would announce it.
     pub(crate) fn poll_read(
         &self,
         cx: &mut Context<'_>,
@@ -100,7 +103,9 @@ impl<T: StreamIo> Registered<T> {
     pub(crate) async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
         let mut remaining = buf;
         while !remaining.is_empty() {
-            match self.get_ref().write_now(remaining) {
+            match self.try_io(Direction::Write, Some(remaining.len()), |io| {
+                io.write_now(remaining)
+            }) {
                 Ok(0) => {
                     return Err(io::Error::new(
                         io::ErrorKind::WriteZero,
@@ -111,9 +116,9 @@ impl<T: StreamIo> Registered<T> {
                     ))
                 }
                 Ok(sent) => remaining = &remaining[sent..],
+                // Counted, and readiness cleared, by try_io: wait for the poller to say writable.
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    self.note_would_block(Direction::Write, Some(remaining.len()))?;
-                    self.ready(Direction::Write).await?;
+                    self.ready(Direction::Write).await?
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => return Err(err),

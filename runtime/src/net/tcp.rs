@@ -250,7 +250,7 @@ async fn connect_to(addr: SocketAddr) -> io::Result<AsyncTcpStream> {
     };
     stream
         .inner
-        .ready(Direction::Write)
+        .next_event(Direction::Write)
         .await
         .map_err(|err| connect_error(err, addr))?;
     if let Some(err) = stream.inner.get_ref().take_error()? {

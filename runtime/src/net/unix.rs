@@ -117,7 +117,11 @@ impl AsyncUnixStream {
                 Ok(()) => break AsyncUnixStream::wrap(socket),
                 Err(Errno::INPROGRESS) => {
                     let stream = AsyncUnixStream::wrap(socket);
-                    stream.writable().await.map_err(named)?;
+                    stream
+                        .inner
+                        .next_event(Direction::Write)
+                        .await
+                        .map_err(named)?;
                     break stream;
                 }
                 Err(Errno::AGAIN) => crate::time::sleep(Duration::from_millis(1)).await,

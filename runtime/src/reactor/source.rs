@@ -1,12 +1,15 @@
-//! A source: one file descriptor the reactor watches, and who waits on it in each direction.
+//! A source: one file descriptor the reactor watches, what the reactor knows of its readiness,
+//! and who waits on it in each direction.
 //!
 //! The article keeps `fds = dict(w={}, r={})`: for each direction, which generator waits on
 //! which socket. A `Source` is one socket's row of that table, plus what the article's loop
-//! never needed: a lock (a socket may be used from several threads), a record of which
-//! directions are registered with the poller right now, and a count of readiness events per
-//! direction so that a `readable()` future can tell a real event from a spurious wake.
+//! never needed: a lock (a socket may be used from several threads), and a *readiness word*
+//! that remembers what the poller reported, so that a task can tell "ready, go ahead" from
+//! "not ready, wait" without a syscall.
 
 use std::os::fd::RawFd;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
@@ -22,6 +25,37 @@ pub(crate) enum Direction {
 impl Direction {
     /// Both directions, in index order.
     pub(crate) const BOTH: [Direction; 2] = [Direction::Read, Direction::Write];
+
+    fn ready_bit(self) -> u64 {
+        1 << (self as u32)
+    }
+}
+
+/// The readiness word: bit 0 "may be readable", bit 1 "may be writable", and from bit 2 up a
+/// count of the events the poller delivered (the *tick*).
+///
+/// A bit is set by every event in its direction and cleared by an attempt that got
+/// `WouldBlock`, but only if no event came since the attempt began (same tick). That
+/// condition is what makes the edge-triggered poller safe: an event that arrives between a
+/// failed syscall and the clearing is never wiped out by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Readiness(u64);
+
+const TICK_ONE: u64 = 1 << 2;
+const READY_BOTH: u64 = 0b11;
+
+impl Readiness {
+    /// What an unregistered socket is assumed to be: ready both ways, until a syscall says no.
+    pub(crate) const UNKNOWN: Readiness = Readiness(READY_BOTH);
+
+    /// Whether `dir` may be ready: the next syscall in that direction is worth trying.
+    pub(crate) fn is_ready(self, dir: Direction) -> bool {
+        self.0 & dir.ready_bit() != 0
+    }
+
+    fn tick(self) -> u64 {
+        self.0 >> 2
+    }
 }
 
 /// One registered file descriptor.
@@ -29,13 +63,14 @@ pub(crate) struct Source {
     /// The key it is filed under in the reactor and in the poller's events. Keys are never
     /// reused, so an event that was already in flight when the source went away finds nothing.
     pub(crate) key: usize,
-    /// The file descriptor. Only named in poller calls while `SourceState::open` holds.
+    /// The file descriptor. Only named in poller calls while `Waiters::open` holds.
     pub(crate) fd: RawFd,
-    state: Mutex<SourceState>,
+    readiness: AtomicU64,
+    waiters: Mutex<Waiters>,
 }
 
 /// What the lock of a source protects.
-pub(crate) struct SourceState {
+pub(crate) struct Waiters {
     /// Cleared (under this lock) before the owner closes the fd. Every poller call that names
     /// the fd happens under this lock while `open` is true, so none can reach a closed fd, or
     /// a reused fd number that belongs to someone else.
@@ -43,47 +78,73 @@ pub(crate) struct SourceState {
     /// Whether the fd has been added to the poller. Registration waits until the first time a
     /// task has to wait: a socket that never blocks costs no poller calls at all.
     pub(crate) added: bool,
-    /// Read and write, indexed by `Direction`.
-    pub(crate) directions: [DirectionState; 2],
-}
-
-/// One direction of one source.
-#[derive(Default)]
-pub(crate) struct DirectionState {
-    /// Interest in this direction is registered with the poller and has not fired yet.
-    pub(crate) armed: bool,
-    /// How many readiness events this direction has had. A waiter remembers the value it saw
-    /// when it went to sleep; a different value later means an event came.
-    pub(crate) tick: u64,
-    /// Who to wake at the next event. Usually one task; more when several share a socket.
-    pub(crate) wakers: Vec<Waker>,
-}
-
-impl DirectionState {
-    /// Adds `waker` unless a waker that wakes the same task is already here.
-    pub(crate) fn add_waker(&mut self, waker: &Waker) {
-        if !self.wakers.iter().any(|w| w.will_wake(waker)) {
-            self.wakers.push(waker.clone());
-        }
-    }
+    /// Who to wake at the next event, per direction. Usually one task; more when several
+    /// share a socket.
+    pub(crate) wakers: [Vec<Waker>; 2],
 }
 
 impl Source {
+    /// A source for `fd`, assumed ready both ways until a syscall or the poller says otherwise.
     pub(crate) fn new(key: usize, fd: RawFd) -> Source {
         Source {
             key,
             fd,
-            state: Mutex::new(SourceState {
+            readiness: AtomicU64::new(Readiness::UNKNOWN.0),
+            waiters: Mutex::new(Waiters {
                 open: true,
                 added: false,
-                directions: Default::default(),
+                wakers: Default::default(),
             }),
         }
     }
 
-    /// Locks the source's state. A panic while holding the lock cannot leave it inconsistent
-    /// (every update is a single field), so a poisoned lock is simply taken over.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, SourceState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    /// What the reactor knows now.
+    pub(crate) fn readiness(&self) -> Readiness {
+        Readiness(self.readiness.load(Acquire))
+    }
+
+    /// An event came: set the ready bits it names and count a tick.
+    pub(crate) fn mark_ready(&self, readable: bool, writable: bool) {
+        let mut bits = 0;
+        if readable {
+            bits |= Direction::Read.ready_bit();
+        }
+        if writable {
+            bits |= Direction::Write.ready_bit();
+        }
+        let mut current = self.readiness.load(Acquire);
+        loop {
+            let next = (current | bits).wrapping_add(TICK_ONE);
+            match self
+                .readiness
+                .compare_exchange_weak(current, next, AcqRel, Acquire)
+            {
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// A syscall in `dir` that began when the word was `seen` got `WouldBlock`: clear the bit,
+    /// unless an event came since (then the bit is fresh and the syscall is worth retrying).
+    pub(crate) fn clear_ready(&self, dir: Direction, seen: Readiness) {
+        let mut current = self.readiness.load(Acquire);
+        while Readiness(current).tick() == seen.tick() && Readiness(current).is_ready(dir) {
+            match self.readiness.compare_exchange_weak(
+                current,
+                current & !dir.ready_bit(),
+                AcqRel,
+                Acquire,
+            ) {
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Locks the waiters. A panic while holding the lock cannot leave them inconsistent (every
+    /// update is a single field or push), so a poisoned lock is simply taken over.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Waiters> {
+        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
