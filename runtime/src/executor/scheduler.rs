@@ -26,7 +26,7 @@ use std::panic::Location;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, SeqCst};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
@@ -39,9 +39,13 @@ use crate::observe::{
     Cause, Dump, ObserveConfig, Observer, PollOutcome, Stats, TaskInfo, TaskState, Who,
 };
 use crate::reactor::{Reactor, Trigger, Woken};
-use crate::task::raw::{self, Header, RunOutcome, Schedule, TaskRef};
+use crate::task::raw::{self, Header, RunOutcome, Schedule, TaskMeta, TaskRef};
 use crate::task::state::{self, RUNNING, SCHEDULED};
 use crate::task::{JoinHandle, TaskId};
+
+/// The run-queue capacity kept when the queue empties (8 KiB of entries); a burst beyond it
+/// does not pin its memory for the rest of the runtime's life.
+const QUEUE_KEPT: usize = 1024;
 
 /// Settings the `Builder` passes down.
 #[derive(Clone, Debug)]
@@ -229,7 +233,8 @@ impl Scheduler {
     {
         let id = TaskId(self.next_id.get());
         self.next_id.set(id.0 + 1);
-        let task = raw::allocate(future, Arc::clone(&self.shared), id, location);
+        let meta = TaskMeta::new(id, self.observer.site_of(location));
+        let task = raw::allocate(future, Arc::clone(&self.shared), meta);
         self.observer.spawned(id, name, location);
         self.registry.insert(task.registered);
         self.run_queue.borrow_mut().push_back(task.queued);
@@ -242,7 +247,7 @@ impl Scheduler {
         let cause = self.observer.waking();
         bump(&self.counters.local_wakes);
         task.header().obs.record_wake(cause);
-        self.observer.woke(task.header().id, cause);
+        self.observer.woke(task.header().id(), cause);
         self.run_queue.borrow_mut().push_back(task);
     }
 
@@ -299,7 +304,7 @@ impl Scheduler {
         }
         for task in queue.range(queue.len() - moved..) {
             task.header().obs.record_wake(Cause::Thread);
-            self.observer.woke(task.header().id, Cause::Thread);
+            self.observer.woke(task.header().id(), Cause::Thread);
         }
         if let Some(started) = started {
             self.observer.remote_wakes(started, moved);
@@ -309,7 +314,7 @@ impl Scheduler {
     fn run_task(&self, task: TaskRef) {
         bump(&self.counters.polls);
         let header = task.header();
-        let (id, location) = (header.id, header.location);
+        let (id, site) = (header.id(), header.meta.site());
         header.obs.record_poll(self.observer.stamp());
         let started = self.observer.begin_poll(Who::Task(id));
         let outcome = task.run();
@@ -320,7 +325,7 @@ impl Scheduler {
             RunOutcome::Finished(_) => PollOutcome::Cancelled,
         };
         self.observer
-            .end_poll(Who::Task(id), Some(location), started, polled);
+            .end_poll(Who::Task(id), self.observer.site(site), started, polled);
         match outcome {
             RunOutcome::Idle => {}
             RunOutcome::Requeue(task) => {
@@ -332,7 +337,9 @@ impl Scheduler {
             }
             RunOutcome::Finished(task) => {
                 let registered = self.registry.remove(&task);
-                bump(&self.counters.completed);
+                if polled == PollOutcome::Done {
+                    bump(&self.counters.completed);
+                }
                 self.observer.finished(id);
                 drop(registered);
             }
@@ -344,6 +351,12 @@ impl Scheduler {
     /// # Panics
     /// If nothing can ever happen: see `nothing_can_happen`. Blocking would hang forever.
     fn park(&self) {
+        // The queue is empty: give back what a burst of spawns or wakes made it grow to.
+        let mut queue = self.run_queue.borrow_mut();
+        if queue.capacity() > QUEUE_KEPT {
+            queue.shrink_to(QUEUE_KEPT);
+        }
+        drop(queue);
         let shared = &self.shared;
         shared.parked.store(true, SeqCst);
         let work_arrived = shared.main_woken.load(SeqCst) || shared.injected.load(SeqCst);
@@ -366,19 +379,28 @@ impl Scheduler {
     /// another thread, a socket, a timer or another task makes this false; it errs on the
     /// side of waiting.
     fn nothing_can_happen(&self) -> bool {
-        let reactor = &self.shared.reactor;
+        let shared = &self.shared;
+        let reactor = &shared.reactor;
         if reactor.pending_timers() != 0 || reactor.has_waiters() {
             return false;
         }
-        // Our own `Arc` and the `Waker` that block_on holds account for two references.
-        if Arc::strong_count(&self.main_waker) > 2 {
+        // Our own `Arc` and the `Waker` that block_on holds account for two references. The
+        // count is read relaxed; the fence makes a waker dropped after its wake (a release)
+        // also publish that wake's `main_woken` to the re-check below.
+        let main_waker_held = Arc::strong_count(&self.main_waker) > 2;
+        fence(Acquire);
+        if main_waker_held {
             return false;
         }
-        let mut any_held = false;
+        let mut can_run = false;
         self.registry.for_each(|task| {
-            any_held |= state::outside_refs(task.state.load(Acquire)) > 0;
+            let state = task.state.load(Acquire);
+            // SCHEDULED with an empty run queue: a wake from another thread is on its way to
+            // the injector. Otherwise, a waker held anywhere may still fire.
+            can_run |= state & SCHEDULED != 0 || state::outside_refs(state) > 0;
         });
-        !any_held
+        // A wake that completed while we looked has left its mark in these flags.
+        !can_run && !shared.main_woken.load(SeqCst) && !shared.injected.load(SeqCst)
     }
 
     /// Asks the reactor for events and due timers, then wakes their tasks.
@@ -425,9 +447,12 @@ impl Scheduler {
         let state = task.state.load(Acquire);
         let (polls, _, stamp, last_woken_by) = task.obs.read();
         TaskInfo {
-            id: task.id,
-            name: self.observer.name_of(task.id).map(|name| name.to_string()),
-            spawned_at: task.location,
+            id: task.id(),
+            name: self
+                .observer
+                .name_of(task.id())
+                .map(|name| name.to_string()),
+            spawned_at: self.observer.site(task.meta.site()),
             state: if state & RUNNING != 0 {
                 TaskState::Running
             } else if state & SCHEDULED != 0 {
@@ -436,11 +461,7 @@ impl Scheduler {
                 TaskState::Idle
             },
             polls,
-            since_last_poll: if polls > 0 {
-                self.observer.since_stamp(stamp)
-            } else {
-                None
-            },
+            since_last_poll: (polls > 0).then(|| self.observer.since_stamp(stamp)),
             last_woken_by,
             waker_held: state::outside_refs(state) > 0,
         }

@@ -1,73 +1,86 @@
-//! A clock cheap enough to read around every poll.
+//! The clock that times every poll.
 //!
 //! Timing each poll is what catches the article's `time.sleep(0.02)` in the act, and a poll can
-//! be as short as a few tens of nanoseconds, so `Instant::now()` (about 18 ns here, a vDSO call)
-//! would be a large part of it. On x86_64 the time-stamp counter is read instead (about 7 ns),
-//! and turned into time with a rate measured against `Instant`: no calibration delay at
-//! start-up, the rate is taken once at least a millisecond has passed since the first runtime
-//! was built. Every x86_64 CPU of the last fifteen years has an invariant TSC, which ticks at a
-//! constant rate on every core; elsewhere the counter is simply nanoseconds from `Instant`.
+//! be as short as twenty nanoseconds, so the clock must cost next to nothing. Measured on the
+//! project's machine: `Instant::now()` (`CLOCK_MONOTONIC`) costs 15 ns, the CPU's cycle counter
+//! about 14 ns once out-of-order execution has to wait for it, and `CLOCK_MONOTONIC_COARSE`
+//! 3 ns: the kernel keeps it in memory shared with the process and only updates it at each
+//! scheduler tick. Its resolution is that tick (1–4 ms), plenty to notice a poll that blocks
+//! the thread for 10 ms or more.
+//!
+//! So polls are timed with the coarse clock, unless the slow-poll threshold is finer than its
+//! resolution can tell (then with `Instant`), or the platform has no coarse clock.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The first reading of both clocks in this process.
-static ANCHOR: OnceLock<(Instant, u64)> = OnceLock::new();
-/// Nanoseconds per tick, once measured.
-static NANOS_PER_TICK: OnceLock<f64> = OnceLock::new();
-
-/// Takes the anchor reading, if not taken yet. Called when a runtime is built.
-pub(crate) fn start() {
-    anchor();
+/// A monotonic clock read in nanoseconds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum PollClock {
+    /// The kernel's tick-granular clock: cheap, coarse.
+    Coarse,
+    /// `Instant`: exact, five times dearer.
+    Precise,
 }
 
-fn anchor() -> (Instant, u64) {
-    *ANCHOR.get_or_init(|| (Instant::now(), raw_ticks()))
-}
+impl PollClock {
+    /// The cheapest clock that can still tell whether a poll exceeded `threshold`.
+    pub(crate) fn for_threshold(threshold: Option<Duration>) -> PollClock {
+        match (coarse_resolution(), threshold) {
+            (Some(resolution), Some(threshold)) if threshold >= resolution * 2 => PollClock::Coarse,
+            (Some(_), None) => PollClock::Coarse,
+            _ => PollClock::Precise,
+        }
+    }
 
-#[cfg(target_arch = "x86_64")]
-fn raw_ticks() -> u64 {
-    // SAFETY: RDTSC has no preconditions; it reads a counter and cannot fault.
-    unsafe { std::arch::x86_64::_rdtsc() }
-}
+    /// Now, in nanoseconds since an arbitrary start. Only differences mean anything.
+    #[inline]
+    pub(crate) fn now(self) -> u64 {
+        match self {
+            PollClock::Coarse => coarse_nanos(),
+            PollClock::Precise => precise_nanos(),
+        }
+    }
 
-#[cfg(not(target_arch = "x86_64"))]
-fn raw_ticks() -> u64 {
-    match ANCHOR.get() {
-        Some((start, _)) => start.elapsed().as_nanos() as u64,
-        None => 0,
+    /// The smallest difference the clock can show.
+    pub(crate) fn resolution(self) -> Duration {
+        match self {
+            PollClock::Coarse => coarse_resolution().unwrap_or_default(),
+            PollClock::Precise => Duration::from_nanos(1),
+        }
     }
 }
 
-/// The counter, in ticks. Only differences mean anything.
-#[inline]
-pub(crate) fn ticks() -> u64 {
-    raw_ticks()
+fn precise_nanos() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
-/// Nanoseconds per tick, or `None` during the first millisecond (too short to measure well).
-pub(crate) fn nanos_per_tick() -> Option<f64> {
-    if let Some(rate) = NANOS_PER_TICK.get() {
-        return Some(*rate);
-    }
-    if cfg!(not(target_arch = "x86_64")) {
-        return Some(*NANOS_PER_TICK.get_or_init(|| 1.0));
-    }
-    let (start, start_ticks) = anchor();
-    let elapsed = start.elapsed();
-    let ticks = raw_ticks().wrapping_sub(start_ticks);
-    if elapsed < Duration::from_millis(1) || ticks == 0 {
-        return None;
-    }
-    Some(*NANOS_PER_TICK.get_or_init(|| elapsed.as_nanos() as f64 / ticks as f64))
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn coarse_nanos() -> u64 {
+    use rustix::time::{clock_gettime, ClockId};
+    let now = clock_gettime(ClockId::MonotonicCoarse);
+    (now.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(now.tv_nsec as u64)
 }
 
-/// A number of ticks as a duration, once the rate is known.
-pub(crate) fn to_duration(ticks: u64) -> Option<Duration> {
-    nanos_per_tick().map(|rate| Duration::from_nanos((ticks as f64 * rate) as u64))
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn coarse_nanos() -> u64 {
+    precise_nanos()
 }
 
-/// A duration as a number of ticks, once the rate is known.
-pub(crate) fn from_duration(duration: Duration) -> Option<u64> {
-    nanos_per_tick().map(|rate| (duration.as_nanos() as f64 / rate) as u64)
+/// The coarse clock's resolution, if the platform has one.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn coarse_resolution() -> Option<Duration> {
+    static RESOLUTION: OnceLock<Duration> = OnceLock::new();
+    Some(*RESOLUTION.get_or_init(|| {
+        let res = rustix::time::clock_getres(rustix::time::ClockId::MonotonicCoarse);
+        Duration::new(res.tv_sec as u64, res.tv_nsec as u32)
+    }))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn coarse_resolution() -> Option<Duration> {
+    None
 }

@@ -41,8 +41,8 @@ pub struct TaskInfo {
     pub id: TaskId,
     /// Its name, if it was spawned with [`task::Builder::name`](crate::task::Builder::name).
     pub name: Option<String>,
-    /// Where it was spawned.
-    pub spawned_at: &'static Location<'static>,
+    /// Where it was spawned (unknown only past a million distinct spawn sites).
+    pub spawned_at: Option<&'static Location<'static>>,
     /// Whether it is running, queued or waiting.
     pub state: TaskState,
     /// How many times it was polled (the count stops at 536,870,911).
@@ -96,12 +96,10 @@ impl fmt::Display for TaskInfo {
             TaskState::Scheduled => "scheduled",
             TaskState::Idle => "idle",
         };
-        write!(
-            f,
-            " (spawned at {}): {state}, {} poll(s)",
-            self.spawned_at,
-            thousands(self.polls)
-        )?;
+        if let Some(at) = self.spawned_at {
+            write!(f, " (spawned at {at})")?;
+        }
+        write!(f, ": {state}, {} poll(s)", thousands(self.polls))?;
         if let Some(ago) = self.since_last_poll {
             write!(f, ", last polled {} ago", human(ago))?;
         }

@@ -153,8 +153,8 @@ pub(crate) enum Event {
 /// What the runtime remembers about each task for dumps, packed into one word of its header:
 /// when it was last polled, what last woke it, and how many times it was polled.
 ///
-/// Bits 0–31: the clock (in units of 2^20 ticks, about a third of a millisecond) at the last
-/// poll, wrapping; bits 32–34: the last wake's cause; bits 35–63: polls, saturating at 2^29 − 1.
+/// Bits 0–31: the poll clock (in units of 2^20 ns, about a millisecond) at the last poll,
+/// wrapping after 52 days; bits 32–34: the last wake's cause; bits 35–63: polls, saturating at 2^29 − 1.
 /// Only the runtime's thread writes it.
 #[derive(Default)]
 pub(crate) struct TaskObs(AtomicU64);
@@ -165,7 +165,7 @@ const CAUSE_MASK: u64 = 0b111 << CAUSE_SHIFT;
 const POLLS_SHIFT: u32 = 35;
 const POLLS_MAX: u64 = (1 << 29) - 1;
 
-/// Ticks per unit of the poll stamp.
+/// Nanoseconds per unit of the poll stamp, as a shift.
 pub(crate) const STAMP_UNIT_SHIFT: u32 = 20;
 
 impl TaskObs {

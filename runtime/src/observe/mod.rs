@@ -6,7 +6,7 @@
 //! - [`Stats`]: exact counters, always on.
 //! - A slow-poll warning, on by default: a poll that holds the thread longer than a threshold
 //!   (10 ms) prints one line naming the task and where it was spawned. Every poll is timed with
-//!   the CPU's cycle counter (`clock.rs`), so this costs a few nanoseconds per poll.
+//!   the kernel's coarse clock (`clock.rs`), which costs about 3 ns.
 //! - The journal, off by default (`Builder::trace`, `NBIO_TRACE=file.json`): spawns, polls,
 //!   wakes with their cause, reactor waits, `WouldBlock`s, in a bounded ring; written as a
 //!   Chrome trace that ui.perfetto.dev opens (`chrome.rs`), or printed as it happens, one line
@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod chrome;
-pub(crate) mod clock;
+mod clock;
 mod dump;
 mod event;
 mod explain;
@@ -37,10 +37,12 @@ pub use dump::{Dump, TaskInfo, TaskState};
 pub(crate) use event::{Cause, PollOutcome, TaskObs, Who};
 pub use stats::Stats;
 
+use clock::PollClock;
 use event::{Event, Record, STAMP_UNIT_SHIFT};
 use journal::Journal;
 
 use crate::reactor::Direction;
+use crate::task::raw::TaskMeta;
 use crate::task::TaskId;
 
 /// The default slow-poll threshold.
@@ -80,13 +82,17 @@ pub(crate) struct Observer {
     /// When the runtime was built; journal times count from here.
     epoch: Instant,
     slow_threshold: Option<Duration>,
-    /// The threshold in clock ticks: 0 until the clock's rate is known, `u64::MAX` when off.
-    slow_ticks: Cell<u64>,
-    longest_ticks: Cell<u64>,
+    /// The threshold in nanoseconds, `u64::MAX` when the warning is off.
+    slow_nanos: u64,
+    /// The clock polls are timed with.
+    clock: PollClock,
+    longest_nanos: Cell<u64>,
     /// The clock at the end of the previous poll (or the start of the turn).
     mark: Cell<u64>,
     /// Names of live named tasks. Kept aside so that unnamed tasks pay nothing for names.
     names: RefCell<HashMap<TaskId, Arc<str>>>,
+    /// The places tasks were spawned from; a task records an index into it.
+    sites: RefCell<Sites>,
     /// Who is being polled right now.
     current: Cell<Who>,
     /// What the wakes happening right now should be blamed on.
@@ -97,7 +103,7 @@ pub(crate) struct Observer {
 
 impl Observer {
     pub(crate) fn new(config: &ObserveConfig) -> Observer {
-        clock::start();
+        let clock = PollClock::for_threshold(config.slow_poll_threshold);
         let journal = (config.trace || config.explain).then(|| {
             RefCell::new(Journal::new(
                 config.trace,
@@ -108,14 +114,14 @@ impl Observer {
         Observer {
             epoch: Instant::now(),
             slow_threshold: config.slow_poll_threshold,
-            slow_ticks: Cell::new(if config.slow_poll_threshold.is_some() {
-                0
-            } else {
-                u64::MAX
+            slow_nanos: config.slow_poll_threshold.map_or(u64::MAX, |threshold| {
+                threshold.as_nanos().min(u64::MAX as u128) as u64
             }),
-            longest_ticks: Cell::new(0),
-            mark: Cell::new(clock::ticks()),
+            clock,
+            longest_nanos: Cell::new(0),
+            mark: Cell::new(clock.now()),
             names: RefCell::default(),
+            sites: RefCell::default(),
             current: Cell::new(Who::Nobody),
             waking: Cell::new(Cause::Unknown),
             journal,
@@ -172,6 +178,16 @@ impl Observer {
         }
     }
 
+    /// The index of `location` among the spawn sites, for the task header.
+    pub(crate) fn site_of(&self, location: &'static Location<'static>) -> u32 {
+        self.sites.borrow_mut().intern(location)
+    }
+
+    /// The spawn site with index `site`.
+    pub(crate) fn site(&self, site: u32) -> Option<&'static Location<'static>> {
+        self.sites.borrow().by_index.get(site as usize).copied()
+    }
+
     pub(crate) fn finished(&self, id: TaskId) {
         let mut names = self.names.borrow_mut();
         if !names.is_empty() {
@@ -182,7 +198,7 @@ impl Observer {
     /// Starts the clock for a new turn of the loop (after time spent outside of polls).
     #[inline]
     pub(crate) fn begin_turn(&self) {
-        self.mark.set(clock::ticks());
+        self.mark.set(self.clock.now());
     }
 
     /// The stamp a task's header records for "last polled".
@@ -208,14 +224,14 @@ impl Observer {
         started: Option<Instant>,
         outcome: PollOutcome,
     ) {
-        let now = clock::ticks();
+        let now = self.clock.now();
         let spent = now.wrapping_sub(self.mark.get());
         self.mark.set(now);
-        if spent > self.longest_ticks.get() {
-            self.longest_ticks.set(spent);
+        if spent > self.longest_nanos.get() {
+            self.longest_nanos.set(spent);
         }
-        if spent >= self.slow_ticks.get() {
-            self.maybe_slow(who, spawned_at, spent);
+        if spent >= self.slow_nanos {
+            self.slow_poll(who, spawned_at, Duration::from_nanos(spent));
         }
         if let Some(started) = started {
             let ended = Instant::now();
@@ -243,29 +259,21 @@ impl Observer {
         self.waking.set(Cause::Unknown);
     }
 
-    /// A poll took at least as long as the threshold in ticks says, or the rate is unknown yet.
+    /// A poll held the thread for at least the threshold: say so, once.
     #[cold]
-    fn maybe_slow(&self, who: Who, spawned_at: Option<&'static Location<'static>>, spent: u64) {
-        let Some(threshold) = self.slow_threshold else {
-            return;
-        };
-        if self.slow_ticks.get() == 0 {
-            match clock::from_duration(threshold) {
-                // Less than a millisecond since the first runtime was built: no poll has been
-                // running long enough to be slow yet.
-                None => return,
-                Some(ticks) => self.slow_ticks.set(ticks.max(1)),
-            }
-            if spent < self.slow_ticks.get() {
-                return;
-            }
-        }
-        let took = clock::to_duration(spent).unwrap_or(threshold);
+    fn slow_poll(&self, who: Who, spawned_at: Option<&'static Location<'static>>, took: Duration) {
+        let threshold = self.slow_threshold.unwrap_or_default();
         let spawned_at = spawned_at
             .map(|at| format!(" (spawned at {at})"))
             .unwrap_or_default();
+        let resolution = self.clock.resolution();
+        let precision = if resolution > Duration::from_micros(1) {
+            format!(" (± {})", explain::human(resolution))
+        } else {
+            String::new()
+        };
         eprintln!(
-            "nbio: slow poll: {}{spawned_at} held the thread for {} (threshold {}); \
+            "nbio: slow poll: {}{spawned_at} held the thread for {}{precision} (threshold {}); \
              a poll must not block: await instead of sleeping or doing blocking I/O",
             self.label(who),
             explain::human(took),
@@ -342,13 +350,13 @@ impl Observer {
 
     /// The longest poll so far.
     pub(crate) fn longest_poll(&self) -> Duration {
-        clock::to_duration(self.longest_ticks.get()).unwrap_or_default()
+        Duration::from_nanos(self.longest_nanos.get())
     }
 
     /// How long ago a poll stamped `stamp` began.
-    pub(crate) fn since_stamp(&self, stamp: u32) -> Option<Duration> {
-        let now = (clock::ticks() >> STAMP_UNIT_SHIFT) as u32;
-        clock::to_duration(u64::from(now.wrapping_sub(stamp)) << STAMP_UNIT_SHIFT)
+    pub(crate) fn since_stamp(&self, stamp: u32) -> Duration {
+        let now = (self.clock.now() >> STAMP_UNIT_SHIFT) as u32;
+        Duration::from_nanos(u64::from(now.wrapping_sub(stamp)) << STAMP_UNIT_SHIFT)
     }
 
     /// Writes the journal as Chrome Trace Event JSON.
@@ -382,5 +390,39 @@ impl Observer {
                 path.display()
             );
         }
+    }
+}
+
+/// The distinct places tasks were spawned from. A program has a fixed set of them (every
+/// `spawn` call in its source), so each task stores a small index instead of an 8-byte
+/// pointer, which keeps the task allocation one malloc size class smaller.
+#[derive(Default)]
+struct Sites {
+    by_index: Vec<&'static Location<'static>>,
+    /// Keyed by the location's address: a `Location` is a static, one per call site.
+    index: HashMap<usize, u32>,
+    /// The last site looked up: loops spawn from one place, and skip the hash.
+    last: Option<(usize, u32)>,
+}
+
+impl Sites {
+    fn intern(&mut self, location: &'static Location<'static>) -> u32 {
+        let key = location as *const Location<'static> as usize;
+        if let Some((last, site)) = self.last {
+            if last == key {
+                return site;
+            }
+        }
+        let next = self.by_index.len() as u32;
+        let site = *self.index.entry(key).or_insert(next);
+        if site == next {
+            if next >= TaskMeta::NO_SITE {
+                self.index.remove(&key);
+                return TaskMeta::NO_SITE; // A million sites: stop recording new ones.
+            }
+            self.by_index.push(location);
+        }
+        self.last = Some((key, site));
+        site
     }
 }

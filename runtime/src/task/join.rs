@@ -82,7 +82,7 @@ impl<T> JoinHandle<T> {
 
     /// The task's id.
     pub fn id(&self) -> TaskId {
-        self.header().id
+        self.header().id()
     }
 
     /// Takes the result of a finished task out of its slot.
@@ -152,8 +152,12 @@ impl<T> Future for JoinHandle<T> {
                 return Poll::Ready(self.take_result(state));
             }
         }
-        // SAFETY: JOIN_WAKER is clear, so the slot is the handle's to write.
-        unsafe { *slot = Some(cx.waker().clone()) };
+        // SAFETY: JOIN_WAKER is clear, so the slot is the handle's to write. A box left from
+        // an earlier registration is reused.
+        match unsafe { &mut *slot } {
+            Some(stored) => (**stored).clone_from(cx.waker()),
+            empty => *empty = Some(Box::new(cx.waker().clone())),
+        }
         match self.publish_waker_slot() {
             Ok(()) => Poll::Pending,
             Err(state) => {
@@ -207,7 +211,6 @@ impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
             .field("id", &self.id())
-            .field("spawned_at", &self.header().location)
             .field("finished", &self.is_finished())
             .finish()
     }
