@@ -75,6 +75,7 @@ mod executor;
 pub mod net;
 mod observe;
 mod reactor;
+mod sync;
 pub mod task;
 pub mod time;
 

@@ -25,8 +25,8 @@ use std::mem;
 use std::panic::Location;
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, SeqCst};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64};
+use std::sync::atomic::Ordering::{Acquire, Relaxed};
+use std::sync::atomic::{fence, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
@@ -39,6 +39,7 @@ use crate::observe::{
     Cause, Dump, ObserveConfig, Observer, PollOutcome, Stats, TaskInfo, TaskState, Who,
 };
 use crate::reactor::{Reactor, Trigger, Woken};
+use crate::sync::{Doorbell, INJECTED, MAIN_WOKEN};
 use crate::task::raw::{self, Header, RunOutcome, Schedule, TaskMeta, TaskRef};
 use crate::task::state::{self, RUNNING, SCHEDULED};
 use crate::task::{JoinHandle, TaskId};
@@ -60,12 +61,9 @@ pub(crate) struct Config {
 pub(crate) struct Shared {
     /// Tasks woken from other threads, waiting to move into the run queue.
     injector: Mutex<Injector>,
-    /// `injector` is non-empty: lets the loop skip the lock when nothing came in.
-    injected: AtomicBool,
-    /// The loop is (about to be) blocked in the reactor; whoever queues work must notify it.
-    parked: AtomicBool,
-    /// The future passed to `block_on` was woken and must be polled.
-    main_woken: AtomicBool,
+    /// Whether the loop is parked, and the work waiting for it: `INJECTED` while the injector
+    /// has tasks, `MAIN_WOKEN` when the future passed to `block_on` must be polled.
+    doorbell: Doorbell,
     /// Wakes that came from other threads.
     remote_wakes: AtomicU64,
     /// The reactor, shared with sockets and timers.
@@ -93,30 +91,22 @@ impl Shared {
             return;
         }
         injector.queue.push_back(task);
-        self.injected.store(true, SeqCst);
+        let parked = self.doorbell.ring(INJECTED);
         drop(injector);
         self.remote_wakes.fetch_add(1, Relaxed);
-        self.unpark();
-    }
-
-    /// Notifies the reactor if the loop is parked in it (or about to be).
-    ///
-    /// Pairs with `Scheduler::park`: the loop sets `parked` *then* checks for work; a waker
-    /// publishes its work *then* takes `parked`. With both in SeqCst, at least one of the two
-    /// sees the other, so either the loop does not block or the waker notifies it.
-    fn unpark(&self) {
-        if self.parked.swap(false, SeqCst) {
+        if parked {
             self.reactor.notify();
         }
     }
 
     /// Moves tasks woken from other threads into `queue`; returns how many came.
     fn take_injected(&self, queue: &mut VecDeque<TaskRef>) -> usize {
-        if !self.injected.load(Acquire) {
+        if !self.doorbell.pending(INJECTED) {
             return 0;
         }
+        // Under the lock: a push after this drain rings again.
         let mut injector = self.lock_injector();
-        self.injected.store(false, Relaxed);
+        self.doorbell.take(INJECTED);
         let moved = injector.queue.len();
         queue.append(&mut injector.queue);
         moved
@@ -153,8 +143,9 @@ impl Wake for MainWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.shared.main_woken.store(true, SeqCst);
-        self.shared.unpark();
+        if self.shared.doorbell.ring(MAIN_WOKEN) {
+            self.shared.reactor.notify();
+        }
     }
 }
 
@@ -198,9 +189,7 @@ impl Scheduler {
                 queue: VecDeque::new(),
                 closed: false,
             }),
-            injected: AtomicBool::new(false),
-            parked: AtomicBool::new(false),
-            main_woken: AtomicBool::new(false),
+            doorbell: Doorbell::new(),
             remote_wakes: AtomicU64::new(0),
             reactor: Arc::new(Reactor::new()?),
         });
@@ -257,10 +246,10 @@ impl Scheduler {
         let mut future = pin!(future);
         let waker = Waker::from(Arc::clone(&self.main_waker));
         let mut cx = Context::from_waker(&waker);
-        self.shared.main_woken.store(true, Relaxed);
+        self.shared.doorbell.ring(MAIN_WOKEN);
         loop {
             self.observer.begin_turn();
-            if self.shared.main_woken.swap(false, AcqRel) {
+            if self.shared.doorbell.take(MAIN_WOKEN) {
                 let started = self.observer.begin_poll(Who::Main);
                 let poll = future.as_mut().poll(&mut cx);
                 let outcome = if poll.is_ready() {
@@ -357,11 +346,10 @@ impl Scheduler {
             queue.shrink_to(QUEUE_KEPT);
         }
         drop(queue);
-        let shared = &self.shared;
-        shared.parked.store(true, SeqCst);
-        let work_arrived = shared.main_woken.load(SeqCst) || shared.injected.load(SeqCst);
-        if !work_arrived && self.nothing_can_happen() {
-            shared.parked.store(false, SeqCst);
+        let doorbell = &self.shared.doorbell;
+        let may_block = doorbell.park();
+        if may_block && self.nothing_can_happen() {
+            doorbell.unparked();
             panic!(
                 "nbio: deadlock: the future passed to block_on is waiting, and nothing can ever \
                  wake it: no task is ready, no timer is pending, no socket is awaited, and no \
@@ -369,8 +357,10 @@ impl Scheduler {
                 self.dump()
             );
         }
-        self.poll_reactor(!work_arrived);
-        shared.parked.store(false, SeqCst);
+        self.poll_reactor(may_block);
+        if may_block {
+            doorbell.unparked();
+        }
     }
 
     /// True when the loop is about to block with no way to be woken: the run queue is empty
@@ -386,7 +376,7 @@ impl Scheduler {
         }
         // Our own `Arc` and the `Waker` that block_on holds account for two references. The
         // count is read relaxed; the fence makes a waker dropped after its wake (a release)
-        // also publish that wake's `main_woken` to the re-check below.
+        // also publish that wake's ring to the re-check below.
         let main_waker_held = Arc::strong_count(&self.main_waker) > 2;
         fence(Acquire);
         if main_waker_held {
@@ -400,7 +390,7 @@ impl Scheduler {
             can_run |= state & SCHEDULED != 0 || state::outside_refs(state) > 0;
         });
         // A wake that completed while we looked has left its mark in these flags.
-        !can_run && !shared.main_woken.load(SeqCst) && !shared.injected.load(SeqCst)
+        !can_run && !shared.doorbell.pending(INJECTED | MAIN_WOKEN)
     }
 
     /// Asks the reactor for events and due timers, then wakes their tasks.

@@ -14,6 +14,8 @@
 use std::fmt;
 
 mod join;
+#[cfg(all(test, nbio_loom))]
+mod loom_tests;
 pub(crate) mod raw;
 pub(crate) mod state;
 mod waker;
