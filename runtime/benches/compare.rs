@@ -14,6 +14,7 @@
 //! | `NBIO_BENCH_RUNTIMES=nbio,smol` | only these columns (nbio, tokio_ct, tokio_mt, smol, std) |
 //! | `NBIO_BENCH_STATS=1`    | children print nbio's `Stats` to stderr after each body (polls, wakes, reactor waits, …) |
 //! | `NBIO_BENCH_TIMEOUT=180` | seconds before a child process is killed and its run counted as failed |
+//! | `NBIO_BENCH_OBSERVE=trace` | nbio with its journal on (`quiet`: without slow-poll timing), to measure what observing costs |
 //!
 //! # Method
 //!

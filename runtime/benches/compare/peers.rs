@@ -97,7 +97,9 @@ pub trait Peer: Sized + 'static {
 // ---------------------------------------------------------------------------------------------
 // nbio
 
-/// nbio's single-threaded runtime, default settings.
+/// nbio's single-threaded runtime, default settings unless `NBIO_BENCH_OBSERVE` says
+/// `trace` (the journal on, kept in memory) or `quiet` (no slow-poll timing either): the way
+/// to measure what watching the runtime costs.
 pub struct Nbio(nbio::Runtime);
 
 impl Peer for Nbio {
@@ -107,7 +109,13 @@ impl Peer for Nbio {
     type Stream = nbio::net::AsyncTcpStream;
 
     fn build() -> Self {
-        Nbio(nbio::Runtime::new().expect("build the nbio runtime"))
+        let builder = nbio::Runtime::builder();
+        let builder = match std::env::var("NBIO_BENCH_OBSERVE").as_deref() {
+            Ok("trace") => builder.trace(true),
+            Ok("quiet") => builder.slow_poll_threshold(None),
+            _ => builder,
+        };
+        Nbio(builder.build().expect("build the nbio runtime"))
     }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
