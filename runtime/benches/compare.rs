@@ -54,6 +54,8 @@ mod measure;
 mod peers;
 #[path = "compare/report.rs"]
 mod report;
+#[path = "compare/svg.rs"]
+mod svg;
 #[path = "compare/workloads.rs"]
 mod workloads;
 
@@ -259,6 +261,11 @@ fn write_json(
     match written {
         Ok(()) => println!("\nJSON: {}", path.display()),
         Err(err) => eprintln!("compare: could not write {}: {err}", path.display()),
+    }
+    let chart = output_dir().join("compare.svg");
+    match std::fs::write(&chart, svg::chart(rows)) {
+        Ok(()) => println!("chart: {}", chart.display()),
+        Err(err) => eprintln!("compare: could not write {}: {err}", chart.display()),
     }
 }
 
