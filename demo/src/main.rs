@@ -1,32 +1,329 @@
-//! The demo: the article's scene (two 7 MB sends while a counter counts). A placeholder until
-//! the demo issue lands; it already runs the scene once, small.
+//! `demo`: the article's scene on nbio.
+//!
+//! With no arguments: two servers and a client in one process; the client sends 7,340,032
+//! bytes to each server while a counter keeps counting, and prints a summary. The subcommands
+//! play the article's separate processes: `demo server --port P` and
+//! `demo client --port P --port Q`. `demo --help` explains every option.
 
-fn main() {
-    let result = nbio::block_on(async {
-        let listener = nbio::net::AsyncTcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
-        let server = nbio::spawn(async move {
-            let (conn, _) = listener.accept().await?;
-            let mut buf = [0u8; 1024];
-            let mut total = 0usize;
-            loop {
-                match conn.read(&mut buf).await? {
-                    0 => return std::io::Result::Ok(total),
-                    n => total += n,
-                }
-            }
-        });
-        let sock = nbio::net::AsyncTcpStream::connect(addr).await?;
-        sock.write_all(&b"foobar\n".repeat(1024 * 1024)).await?;
-        sock.shutdown(std::net::Shutdown::Write)?;
-        let received = server.await??;
-        std::io::Result::Ok(received)
-    });
-    match result {
-        Ok(bytes) => println!("sent and confirmed {bytes} bytes"),
-        Err(err) => {
-            eprintln!("demo: {err}");
-            std::process::exit(1);
+use std::io::IsTerminal;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::{Args, Parser, Subcommand};
+
+use demo::client::{self, ClientConfig, ARTICLE_REPEAT};
+use demo::counter::CounterConfig;
+use demo::report::{self, thousands};
+use demo::server::{self, Log, ServerConfig};
+use demo::{scene, Failure};
+
+/// The article's scene on nbio: 7 MB to each of two servers while a counter keeps counting.
+///
+/// With no subcommand, demo starts two servers and a client in this one process, all of them
+/// tasks on one thread: each of two senders writes b"foobar\n" x 1,048,576 (7,340,032 bytes)
+/// to its server with nbio's write_all while a counter ticks on nbio's timer. Each server
+/// confirms what it received, and demo prints how it went. It exits 0 only if every byte
+/// arrived.
+///
+/// The subcommands play the article's separate processes: start `demo server --port 1234` and
+/// `demo server --port 5678` in two terminals, then `demo client --port 1234 --port 5678`.
+#[derive(Parser, Debug)]
+#[command(
+    name = "demo",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = "nbio's own switches work here too: NBIO_EXPLAIN=1 narrates every poll, wake \
+                  and WouldBlock on stderr; NBIO_TRACE=trace.json writes a trace that \
+                  ui.perfetto.dev opens."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    scene: SceneArgs,
+
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Listen on a port and count what each connection sends, like the article's server.
+    ///
+    /// Each connection is read until the client shuts down its side; then the server replies
+    /// "received N" with the byte count, which is how `demo client` confirms every byte arrived.
+    Server(ServerArgs),
+    /// Send to running servers while a counter counts, like the article's client script.
+    ///
+    /// Connects to every --port at once, sends the payload to each with write_all, and checks
+    /// each server's confirmation. Exits 0 only if every byte arrived.
+    Client(ClientArgs),
+}
+
+/// Settings of the nbio runtime itself, applied in `RuntimeArgs::build`. The journal's
+/// switches (`Builder::trace`, `Builder::explain`; today the NBIO_TRACE and NBIO_EXPLAIN
+/// environment variables) belong in this group as `--trace FILE` and `--explain`.
+#[derive(Args, Debug)]
+struct RuntimeArgs {
+    /// How many task polls nbio runs between two looks at the reactor while tasks stay ready
+    /// (the runtime's default is 61). Lower favours I/O latency, higher busy tasks.
+    #[arg(long, global = true, value_name = "POLLS",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    event_interval: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+struct SceneArgs {
+    #[command(flatten)]
+    send: SendArgs,
+
+    #[command(flatten)]
+    counter: CounterArgs,
+
+    /// Bytes each server asks for per read: the article's conn.recv(1024).
+    #[arg(long, value_name = "BYTES", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
+    read_size: u32,
+}
+
+#[derive(Args, Debug)]
+struct SendArgs {
+    /// How many times each sender repeats b"foobar\n". The default, 1048576, is the article's
+    /// 7,340,032 bytes.
+    #[arg(long, value_name = "N", default_value_t = ARTICLE_REPEAT as u32,
+          value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    repeat: u32,
+}
+
+#[derive(Args, Debug)]
+struct CounterArgs {
+    /// Stop the counter after N counts (the article counts to 2000). Without it, the counter
+    /// counts until the sends are done. `--count 2000 --tick-ms 20` replays the article's counter.
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+
+    /// Milliseconds between two counts [default: 1; with --blocking-counter, 20 as the
+    /// article's time.sleep(0.02)].
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    tick_ms: Option<u64>,
+
+    /// Make the counter wait with std::thread::sleep (20 ms per count unless --tick-ms says
+    /// otherwise), as the article's time.sleep(0.02) does, instead of on nbio's timer. The
+    /// whole thread stops at each count, and every other task (senders, servers, the display)
+    /// stops with it: compare the elapsed time, and see nbio's slow-poll warning name the
+    /// counter on stderr.
+    #[arg(long)]
+    blocking_counter: bool,
+}
+
+#[derive(Args, Debug)]
+struct ServerArgs {
+    /// The port to listen on; 0 lets the system pick a free one (the first line names it).
+    #[arg(long, value_name = "PORT")]
+    port: u16,
+
+    /// The address to listen on.
+    #[arg(long, value_name = "IP", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+
+    /// Echo the received data to stdout, as the article's `print data` does. Status lines then
+    /// go to stderr.
+    #[arg(long)]
+    print: bool,
+
+    /// Bytes asked for per read: the article's conn.recv(1024).
+    #[arg(long, value_name = "BYTES", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
+    read_size: u32,
+
+    /// Exit after serving N connections. Without it, the server runs until interrupted.
+    #[arg(long, value_name = "N")]
+    connections: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+struct ClientArgs {
+    /// A server's port. Give it once per server: `--port 1234 --port 5678` is the article's pair.
+    #[arg(long = "port", value_name = "PORT", required = true,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    ports: Vec<u16>,
+
+    /// The servers' address.
+    #[arg(long, value_name = "IP", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+
+    #[command(flatten)]
+    send: SendArgs,
+
+    #[command(flatten)]
+    counter: CounterArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
+    let runtime = match cli.runtime.build() {
+        Ok(runtime) => runtime,
+        Err(failure) => return fail(&failure),
+    };
+    let outcome = match cli.command {
+        None => run_scene(&runtime, cli.scene),
+        Some(Command::Client(args)) => run_client(&runtime, args),
+        Some(Command::Server(args)) => run_server(&runtime, args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(failure) => fail(&failure),
+    }
+}
+
+impl RuntimeArgs {
+    /// The runtime every subcommand runs on: one thread, this one.
+    fn build(&self) -> Result<nbio::Runtime, Failure> {
+        let mut builder = nbio::Runtime::builder();
+        if let Some(polls) = self.event_interval {
+            builder = builder.event_interval(polls);
+        }
+        builder
+            .build()
+            .map_err(|err| Failure::new(format!("could not start the nbio runtime: {err}")))
+    }
+}
+
+impl CounterArgs {
+    fn config(&self) -> CounterConfig {
+        CounterConfig {
+            limit: self.count,
+            tick: Duration::from_millis(self.tick_ms.unwrap_or(if self.blocking_counter {
+                BLOCKING_TICK_MS
+            } else {
+                TICK_MS
+            })),
+            blocking: self.blocking_counter,
         }
     }
+}
+
+/// The counter's default tick on nbio's timer.
+const TICK_MS: u64 = 1;
+
+/// The counter's default tick with `--blocking-counter`: the article's `time.sleep(0.02)`.
+const BLOCKING_TICK_MS: u64 = 20;
+
+fn run_scene(runtime: &nbio::Runtime, args: SceneArgs) -> Result<ExitCode, Failure> {
+    let live = std::io::stdout().is_terminal();
+    if live {
+        println!("the article's scene: two servers, two senders and a counter, all nbio tasks on this thread");
+    }
+    let client = ClientConfig {
+        servers: Vec::new(),
+        counter: args.counter.config(),
+        live,
+    };
+    let payload = client::payload(args.send.repeat as usize);
+    let report = runtime.block_on(scene::run(client, payload, args.read_size as usize))?;
+    Ok(print_report(&report))
+}
+
+fn run_client(runtime: &nbio::Runtime, args: ClientArgs) -> Result<ExitCode, Failure> {
+    let client = ClientConfig {
+        servers: args
+            .ports
+            .iter()
+            .map(|&port| SocketAddr::new(args.host, port))
+            .collect(),
+        counter: args.counter.config(),
+        live: std::io::stdout().is_terminal(),
+    };
+    let payload = client::payload(args.send.repeat as usize);
+    let report = runtime.block_on(client::run(&client, payload))?;
+    Ok(print_report(&report))
+}
+
+fn print_report(report: &client::ClientReport) -> ExitCode {
+    print!("{}", report::summary(report));
+    match report::verdict(report) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(short) => fail(&Failure::new(format!("not every byte arrived: {short}"))),
+    }
+}
+
+fn run_server(runtime: &nbio::Runtime, args: ServerArgs) -> Result<ExitCode, Failure> {
+    let config = ServerConfig {
+        read_size: args.read_size as usize,
+        print: args.print,
+        connections: args.connections,
+        log: if args.print { Log::Stderr } else { Log::Stdout },
+    };
+    let addr = SocketAddr::new(args.host, args.port);
+    // Binding never waits, so it needs no runtime; serving does.
+    let listener = nbio::net::AsyncTcpListener::bind(addr)
+        .map_err(|err| Failure::new(format!("cannot listen on {addr}: {err}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|err| Failure::new(format!("cannot listen on {addr}: {err}")))?;
+    let until = match config.connections {
+        Some(n) => format!(
+            "for {} connection{}",
+            thousands(n),
+            if n == 1 { "" } else { "s" }
+        ),
+        None => "until interrupted (Ctrl-C)".to_string(),
+    };
+    let line = format!(
+        "listening on {local}, reading {} bytes at a time, {until}",
+        thousands(config.read_size as u64)
+    );
+    if args.print {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+    runtime
+        .block_on(server::serve(listener, config))
+        .map_err(|err| Failure::new(format!("the server on {local} failed: {err}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reports a failure on one line of stderr.
+fn fail(failure: &Failure) -> ExitCode {
+    eprintln!("demo: {failure}");
+    ExitCode::FAILURE
+}
+
+/// `--help` and `--version` print as clap renders them; a usage error becomes one line.
+fn usage_error(err: clap::Error) -> ExitCode {
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => err.exit(),
+        _ => {
+            eprintln!(
+                "demo: {} (see demo --help)",
+                one_line(&err.render().to_string())
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Clap's message without its usage block, on one line: "invalid value '70000' for
+/// '--port <PORT>': 70000 is not in 1..=65535".
+fn one_line(rendered: &str) -> String {
+    rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more information"))
+        .filter(|line| !line.is_empty())
+        .map(|line| line.strip_prefix("error: ").unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
