@@ -400,6 +400,12 @@ pub(crate) fn current_reactor() -> Option<Arc<crate::reactor::Reactor>> {
     context::with_current(|current| current.map(|s| Arc::clone(&s.shared.reactor)))
 }
 
+/// Whether the task being polled may complete one more socket operation in this poll; see
+/// `Scheduler::spend_budget`. Outside a runtime there is no budget.
+pub(crate) fn spend_budget() -> bool {
+    context::with_current(|current| current.map_or(true, Scheduler::spend_budget))
+}
+
 /// Tells the current runtime's journal that the task it is polling got `WouldBlock`.
 pub(crate) fn record_would_block(fd: RawFd, dir: Direction, remaining: Option<usize>) {
     context::with_current(|current| {

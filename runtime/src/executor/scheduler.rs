@@ -44,6 +44,10 @@ use crate::task::raw::{self, Header, RunOutcome, Schedule, TaskMeta, TaskRef};
 use crate::task::state::{self, RUNNING, SCHEDULED};
 use crate::task::{JoinHandle, TaskId};
 
+/// How many socket operations one poll of a task may complete without waiting before it must
+/// let the others run (see `Scheduler::spend_budget`).
+const BUDGET: u32 = 128;
+
 /// The run-queue capacity kept when the queue empties (8 KiB of entries); a burst beyond it
 /// does not pin its memory for the rest of the runtime's life.
 const QUEUE_KEPT: usize = 1024;
@@ -178,6 +182,8 @@ pub(crate) struct Scheduler {
     woken: RefCell<Vec<Woken>>,
     /// The `block_on` future's waker (see `MainWaker`).
     main_waker: Arc<MainWaker>,
+    /// Socket operations the current poll may still complete without waiting.
+    budget: Cell<u32>,
     /// Timing, names, journal: everything `observe` records.
     pub(crate) observer: Observer,
 }
@@ -198,6 +204,7 @@ impl Scheduler {
                 shared: Arc::clone(&shared),
             }),
             observer: Observer::new(&config.observe),
+            budget: Cell::new(BUDGET),
             shared,
             run_queue: RefCell::default(),
             registry: Registry::new(),
@@ -250,6 +257,7 @@ impl Scheduler {
         loop {
             self.observer.begin_turn();
             if self.shared.doorbell.take(MAIN_WOKEN) {
+                self.budget.set(BUDGET);
                 let started = self.observer.begin_poll(Who::Main);
                 let poll = future.as_mut().poll(&mut cx);
                 let outcome = if poll.is_ready() {
@@ -305,6 +313,7 @@ impl Scheduler {
         let header = task.header();
         let (id, site) = (header.id(), header.meta.site());
         header.obs.record_poll(self.observer.stamp());
+        self.budget.set(BUDGET);
         let started = self.observer.begin_poll(Who::Task(id));
         let outcome = task.run();
         let polled = match &outcome {
@@ -331,6 +340,23 @@ impl Scheduler {
                 }
                 self.observer.finished(id);
                 drop(registered);
+            }
+        }
+    }
+
+    /// Spends one unit of the polled task's budget on a socket operation that is about to
+    /// complete without waiting. `false` once the budget is gone: the operation must wake its
+    /// task and return `Pending` instead, which puts the task at the back of the queue.
+    ///
+    /// Without this, a task reading a socket that is always ready (a fast peer) would never
+    /// return `Pending`, and nothing else, timers and I/O events included, would run on the
+    /// thread. Readiness is not consumed: the operation succeeds at the task's next poll.
+    pub(crate) fn spend_budget(&self) -> bool {
+        match self.budget.get() {
+            0 => false,
+            left => {
+                self.budget.set(left - 1);
+                true
             }
         }
     }

@@ -16,7 +16,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
 
-use crate::executor::{current_reactor, record_would_block};
+use crate::executor::{current_reactor, record_would_block, spend_budget};
 use crate::reactor::{Direction, Reactor, Readiness, Source};
 
 /// A non-blocking socket and, once it had to wait, its reactor registration.
@@ -117,6 +117,10 @@ impl<T: AsFd> Registered<T> {
 
     /// Runs the non-blocking syscall `op` until it does not report `WouldBlock`, waiting for
     /// readiness in `dir` between attempts: the heart of every socket operation.
+    ///
+    /// An operation about to be tried on a ready socket first spends a unit of the task's
+    /// budget; with the budget gone, the task yields (wakes itself, returns `Pending`) so that
+    /// a socket that is always ready cannot keep the thread from everything else.
     pub(crate) fn poll_io<R>(
         &self,
         dir: Direction,
@@ -126,6 +130,10 @@ impl<T: AsFd> Registered<T> {
         loop {
             if !self.readiness().is_ready(dir) {
                 ready!(self.poll_ready(dir, cx))?;
+            }
+            if !spend_budget() {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
             match self.try_io(dir, None, &mut op) {
                 // Readiness is now cleared (or an event just came): the loop waits or retries.

@@ -11,7 +11,7 @@ use crate::reactor::Direction;
 use crate::task::TaskId;
 
 /// Who holds the thread: a task, the future passed to `block_on`, or nobody (the loop itself).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Who {
     Nobody,
     Main,

@@ -47,6 +47,8 @@ use crate::task::TaskId;
 
 /// The default slow-poll threshold.
 const DEFAULT_SLOW_POLL: Duration = Duration::from_millis(10);
+/// A task that blocks in every poll gets one warning line per this much time, not one per poll.
+const SLOW_POLL_WARNING_EVERY: Duration = Duration::from_secs(1);
 /// The default number of journal records kept.
 const DEFAULT_TRACE_CAPACITY: usize = 1 << 18;
 
@@ -93,6 +95,8 @@ pub(crate) struct Observer {
     names: RefCell<HashMap<TaskId, Arc<str>>>,
     /// The places tasks were spawned from; a task records an index into it.
     sites: RefCell<Sites>,
+    /// When each offender was last warned about, and how many slow polls went unmentioned since.
+    warned: RefCell<HashMap<Who, (Instant, u64)>>,
     /// Who is being polled right now.
     current: Cell<Who>,
     /// What the wakes happening right now should be blamed on.
@@ -122,6 +126,7 @@ impl Observer {
             mark: Cell::new(clock.now()),
             names: RefCell::default(),
             sites: RefCell::default(),
+            warned: RefCell::default(),
             current: Cell::new(Who::Nobody),
             waking: Cell::new(Cause::Unknown),
             journal,
@@ -193,6 +198,10 @@ impl Observer {
         if !names.is_empty() {
             names.remove(&id);
         }
+        let mut warned = self.warned.borrow_mut();
+        if !warned.is_empty() {
+            warned.remove(&Who::Task(id));
+        }
     }
 
     /// Starts the clock for a new turn of the loop (after time spent outside of polls).
@@ -259,9 +268,29 @@ impl Observer {
         self.waking.set(Cause::Unknown);
     }
 
-    /// A poll held the thread for at least the threshold: say so, once.
+    /// A poll held the thread for at least the threshold: say so, on one line, at most once
+    /// a second for the same task (a task that blocks in every poll would flood stderr).
     #[cold]
     fn slow_poll(&self, who: Who, spawned_at: Option<&'static Location<'static>>, took: Duration) {
+        let now = Instant::now();
+        self.record(now, Event::SlowPoll { who, took });
+        let held_back = {
+            let mut warned = self.warned.borrow_mut();
+            match warned.get_mut(&who) {
+                Some((last, held_back)) if now.duration_since(*last) < SLOW_POLL_WARNING_EVERY => {
+                    *held_back += 1;
+                    return;
+                }
+                Some((last, held_back)) => {
+                    *last = now;
+                    std::mem::take(held_back)
+                }
+                None => {
+                    warned.insert(who, (now, 0));
+                    0
+                }
+            }
+        };
         let threshold = self.slow_threshold.unwrap_or_default();
         let spawned_at = spawned_at
             .map(|at| format!(" (spawned at {at})"))
@@ -272,14 +301,18 @@ impl Observer {
         } else {
             String::new()
         };
+        let also = if held_back > 0 {
+            format!("; {held_back} more slow poll(s) of it in the last second went unreported")
+        } else {
+            String::new()
+        };
         eprintln!(
             "nbio: slow poll: {}{spawned_at} held the thread for {}{precision} (threshold {}); \
-             a poll must not block: await instead of sleeping or doing blocking I/O",
+             a poll must not block: await instead of sleeping or doing blocking I/O{also}",
             self.label(who),
             explain::human(took),
             explain::human(threshold)
         );
-        self.record(Instant::now(), Event::SlowPoll { who, took });
     }
 
     fn label(&self, who: Who) -> String {

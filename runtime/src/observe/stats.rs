@@ -40,7 +40,9 @@ pub struct Stats {
     pub timers_fired: u64,
     /// Timers armed and not yet fired or cancelled.
     pub timers_pending: u64,
-    /// The longest single poll so far (of a task or of the `block_on` future).
+    /// The longest single poll so far (of a task or of the `block_on` future), measured with
+    /// the clock that times every poll: on Linux the kernel's coarse clock, so in steps of the
+    /// scheduler tick (1–4 ms; `0` means shorter than a tick).
     pub longest_poll: Duration,
 }
 
