@@ -7,6 +7,7 @@
 
 use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -63,9 +64,7 @@ enum Command {
     Client(ClientArgs),
 }
 
-/// Settings of the nbio runtime itself, applied in `RuntimeArgs::build`. The journal's
-/// switches (`Builder::trace`, `Builder::explain`; today the NBIO_TRACE and NBIO_EXPLAIN
-/// environment variables) belong in this group as `--trace FILE` and `--explain`.
+/// Settings of the nbio runtime itself, applied in `RuntimeArgs::build`.
 #[derive(Args, Debug)]
 struct RuntimeArgs {
     /// How many task polls nbio runs between two looks at the reactor while tasks stay ready
@@ -73,6 +72,19 @@ struct RuntimeArgs {
     #[arg(long, global = true, value_name = "POLLS",
           value_parser = clap::value_parser!(u32).range(1..))]
     event_interval: Option<u32>,
+
+    /// Record everything the runtime does (spawns, polls, wakes and what caused them, reactor
+    /// waits, WouldBlocks) and write it, when the demo ends, as Chrome Trace Event JSON to
+    /// FILE. Open it in ui.perfetto.dev: one row of polls, arrows from each wake to the poll
+    /// it caused. The NBIO_TRACE environment variable does the same for any nbio program.
+    #[arg(long, global = true, value_name = "FILE.json")]
+    trace: Option<PathBuf>,
+
+    /// Narrate every event on stderr as it happens, in the spirit of the article's prints
+    /// ("send ...#2: WouldBlock with 5,242,880 bytes remaining, waiting for writable on fd 7").
+    /// Many lines: try it with a smaller --repeat. Same as NBIO_EXPLAIN=1.
+    #[arg(long, global = true)]
+    explain: bool,
 }
 
 #[derive(Args, Debug)]
@@ -176,18 +188,44 @@ fn main() -> ExitCode {
         Some(Command::Client(args)) => run_client(&runtime, args),
         Some(Command::Server(args)) => run_server(&runtime, args),
     };
-    match outcome {
-        Ok(code) => code,
-        Err(failure) => fail(&failure),
+    // Written whatever the outcome: a trace of a failed run is the one worth reading.
+    let traced = cli.runtime.write_trace(&runtime);
+    match (outcome, traced) {
+        (Err(failure), _) | (Ok(_), Err(failure)) => fail(&failure),
+        (Ok(code), Ok(())) => code,
     }
 }
 
 impl RuntimeArgs {
+    /// Writes the journal to the --trace file, if one was asked for.
+    fn write_trace(&self, runtime: &nbio::Runtime) -> Result<(), Failure> {
+        let Some(path) = &self.trace else {
+            return Ok(());
+        };
+        let written = std::fs::File::create(path).and_then(|file| {
+            let mut out = std::io::BufWriter::new(file);
+            runtime.write_trace(&mut out)?;
+            std::io::Write::flush(&mut out)
+        });
+        written.map_err(|err| {
+            Failure::new(format!(
+                "could not write the trace to {}: {err}",
+                path.display()
+            ))
+        })
+    }
+
     /// The runtime every subcommand runs on: one thread, this one.
     fn build(&self) -> Result<nbio::Runtime, Failure> {
         let mut builder = nbio::Runtime::builder();
         if let Some(polls) = self.event_interval {
             builder = builder.event_interval(polls);
+        }
+        if self.trace.is_some() {
+            builder = builder.trace(true);
+        }
+        if self.explain {
+            builder = builder.explain(true);
         }
         builder
             .build()

@@ -261,3 +261,48 @@ fn server_and_client_subcommands_play_the_two_process_setup() {
         assert!(rest.contains("received 7,340,032 bytes"), "{rest}");
     }
 }
+
+#[test]
+fn trace_writes_chrome_json_with_polls_of_the_counter_and_both_senders_and_flows() {
+    let path = std::env::temp_dir().join(format!("nbio-demo-trace-{}.json", std::process::id()));
+    let output = demo(&["--trace", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", output.dump());
+    let text = std::fs::read_to_string(&path).expect("the trace file was written");
+    std::fs::remove_file(&path).unwrap();
+    let trace: serde_json::Value = serde_json::from_str(&text).expect("the trace is JSON");
+    let events = trace["traceEvents"]
+        .as_array()
+        .expect("a traceEvents array");
+    let polled = |prefix: &str| {
+        events
+            .iter()
+            .filter(|e| e["ph"] == "X" && e["cat"] == "poll")
+            .filter(|e| e["name"].as_str().is_some_and(|n| n.starts_with(prefix)))
+            .count()
+    };
+    assert!(polled("counter#") > 0, "no poll slice of the counter");
+    let senders: std::collections::HashSet<&str> = events
+        .iter()
+        .filter(|e| e["ph"] == "X")
+        .filter_map(|e| e["name"].as_str())
+        .filter(|n| n.starts_with("send "))
+        .collect();
+    assert_eq!(senders.len(), 2, "poll slices of both senders: {senders:?}");
+    let flows = |phase: &str| events.iter().filter(|e| e["ph"] == phase).count();
+    assert!(flows("s") > 0, "no flow events");
+    assert_eq!(flows("s"), flows("f"), "every flow has both ends");
+}
+
+#[test]
+fn explain_narrates_the_scene_on_stderr() {
+    let output = demo(&["--explain", "--repeat", "200000"]);
+    assert!(output.status.success(), "{}", output.dump());
+    assert!(
+        output
+            .stderr
+            .lines()
+            .any(|l| l.contains("WouldBlock") || l.contains("polled for")),
+        "no narrative on stderr:\n{}",
+        output.dump()
+    );
+}
