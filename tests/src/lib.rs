@@ -1,1 +1,300 @@
-//! Shared helpers for the workspace tests.
+//! Shared helpers for the workspace tests of nbio.
+//!
+//! Each file in `tests/` is one concern of DESIGN.md's correctness list; what they share lives
+//! here: a watchdog that turns a hang into a clear failure, drop detectors, a oneshot channel
+//! whose sender works from any thread, a temporary directory for Unix sockets, and the few
+//! socket options and process figures that std does not expose.
+
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::thread;
+use std::time::Duration;
+
+/// How long a test body may run before the watchdog calls it stuck. Generous: a busy shared
+/// machine may be slow, but no test here needs more than a few seconds.
+pub const WATCHDOG_LIMIT: Duration = Duration::from_secs(30);
+
+/// Runs `body` on its own thread and returns what it returns. If it does not finish within
+/// `limit`, panics with a message naming `what` instead of hanging the test run forever
+/// (a lost wakeup shows up as exactly such a hang). A panic inside `body` is passed on as is.
+pub fn watchdog<T, F>(what: &str, limit: Duration, body: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let (done, finished) = mpsc::channel();
+    let worker = thread::Builder::new()
+        .name(format!("watched: {what}"))
+        .spawn(move || {
+            let _ = done.send(body());
+        })
+        .expect("spawn the watched thread");
+    match finished.recv_timeout(limit) {
+        Ok(value) => {
+            let _ = worker.join();
+            value
+        }
+        // The sender is gone without a value: the body panicked. Re-raise its panic.
+        Err(mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
+            Err(payload) => std::panic::resume_unwind(payload),
+            Ok(()) => unreachable!("the watched body returned without sending its result"),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!(
+            "watchdog: `{what}` did not finish within {limit:?}; the runtime is stuck \
+             (a lost wakeup, a starved task or a deadlock)"
+        ),
+    }
+}
+
+/// Runs a test body under the [`watchdog`] with the default limit: a test that could only hang
+/// if the runtime were wrong fails instead. The failure names the test (libtest names each
+/// test's thread after it).
+pub fn watched<T, F>(body: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let current = thread::current();
+    let test = current.name().unwrap_or("a test body");
+    watchdog(test, WATCHDOG_LIMIT, body)
+}
+
+/// Counts how many times the guards it hands out were dropped.
+///
+/// Put a [`DropGuard`] inside a future (or an output) and check afterwards that the runtime
+/// dropped it, and dropped it exactly once.
+#[derive(Clone, Debug, Default)]
+pub struct DropCounter(Arc<AtomicUsize>);
+
+impl DropCounter {
+    /// A counter at zero.
+    pub fn new() -> DropCounter {
+        DropCounter::default()
+    }
+
+    /// A guard that adds one to this counter when dropped.
+    pub fn guard(&self) -> DropGuard {
+        DropGuard(Arc::clone(&self.0))
+    }
+
+    /// How many guards were dropped so far.
+    pub fn drops(&self) -> usize {
+        self.0.load(SeqCst)
+    }
+}
+
+/// Adds one to its [`DropCounter`] when dropped.
+#[derive(Debug)]
+pub struct DropGuard(Arc<AtomicUsize>);
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// A one-value channel whose [`Sender`] may be used from any thread (not only a runtime's),
+/// and whose [`Receiver`] is a future. The sender wakes the receiver's waker after it let go
+/// of the lock, as a real foreign event source (another thread, a driver) would.
+pub fn oneshot<T>() -> (Sender<T>, Receiver<T>) {
+    let shared = Arc::new(Mutex::new(Slot {
+        value: None,
+        waker: None,
+        sender_gone: false,
+    }));
+    (
+        Sender {
+            shared: Arc::clone(&shared),
+        },
+        Receiver { shared },
+    )
+}
+
+struct Slot<T> {
+    value: Option<T>,
+    waker: Option<Waker>,
+    sender_gone: bool,
+}
+
+/// The sending half of [`oneshot`].
+pub struct Sender<T> {
+    shared: Arc<Mutex<Slot<T>>>,
+}
+
+impl<T> Sender<T> {
+    /// Stores `value` and wakes the receiver, if it is waiting.
+    pub fn send(self, value: T) {
+        let waker = {
+            let mut slot = self.shared.lock().unwrap();
+            slot.value = Some(value);
+            slot.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let waker = {
+            let mut slot = self.shared.lock().unwrap();
+            slot.sender_gone = true;
+            slot.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// The receiving half of [`oneshot`]: resolves to `Some(value)`, or `None` if the sender was
+/// dropped without sending.
+pub struct Receiver<T> {
+    shared: Arc<Mutex<Slot<T>>>,
+}
+
+impl<T> Future for Receiver<T> {
+    type Output = Option<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let mut slot = self.shared.lock().unwrap();
+        if let Some(value) = slot.value.take() {
+            return Poll::Ready(Some(value));
+        }
+        if slot.sender_gone {
+            return Poll::Ready(None);
+        }
+        slot.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// A directory under the system's temp dir, unique to this process and call, removed on drop.
+/// Unix socket files go here.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Makes a fresh directory.
+    pub fn new() -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "nbio-tests-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create a temporary directory");
+        TempDir(path)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Default for TempDir {
+    fn default() -> TempDir {
+        TempDir::new()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A loopback address nothing listens on: bound a moment ago, then released.
+pub fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address")
+}
+
+fn set_int_option(socket: &impl AsRawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
+    set_option(socket, level, name, &value)
+}
+
+fn set_option<T>(socket: &impl AsRawFd, level: i32, name: i32, value: &T) -> io::Result<()> {
+    // SAFETY: `value` points to a live `T` of the size we pass, and the fd is open for as long
+    // as `socket` is borrowed.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Sets `SO_LINGER` to "on, zero seconds": closing the socket then sends a reset (RST)
+/// instead of a normal FIN, which is how a peer that crashes mid-transfer looks.
+pub fn set_linger_zero(socket: &impl AsRawFd) -> io::Result<()> {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    set_option(socket, libc::SOL_SOCKET, libc::SO_LINGER, &linger)
+}
+
+/// Sets `SO_RCVBUF`, which also switches off the kernel's receive-buffer autotuning. On a
+/// listener, accepted connections inherit it.
+pub fn set_recv_buffer(socket: &impl AsRawFd, bytes: i32) -> io::Result<()> {
+    set_int_option(socket, libc::SOL_SOCKET, libc::SO_RCVBUF, bytes)
+}
+
+/// CPU time (user + system) this process has used so far, all threads included.
+pub fn process_cpu_time() -> Duration {
+    // SAFETY: `usage` is a plain C struct that getrusage fills; all-zero is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a pointer to a live rusage is getrusage's documented use.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    assert_eq!(rc, 0, "getrusage: {}", io::Error::last_os_error());
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// Puts `SIGPIPE` back to its default action (end the process), undoing what the Rust
+/// runtime does at start-up (it ignores the signal). With the default action, a write that
+/// raised `SIGPIPE` would kill the test binary, so a test can prove that nbio never raises it.
+pub fn restore_default_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_DFL installs no handler code.
+    let previous = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    assert_ne!(previous, libc::SIG_ERR, "signal(SIGPIPE, SIG_DFL) failed");
+}
+
+/// The numbers `0..n` in an order that looks random but is the same on every run (a small
+/// xorshift generator seeded with `seed`, then a Fisher–Yates shuffle).
+pub fn shuffled(n: usize, seed: u64) -> Vec<usize> {
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+    order
+}
