@@ -1,15 +1,20 @@
-//! The atomic that the cross-thread protocols are built on, and the one handshake that is not
-//! a task's state word: the doorbell between a sleeping loop and a thread that brings work.
+//! The primitives that the cross-thread protocols are built on, and the one handshake that is
+//! not a task's state word or a socket's readiness word: the doorbell between a sleeping loop and
+//! a thread that brings work.
 //!
-//! Under `--cfg nbio_loom` the atomic is loom's, so that `cargo test --lib` with that flag
-//! model-checks the task state machine and this handshake over every interleaving loom finds
-//! (see `task/loom_tests.rs`). The project's own cfg name keeps dependencies that have loom
-//! modes of their own (tokio, concurrent-queue) out of it.
+//! Under `--cfg nbio_loom` they are loom's, so that `cargo test --lib` with that flag
+//! model-checks the task state machine, the readiness protocol and this handshake over every
+//! interleaving loom finds (`task/loom_tests.rs`, `reactor/loom_tests.rs`). The project's own
+//! cfg name keeps dependencies that have loom modes of their own (tokio, concurrent-queue) out.
 
 #[cfg(nbio_loom)]
-pub(crate) use loom::sync::atomic::AtomicUsize;
+pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize};
+#[cfg(nbio_loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
 #[cfg(not(nbio_loom))]
-pub(crate) use std::sync::atomic::AtomicUsize;
+pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize};
+#[cfg(not(nbio_loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard};
 
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
 

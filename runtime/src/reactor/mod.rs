@@ -53,6 +53,8 @@ use std::time::{Duration, Instant};
 
 use polling::{Event, Events, PollMode, Poller};
 
+#[cfg(all(test, nbio_loom))]
+mod loom_tests;
 mod source;
 mod timers;
 
@@ -170,33 +172,34 @@ impl Reactor {
         if self.shut_down.load(Acquire) {
             return Poll::Ready(Err(shut_down_error()));
         }
-        let mut waiters = source.lock();
-        if !waiters.open {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "the socket is being closed",
-            )));
-        }
-        if !waiters.added {
-            if let Err(err) = self.add(source) {
-                return Poll::Ready(Err(err));
+        let filed = source.file_and_look(dir, cx.waker(), |waiters| {
+            if !waiters.open {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotConnected,
+                    "the socket is being closed",
+                ));
             }
-            waiters.added = true;
+            if !waiters.added {
+                self.add(source)?;
+                waiters.added = true;
+            }
+            Ok(())
+        });
+        match filed {
+            Err(err) => Poll::Ready(Err(err)),
+            Ok((first, ready_now)) => {
+                if first {
+                    self.waiting.fetch_add(1, AcqRel);
+                }
+                // Ready now: an event came while we filed. The waker stays filed; a later wake
+                // of it is merely spurious.
+                if ready_now {
+                    Poll::Ready(Ok(()))
+                } else {
+                    Poll::Pending
+                }
+            }
         }
-        let wakers = &mut waiters.wakers[dir as usize];
-        if wakers.is_empty() {
-            self.waiting.fetch_add(1, AcqRel);
-        }
-        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-            wakers.push(cx.waker().clone());
-        }
-        drop(waiters);
-        if source.readiness().is_ready(dir) {
-            // An event came while we registered. The waker stays filed; a later wake of it is
-            // merely spurious.
-            return Poll::Ready(Ok(()));
-        }
-        Poll::Pending
     }
 
     /// Adds `source` to the poller, both directions, edge-triggered. Called once, with its lock
@@ -215,12 +218,9 @@ impl Reactor {
     fn take_waiters(&self, source: &Source, waiters: &mut Waiters) -> Vec<Woken> {
         let mut taken = Vec::new();
         for dir in Direction::BOTH {
-            let wakers = &mut waiters.wakers[dir as usize];
-            if !wakers.is_empty() {
+            if waiters.take(dir, source.fd, &mut taken) {
                 self.waiting.fetch_sub(1, AcqRel);
             }
-            let trigger = Trigger::Io { fd: source.fd, dir };
-            taken.extend(wakers.drain(..).map(|waker| (waker, trigger)));
         }
         taken
     }
@@ -270,20 +270,8 @@ impl Reactor {
                 continue; // The source was dropped after the event was queued.
             };
             // Readiness first, wakers second: see step 3 of the protocol.
-            source.mark_ready(event.readable, event.writable);
-            let mut waiters = source.lock();
-            for dir in Direction::BOTH {
-                let ready = match dir {
-                    Direction::Read => event.readable,
-                    Direction::Write => event.writable,
-                };
-                let wakers = &mut waiters.wakers[dir as usize];
-                if ready && !wakers.is_empty() {
-                    self.waiting.fetch_sub(1, AcqRel);
-                    let trigger = Trigger::Io { fd: source.fd, dir };
-                    woken.extend(wakers.drain(..).map(|waker| (waker, trigger)));
-                }
-            }
+            let emptied = source.dispatch(event.readable, event.writable, woken);
+            self.waiting.fetch_sub(emptied, AcqRel);
         }
     }
 

@@ -7,11 +7,14 @@
 //! that remembers what the poller reported, so that a task can tell "ready, go ahead" from
 //! "not ready, wait" without a syscall.
 
+use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::PoisonError;
 use std::task::Waker;
+
+use super::{Trigger, Woken};
+use crate::sync::{AtomicU64, Mutex, MutexGuard};
 
 /// Which way a task waits on a source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +86,30 @@ pub(crate) struct Waiters {
     pub(crate) wakers: [Vec<Waker>; 2],
 }
 
+impl Waiters {
+    /// Files `waker` for the next event in `dir`, unless a waker that wakes the same task is
+    /// filed already. True if `dir` had no waiter before.
+    fn file(&mut self, dir: Direction, waker: &Waker) -> bool {
+        let wakers = &mut self.wakers[dir as usize];
+        let first = wakers.is_empty();
+        if !wakers.iter().any(|w| w.will_wake(waker)) {
+            wakers.push(waker.clone());
+        }
+        first
+    }
+
+    /// Moves the wakers of `dir` into `woken`. True if there were any.
+    pub(crate) fn take(&mut self, dir: Direction, fd: RawFd, woken: &mut Vec<Woken>) -> bool {
+        let wakers = &mut self.wakers[dir as usize];
+        if wakers.is_empty() {
+            return false;
+        }
+        let trigger = Trigger::Io { fd, dir };
+        woken.extend(wakers.drain(..).map(|waker| (waker, trigger)));
+        true
+    }
+}
+
 impl Source {
     /// A source for `fd`, assumed ready both ways until a syscall or the poller says otherwise.
     pub(crate) fn new(key: usize, fd: RawFd) -> Source {
@@ -104,7 +131,7 @@ impl Source {
     }
 
     /// An event came: set the ready bits it names and count a tick.
-    pub(crate) fn mark_ready(&self, readable: bool, writable: bool) {
+    fn mark_ready(&self, readable: bool, writable: bool) {
         let mut bits = 0;
         if readable {
             bits |= Direction::Read.ready_bit();
@@ -140,6 +167,40 @@ impl Source {
                 Err(actual) => current = actual,
             }
         }
+    }
+
+    /// Step 3 of the protocol, waiting side: under the lock, run `prepare` (the reactor adds
+    /// the fd to the poller there, and refuses if the socket is closing), file `waker` for
+    /// `dir`; then, after the lock, look at the readiness word again. Returns whether `dir`
+    /// had no waiter before (the reactor counts waiters) and whether it is ready now: if it
+    /// is, an event came while we filed, and the caller must not wait for a wake that may
+    /// already have been handed out.
+    pub(crate) fn file_and_look(
+        &self,
+        dir: Direction,
+        waker: &Waker,
+        prepare: impl FnOnce(&mut Waiters) -> io::Result<()>,
+    ) -> io::Result<(bool, bool)> {
+        let mut waiters = self.lock();
+        prepare(&mut waiters)?;
+        let first = waiters.file(dir, waker);
+        drop(waiters);
+        Ok((first, self.readiness().is_ready(dir)))
+    }
+
+    /// Step 3, dispatching side: an event says `readable`/`writable`. Set the readiness
+    /// *first*, then take the wakers of those directions into `woken`. Returns how many
+    /// directions had waiters.
+    pub(crate) fn dispatch(&self, readable: bool, writable: bool, woken: &mut Vec<Woken>) -> usize {
+        self.mark_ready(readable, writable);
+        let mut waiters = self.lock();
+        let mut emptied = 0;
+        for (dir, ready) in [(Direction::Read, readable), (Direction::Write, writable)] {
+            if ready && waiters.take(dir, self.fd, woken) {
+                emptied += 1;
+            }
+        }
+        emptied
     }
 
     /// Locks the waiters. A panic while holding the lock cannot leave them inconsistent (every

@@ -1,0 +1,98 @@
+//! Model checks of the readiness protocol (see the module docs of `reactor`): a task whose
+//! syscall got `WouldBlock` races the dispatcher, which has just learned from the poller that
+//! data arrived. Whatever the interleaving, the task must either see the readiness or be woken.
+//!
+//! ```text
+//! RUSTFLAGS="--cfg nbio_loom" cargo test -p nbio --lib --release loom
+//! ```
+//!
+//! The socket is modelled by one flag, "data has arrived", set by the dispatcher's thread
+//! before it marks the source ready (the kernel queues data, then epoll reports the edge); a
+//! modelled read fails with `WouldBlock` exactly while the flag is clear. Each test fails if one
+//! of the protocol's two guards is removed: without the tick comparison in `clear_ready`, the
+//! task can erase the readiness the dispatcher just set; without the second look after filing
+//! the waker, it can file it after the dispatcher took the wakers. Either way it would wait
+//! forever, which loom reports as a deadlock.
+
+use std::sync::atomic::Ordering::SeqCst;
+use std::task::{Wake, Waker};
+
+use loom::sync::atomic::AtomicBool;
+use loom::sync::{Arc, Notify};
+use loom::thread;
+
+use super::source::{Direction, Source};
+
+/// A waker that unblocks the thread waiting on it.
+struct Unblock(Notify);
+
+impl Wake for Unblock {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.notify();
+    }
+}
+
+/// The dispatcher's side: `Source::dispatch`, as `Reactor::dispatch` calls it.
+fn data_arrives(source: &Source, data: &AtomicBool) {
+    data.store(true, SeqCst);
+    let mut woken = Vec::new();
+    source.dispatch(true, false, &mut woken);
+    for (waker, _) in woken {
+        waker.wake();
+    }
+}
+
+/// The task's side, as `Registered::poll_io` and `Reactor::poll_ready` do it (with the same
+/// `Source` methods): read until the modelled syscall succeeds, waiting for the reactor
+/// whenever it fails.
+fn read_until_data(source: &Source, data: &AtomicBool) {
+    let signal = std::sync::Arc::new(Unblock(Notify::new()));
+    let waker = Waker::from(std::sync::Arc::clone(&signal));
+    loop {
+        let seen = source.readiness();
+        if seen.is_ready(Direction::Read) {
+            if data.load(SeqCst) {
+                return; // the read succeeded
+            }
+            source.clear_ready(Direction::Read, seen); // WouldBlock
+            continue;
+        }
+        let (_, ready_now) = source
+            .file_and_look(Direction::Read, &waker, |_| Ok(()))
+            .unwrap();
+        if !ready_now {
+            signal.0.wait();
+        }
+    }
+}
+
+#[test]
+fn loom_a_readiness_event_racing_a_failed_read_is_never_lost() {
+    loom::model(|| {
+        let source = Arc::new(Source::new(1, -1));
+        let data = Arc::new(AtomicBool::new(false));
+        let dispatcher = thread::spawn({
+            let (source, data) = (Arc::clone(&source), Arc::clone(&data));
+            move || data_arrives(&source, &data)
+        });
+        read_until_data(&source, &data);
+        dispatcher.join().unwrap();
+    });
+}
+
+#[test]
+fn loom_a_read_waiting_on_a_socket_drained_earlier_is_woken_by_new_data() {
+    loom::model(|| {
+        let source = Arc::new(Source::new(1, -1));
+        let data = Arc::new(AtomicBool::new(false));
+        // An earlier read drained the socket: the word says "not readable" before the race.
+        let seen = source.readiness();
+        source.clear_ready(Direction::Read, seen);
+        let dispatcher = thread::spawn({
+            let (source, data) = (Arc::clone(&source), Arc::clone(&data));
+            move || data_arrives(&source, &data)
+        });
+        read_until_data(&source, &data);
+        dispatcher.join().unwrap();
+    });
+}
