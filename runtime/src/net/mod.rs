@@ -6,9 +6,12 @@
 //! syscall, and on `WouldBlock` parks the task with the reactor until the socket is ready,
 //! leaving the thread free for other tasks.
 //!
-//! Every type is `Send` and `Sync`, so a task holding one can be started with `spawn`. A
-//! socket registers with the runtime that first has to wait on it and should be used within
-//! that runtime; once that runtime is dropped, waiting on it is an error.
+//! Every type is `Send` and `Sync`, so a task holding one can be started with `spawn`, and a
+//! socket may be used from several tasks or threads at once (through `&` or an `Arc`). It
+//! registers with the reactor of the runtime that first has to wait on it; from then on its
+//! readiness comes from that reactor, so a task on another runtime or thread can use it too,
+//! as long as that runtime is alive and being driven (its `block_on` running). Once that
+//! runtime is dropped, waiting on the socket is an error, never a hang.
 
 use std::future::poll_fn;
 use std::io;

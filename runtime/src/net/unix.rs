@@ -185,12 +185,17 @@ impl AsyncUnixStream {
         self.inner.get_ref().shutdown(how)
     }
 
-    /// Waits until the reactor reports the socket readable.
+    /// Waits until the socket may be readable: at once if nothing has shown otherwise yet (a
+    /// new socket, or one whose last read did not get `WouldBlock`), else until the reactor
+    /// reports new readiness. Like every readiness signal it can be spurious: the next read
+    /// may still get `WouldBlock`, and then waits in turn.
     pub async fn readable(&self) -> io::Result<()> {
         self.inner.ready(Direction::Read).await
     }
 
-    /// Waits until the reactor reports the socket writable.
+    /// Waits until the socket may be writable: at once if nothing has shown otherwise yet,
+    /// else until the reactor reports room in the send buffer. It can be spurious, as
+    /// `readable` can.
     pub async fn writable(&self) -> io::Result<()> {
         self.inner.ready(Direction::Write).await
     }
