@@ -315,13 +315,12 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    context::with_current(|current| match current {
-        Some(scheduler) => scheduler.spawn(future, name, location),
-        None => panic!(
-            "nbio::spawn called outside of an nbio runtime (at {location}); call it from code \
-             run by nbio::block_on, or use Runtime::spawn"
-        ),
-    })
+    on_current(
+        "nbio::spawn",
+        "Runtime::spawn",
+        Some(location),
+        |scheduler| scheduler.spawn(future, name, location),
+    )
 }
 
 /// Counters of the current runtime.
@@ -338,13 +337,7 @@ where
 /// # Panics
 /// If called outside of a runtime.
 pub fn stats() -> Stats {
-    context::with_current(|current| match current {
-        Some(scheduler) => scheduler.stats(),
-        None => panic!(
-            "nbio::stats called outside of an nbio runtime; call it from code run by \
-             nbio::block_on, or use Runtime::stats"
-        ),
-    })
+    on_current("nbio::stats", "Runtime::stats", None, Scheduler::stats)
 }
 
 /// The live tasks of the current runtime; see [`Runtime::dump`].
@@ -352,12 +345,29 @@ pub fn stats() -> Stats {
 /// # Panics
 /// If called outside of a runtime.
 pub fn dump() -> Dump {
+    on_current("nbio::dump", "Runtime::dump", None, Scheduler::dump)
+}
+
+/// Runs `f` on the current runtime.
+///
+/// # Panics
+/// Outside of a runtime, with a message that names the call (`what`, made at `at`) and the
+/// `Runtime` method to use instead.
+fn on_current<R>(
+    what: &str,
+    instead: &str,
+    at: Option<&Location<'_>>,
+    f: impl FnOnce(&Scheduler) -> R,
+) -> R {
     context::with_current(|current| match current {
-        Some(scheduler) => scheduler.dump(),
-        None => panic!(
-            "nbio::dump called outside of an nbio runtime; call it from code run by \
-             nbio::block_on, or use Runtime::dump"
-        ),
+        Some(scheduler) => f(scheduler),
+        None => {
+            let at = at.map(|at| format!(" (at {at})")).unwrap_or_default();
+            panic!(
+                "{what} called outside of an nbio runtime{at}; call it from code run by \
+                 nbio::block_on, or use {instead}"
+            )
+        }
     })
 }
 

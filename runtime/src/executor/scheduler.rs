@@ -14,8 +14,8 @@
 //!
 //! The state is split in two. [`Scheduler`] lives on the runtime's thread and needs no locks:
 //! the run queue, the registry of live tasks, the counters. [`Shared`] is what other threads
-//! may touch: a second queue for wakes that come from them, and the flags that tell whether
-//! the loop is parked in the reactor and must be notified.
+//! may touch: a second queue for wakes that come from them, and the doorbell (`sync.rs`) that
+//! tells whether the loop is parked in the reactor and must be notified.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -135,8 +135,9 @@ impl Schedule for Arc<Shared> {
 }
 
 /// The waker of the future passed to `block_on`, which is not a task: it has no header and
-/// never enters the queue; the loop polls it whenever `main_woken` is set. It has an `Arc` of
-/// its own so that its strong count tells whether the future kept a copy of it somewhere.
+/// never enters the queue; the loop polls the future whenever this waker has rung
+/// `MAIN_WOKEN`. It has an `Arc` of its own so that its strong count tells whether the future
+/// kept a copy of it somewhere.
 struct MainWaker {
     shared: Arc<Shared>,
 }

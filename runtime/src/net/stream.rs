@@ -147,6 +147,66 @@ impl<T: StreamIo> Registered<T> {
     }
 }
 
+/// The reading and writing methods every stream type offers, the same for TCP and Unix: the
+/// type must hold its socket as `inner: Registered<_>`.
+macro_rules! stream_methods {
+    ($ty:ty) => {
+        impl $ty {
+            /// Reads what has arrived into `buf`, waiting if nothing has. `Ok(0)` is end of
+            /// stream.
+            pub async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.inner.read(buf).await
+            }
+
+            /// Writes what the kernel takes now (at least one byte), waiting if its buffer is
+            /// full.
+            pub async fn write(&self, buf: &[u8]) -> std::io::Result<usize> {
+                self.inner.write(buf).await
+            }
+
+            /// Writes all of `buf`: the article's send loop. Each partial write advances at
+            /// once; only `WouldBlock` waits, for writability, without blocking the thread.
+            /// Counts each wait in `Stats::would_block`. A peer that goes away gives an error,
+            /// never `SIGPIPE`.
+            pub async fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
+                self.inner.write_all(buf).await
+            }
+
+            /// Reads exactly `buf.len()` bytes; end of stream first is `UnexpectedEof`.
+            pub async fn read_exact(&self, buf: &mut [u8]) -> std::io::Result<()> {
+                self.inner.read_exact(buf).await
+            }
+
+            /// A stream socket has no user-space buffer to flush: completes at once.
+            pub async fn flush(&self) -> std::io::Result<()> {
+                Ok(())
+            }
+
+            /// Shuts down the read half, the write half or both, as std's `shutdown`.
+            pub fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
+                self.inner.get_ref().shutdown(how)
+            }
+
+            /// Waits until the socket may be readable: at once if nothing has shown otherwise
+            /// yet (a new socket, or one whose last read did not get `WouldBlock`), else until
+            /// the reactor reports new readiness. Like every readiness signal it can be
+            /// spurious: the next read may still get `WouldBlock`, and then waits in turn.
+            pub async fn readable(&self) -> std::io::Result<()> {
+                self.inner.ready(crate::reactor::Direction::Read).await
+            }
+
+            /// Waits until the socket may be writable: at once if nothing has shown otherwise
+            /// yet, else until the reactor reports room in the send buffer. It can be spurious,
+            /// as `readable` can.
+            pub async fn writable(&self) -> std::io::Result<()> {
+                self.inner.ready(crate::reactor::Direction::Write).await
+            }
+        }
+    };
+}
+
+pub(crate) use stream_methods;
+
 /// `futures-io`'s `AsyncRead` and `AsyncWrite` for a stream type and for a shared reference
 /// to it, so that `futures_lite::io::copy`, `BufReader` and friends work on both.
 macro_rules! impl_async_read_write {

@@ -32,7 +32,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::OwnedFd;
 
 use rustix::io::Errno;
@@ -40,7 +40,7 @@ use rustix::net::{AddressFamily, SocketType};
 
 use super::accept_patiently;
 use super::registered::Registered;
-use super::stream::impl_async_read_write;
+use super::stream::{impl_async_read_write, stream_methods};
 use crate::reactor::Direction;
 
 /// A TCP listener whose `accept` waits without blocking the thread.
@@ -162,53 +162,6 @@ impl AsyncTcpStream {
         })
     }
 
-    /// Reads what has arrived into `buf`, waiting if nothing has. `Ok(0)` is end of stream.
-    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).await
-    }
-
-    /// Writes what the kernel takes now (at least one byte), waiting if its buffer is full.
-    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf).await
-    }
-
-    /// Writes all of `buf`: the article's send loop. Each partial write advances at once;
-    /// only `WouldBlock` waits, for writability, without blocking the thread. Counts each wait
-    /// in `Stats::would_block`. A peer that goes away gives an error, never `SIGPIPE`.
-    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
-        self.inner.write_all(buf).await
-    }
-
-    /// Reads exactly `buf.len()` bytes; end of stream first is `UnexpectedEof`.
-    pub async fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
-        self.inner.read_exact(buf).await
-    }
-
-    /// TCP has no user-space buffer to flush: completes at once.
-    pub async fn flush(&self) -> io::Result<()> {
-        Ok(())
-    }
-
-    /// Shuts down the read half, the write half or both, as std's `TcpStream::shutdown`.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.inner.get_ref().shutdown(how)
-    }
-
-    /// Waits until the socket may be readable: at once if nothing has shown otherwise yet (a
-    /// new socket, or one whose last read did not get `WouldBlock`), else until the reactor
-    /// reports new readiness. Like every readiness signal it can be spurious: the next read
-    /// may still get `WouldBlock`, and then waits in turn.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.inner.ready(Direction::Read).await
-    }
-
-    /// Waits until the socket may be writable: at once if nothing has shown otherwise yet,
-    /// else until the reactor reports room in the send buffer. It can be spurious, as
-    /// `readable` can.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.inner.ready(Direction::Write).await
-    }
-
     /// The remote address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.inner.get_ref().peer_addr()
@@ -230,6 +183,7 @@ impl AsyncTcpStream {
     }
 }
 
+stream_methods!(AsyncTcpStream);
 impl_async_read_write!(AsyncTcpStream);
 
 impl fmt::Debug for AsyncTcpStream {

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::io;
-use std::net::Shutdown;
 use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::path::Path;
 use std::time::Duration;
@@ -12,7 +11,7 @@ use rustix::net::{AddressFamily, SocketAddrUnix, SocketType};
 
 use super::accept_patiently;
 use super::registered::Registered;
-use super::stream::impl_async_read_write;
+use super::stream::{impl_async_read_write, stream_methods};
 use super::tcp::nonblocking_socket;
 use crate::reactor::Direction;
 
@@ -155,51 +154,6 @@ impl AsyncUnixStream {
         })
     }
 
-    /// Reads what has arrived into `buf`, waiting if nothing has. `Ok(0)` is end of stream.
-    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).await
-    }
-
-    /// Writes what the kernel takes now, waiting if its buffer is full.
-    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf).await
-    }
-
-    /// Writes all of `buf`, the article's send loop (see `AsyncTcpStream::write_all`).
-    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
-        self.inner.write_all(buf).await
-    }
-
-    /// Reads exactly `buf.len()` bytes; end of stream first is `UnexpectedEof`.
-    pub async fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
-        self.inner.read_exact(buf).await
-    }
-
-    /// Nothing to flush: completes at once.
-    pub async fn flush(&self) -> io::Result<()> {
-        Ok(())
-    }
-
-    /// Shuts down the read half, the write half or both.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.inner.get_ref().shutdown(how)
-    }
-
-    /// Waits until the socket may be readable: at once if nothing has shown otherwise yet (a
-    /// new socket, or one whose last read did not get `WouldBlock`), else until the reactor
-    /// reports new readiness. Like every readiness signal it can be spurious: the next read
-    /// may still get `WouldBlock`, and then waits in turn.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.inner.ready(Direction::Read).await
-    }
-
-    /// Waits until the socket may be writable: at once if nothing has shown otherwise yet,
-    /// else until the reactor reports room in the send buffer. It can be spurious, as
-    /// `readable` can.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.inner.ready(Direction::Write).await
-    }
-
     /// The remote address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.inner.get_ref().peer_addr()
@@ -211,6 +165,7 @@ impl AsyncUnixStream {
     }
 }
 
+stream_methods!(AsyncUnixStream);
 impl_async_read_write!(AsyncUnixStream);
 
 impl fmt::Debug for AsyncUnixStream {
