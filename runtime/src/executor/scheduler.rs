@@ -498,6 +498,7 @@ impl Scheduler {
             reactor_waits: reactor.waits.load(Relaxed),
             io_events: reactor.io_events.load(Relaxed),
             would_block: reactor.would_block.load(Relaxed),
+            io_waiters: self.shared.reactor.waiters() as u64,
             timers_fired: reactor.timers_fired.load(Relaxed),
             timers_pending: self.shared.reactor.pending_timers() as u64,
             longest_poll: self.observer.longest_poll(),

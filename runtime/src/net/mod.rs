@@ -13,9 +13,8 @@
 //! as long as that runtime is alive and being driven (its `block_on` running). Once that
 //! runtime is dropped, waiting on the socket is an error, never a hang.
 
-use std::future::poll_fn;
+use std::future::Future;
 use std::io;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 mod registered;
@@ -35,12 +34,12 @@ pub use unix::{AsyncUnixListener, AsyncUnixStream};
 /// the backlog), so retrying at once would spin at 100% CPU, and returning the error invites the
 /// caller to do exactly that. Instead the accept waits, from 1 ms doubling up to 100 ms between
 /// attempts, and succeeds as soon as a descriptor is free again.
-async fn accept_patiently<T>(
-    mut attempt: impl FnMut(&mut Context<'_>) -> Poll<io::Result<T>>,
+async fn accept_patiently<T, F: Future<Output = io::Result<T>>>(
+    mut attempt: impl FnMut() -> F,
 ) -> io::Result<T> {
     let mut pause = Duration::from_millis(1);
     loop {
-        match poll_fn(&mut attempt).await {
+        match attempt().await {
             Err(err) if out_of_resources(&err) => {
                 crate::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_millis(100));

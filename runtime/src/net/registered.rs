@@ -14,7 +14,7 @@ use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::{Arc, OnceLock};
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 
 use crate::executor::{current_reactor, record_would_block, spend_budget};
 use crate::reactor::{Direction, Reactor, Readiness, Source};
@@ -93,17 +93,35 @@ impl<T: AsFd> Registered<T> {
         }
     }
 
-    /// Waits until the reactor says `dir` may be ready; at once if it already does.
-    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Waits until the reactor says `dir` may be ready; at once if it already does. A waker
+    /// filed with the reactor is remembered in `filed`, for `Wait` to take back.
+    pub(crate) fn poll_ready(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        filed: &mut Option<Waker>,
+    ) -> Poll<io::Result<()>> {
         let registration = self.registration()?;
         registration
             .reactor
-            .poll_ready(&registration.source, dir, cx)
+            .poll_ready(&registration.source, dir, cx, filed)
     }
 
     /// Resolves once the reactor says `dir` may be ready.
     pub(crate) async fn ready(&self, dir: Direction) -> io::Result<()> {
-        poll_fn(|cx| self.poll_ready(dir, cx)).await
+        let mut wait = Wait::new(self, dir);
+        poll_fn(|cx| self.poll_ready(dir, cx, &mut wait.filed)).await
+    }
+
+    /// Runs the non-blocking syscall `op` until it does not report `WouldBlock`, waiting in
+    /// `dir` in between: `poll_io` as a future, which takes its waker back if dropped early.
+    pub(crate) async fn io<R>(
+        &self,
+        dir: Direction,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let mut wait = Wait::new(self, dir);
+        poll_fn(|cx| self.poll_io(dir, cx, &mut wait.filed, &mut op)).await
     }
 
     /// Waits for the poller's next event in `dir`, ignoring the optimistic "ready" that a new
@@ -121,15 +139,18 @@ impl<T: AsFd> Registered<T> {
     /// An operation about to be tried on a ready socket first spends a unit of the task's
     /// budget; with the budget gone, the task yields (wakes itself, returns `Pending`) so that
     /// a socket that is always ready cannot keep the thread from everything else.
+    ///
+    /// A waker filed with the reactor is remembered in `filed` (see `Wait`).
     pub(crate) fn poll_io<R>(
         &self,
         dir: Direction,
         cx: &mut Context<'_>,
+        filed: &mut Option<Waker>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         loop {
             if !self.readiness().is_ready(dir) {
-                ready!(self.poll_ready(dir, cx))?;
+                ready!(self.poll_ready(dir, cx, filed))?;
             }
             if !spend_budget() {
                 cx.waker().wake_by_ref();
@@ -141,6 +162,37 @@ impl<T: AsFd> Registered<T> {
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 result => return Poll::Ready(result),
             }
+        }
+    }
+}
+
+/// The waker an operation filed with the reactor, taken back when the operation's future is
+/// dropped: after it completed, or abandoned early (by a `timeout`, a race of two futures, a
+/// dropped task). Otherwise the waker would stay filed until the socket's next event, keeping
+/// its task's allocation alive and counting as a waiter that makes the reactor look.
+pub(crate) struct Wait<'a, T: AsFd> {
+    registered: &'a Registered<T>,
+    dir: Direction,
+    filed: Option<Waker>,
+}
+
+impl<'a, T: AsFd> Wait<'a, T> {
+    fn new(registered: &'a Registered<T>, dir: Direction) -> Wait<'a, T> {
+        Wait {
+            registered,
+            dir,
+            filed: None,
+        }
+    }
+}
+
+impl<T: AsFd> Drop for Wait<'_, T> {
+    fn drop(&mut self) {
+        if let (Some(waker), Some(registration)) = (&self.filed, self.registered.registration.get())
+        {
+            registration
+                .reactor
+                .unfile(&registration.source, self.dir, waker);
         }
     }
 }

@@ -1,6 +1,5 @@
 //! What TCP and Unix streams share: reading, writing, and `write_all`, the article's send loop.
 
-use std::future::poll_fn;
 use std::io::{self, Read};
 use std::mem;
 use std::net::{Shutdown, TcpStream};
@@ -61,11 +60,11 @@ impl<T: StreamIo> Registered<T> {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(Direction::Read, cx, |io| io.read_now(buf))
+        self.poll_io(Direction::Read, cx, &mut None, |io| io.read_now(buf))
     }
 
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.poll_io(Direction::Write, cx, |io| io.write_now(buf))
+        self.poll_io(Direction::Write, cx, &mut None, |io| io.write_now(buf))
     }
 
     /// Shuts the write half, as `AsyncWrite::poll_close` wants. A stream that is already
@@ -78,11 +77,11 @@ impl<T: StreamIo> Registered<T> {
     }
 
     pub(crate) async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_read(cx, buf)).await
+        self.io(Direction::Read, |io| io.read_now(buf)).await
     }
 
     pub(crate) async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_write(cx, buf)).await
+        self.io(Direction::Write, |io| io.write_now(buf)).await
     }
 
     /// The article's send loop, line for line:

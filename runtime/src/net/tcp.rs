@@ -89,8 +89,8 @@ impl AsyncTcpListener {
     /// descriptors, waits (backing off up to 100 ms between attempts) until one is free instead
     /// of failing, so an accept loop never spins.
     pub async fn accept(&self) -> io::Result<(AsyncTcpStream, SocketAddr)> {
-        let (stream, peer) = accept_patiently(|cx| {
-            self.inner.poll_io(Direction::Read, cx, |listener| loop {
+        let (stream, peer) = accept_patiently(|| {
+            self.inner.io(Direction::Read, |listener| loop {
                 match listener.accept() {
                     Err(err) if err.kind() == io::ErrorKind::ConnectionAborted => continue,
                     result => break result,

@@ -54,38 +54,30 @@ impl AsyncUdpSocket {
                 "the address resolved to no socket address",
             )
         })?;
-        std::future::poll_fn(|cx| {
-            self.inner
-                .poll_io(Direction::Write, cx, |socket| socket.send_to(buf, target))
-        })
-        .await
+        self.inner
+            .io(Direction::Write, |socket| socket.send_to(buf, target))
+            .await
     }
 
     /// Receives one datagram and the address it came from.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        std::future::poll_fn(|cx| {
-            self.inner
-                .poll_io(Direction::Read, cx, |socket| socket.recv_from(buf))
-        })
-        .await
+        self.inner
+            .io(Direction::Read, |socket| socket.recv_from(buf))
+            .await
     }
 
     /// Sends one datagram to the connected peer.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        std::future::poll_fn(|cx| {
-            self.inner
-                .poll_io(Direction::Write, cx, |socket| socket.send(buf))
-        })
-        .await
+        self.inner
+            .io(Direction::Write, |socket| socket.send(buf))
+            .await
     }
 
     /// Receives one datagram from the connected peer.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        std::future::poll_fn(|cx| {
-            self.inner
-                .poll_io(Direction::Read, cx, |socket| socket.recv(buf))
-        })
-        .await
+        self.inner
+            .io(Direction::Read, |socket| socket.recv(buf))
+            .await
     }
 
     /// Waits until the socket may be readable: at once if nothing has shown otherwise yet (a

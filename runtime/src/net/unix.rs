@@ -67,11 +67,9 @@ impl AsyncUnixListener {
     /// Waits for a connection. Out of file descriptors, waits for one to be free, as
     /// `AsyncTcpListener::accept` does.
     pub async fn accept(&self) -> io::Result<(AsyncUnixStream, SocketAddr)> {
-        let (stream, peer) = accept_patiently(|cx| {
-            self.inner
-                .poll_io(Direction::Read, cx, |listener| listener.accept())
-        })
-        .await?;
+        let (stream, peer) =
+            accept_patiently(|| self.inner.io(Direction::Read, |listener| listener.accept()))
+                .await?;
         Ok((AsyncUnixStream::from_std(stream)?, peer))
     }
 

@@ -36,6 +36,8 @@ pub struct Stats {
     pub io_events: u64,
     /// Reads and writes that got `WouldBlock` and waited for readiness before retrying.
     pub would_block: u64,
+    /// Sockets (counted once per direction) that a task is waiting on right now.
+    pub io_waiters: u64,
     /// Timers that reached their deadline.
     pub timers_fired: u64,
     /// Timers armed and not yet fired or cancelled.
@@ -51,7 +53,8 @@ impl fmt::Display for Stats {
         write!(
             f,
             "tasks: {} spawned, {} completed, {} alive; polls: {}; wakes: {} ({} remote); \
-             reactor: {} waits, {} io events, {} would-block; timers: {} fired, {} pending; \
+             reactor: {} waits, {} io events, {} would-block, {} waiting; \
+             timers: {} fired, {} pending; \
              longest poll: {:?}",
             self.tasks_spawned,
             self.tasks_completed,
@@ -62,6 +65,7 @@ impl fmt::Display for Stats {
             self.reactor_waits,
             self.io_events,
             self.would_block,
+            self.io_waiters,
             self.timers_fired,
             self.timers_pending,
             self.longest_poll,

@@ -165,6 +165,7 @@ impl Reactor {
         source: &Source,
         dir: Direction,
         cx: &mut Context<'_>,
+        filed: &mut Option<Waker>,
     ) -> Poll<io::Result<()>> {
         if source.readiness().is_ready(dir) {
             return Poll::Ready(Ok(()));
@@ -172,7 +173,7 @@ impl Reactor {
         if self.shut_down.load(Acquire) {
             return Poll::Ready(Err(shut_down_error()));
         }
-        let filed = source.file_and_look(dir, cx.waker(), |waiters| {
+        let outcome = source.file_and_look(dir, cx.waker(), |waiters| {
             if !waiters.open {
                 return Err(io::Error::new(
                     io::ErrorKind::NotConnected,
@@ -185,11 +186,14 @@ impl Reactor {
             }
             Ok(())
         });
-        match filed {
+        match outcome {
             Err(err) => Poll::Ready(Err(err)),
             Ok((first, ready_now)) => {
                 if first {
                     self.waiting.fetch_add(1, AcqRel);
+                }
+                if !filed.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    *filed = Some(cx.waker().clone());
                 }
                 // Ready now: an event came while we filed. The waker stays filed; a later wake
                 // of it is merely spurious.
@@ -200,6 +204,19 @@ impl Reactor {
                 }
             }
         }
+    }
+
+    /// Takes back a waker filed for `dir` (the operation that filed it is gone).
+    pub(crate) fn unfile(&self, source: &Source, dir: Direction, waker: &Waker) {
+        let taken = source.lock().unfile(dir, waker);
+        if taken {
+            self.waiting.fetch_sub(1, AcqRel);
+        }
+    }
+
+    /// How many (socket, direction) pairs have a task waiting on them.
+    pub(crate) fn waiters(&self) -> usize {
+        self.waiting.load(Acquire)
     }
 
     /// Adds `source` to the poller, both directions, edge-triggered. Called once, with its lock

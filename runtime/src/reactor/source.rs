@@ -98,6 +98,17 @@ impl Waiters {
         first
     }
 
+    /// Removes the wakers of `dir` that wake the same task as `waker`. True if that left the
+    /// direction without waiters.
+    pub(crate) fn unfile(&mut self, dir: Direction, waker: &Waker) -> bool {
+        let wakers = &mut self.wakers[dir as usize];
+        if wakers.is_empty() {
+            return false;
+        }
+        wakers.retain(|filed| !filed.will_wake(waker));
+        wakers.is_empty()
+    }
+
     /// Moves the wakers of `dir` into `woken`. True if there were any.
     pub(crate) fn take(&mut self, dir: Direction, fd: RawFd, woken: &mut Vec<Woken>) -> bool {
         let wakers = &mut self.wakers[dir as usize];
