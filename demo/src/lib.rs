@@ -52,4 +52,7 @@ mod guide {
 
     #[doc = include_str!("../../docs/06-what-the-article-gets-wrong.md")]
     pub struct WhatTheArticleGetsWrong;
+
+    #[doc = include_str!("../../docs/performance.md")]
+    pub struct Performance;
 }
