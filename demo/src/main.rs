@@ -303,8 +303,9 @@ fn run_server(runtime: &nbio::Runtime, args: ServerArgs) -> Result<ExitCode, Fai
     };
     let addr = SocketAddr::new(args.host, args.port);
     // Binding never waits, so it needs no runtime; serving does.
-    let listener = nbio::net::AsyncTcpListener::bind(addr)
-        .map_err(|err| Failure::new(format!("cannot listen on {addr}: {err}")))?;
+    // nbio's error already names the address: "could not bind to 127.0.0.1:80: ...".
+    let listener =
+        nbio::net::AsyncTcpListener::bind(addr).map_err(|err| Failure::new(err.to_string()))?;
     let local = listener
         .local_addr()
         .map_err(|err| Failure::new(format!("cannot listen on {addr}: {err}")))?;
