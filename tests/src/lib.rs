@@ -3,7 +3,8 @@
 //! Each file in `tests/` is one concern of DESIGN.md's correctness list; what they share lives
 //! here: a watchdog that turns a hang into a clear failure, drop detectors, a oneshot channel
 //! whose sender works from any thread, a temporary directory for Unix sockets, and the few
-//! socket options and process figures that std does not expose.
+//! socket options and process figures that std does not expose: open descriptors, the
+//! descriptor limit, a listener's backlog, and allocations counted per thread.
 
 use std::future::Future;
 use std::io;
@@ -21,9 +22,21 @@ use std::time::Duration;
 /// machine may be slow, but no test here needs more than a few seconds.
 pub const WATCHDOG_LIMIT: Duration = Duration::from_secs(30);
 
+/// How many times slower than usual this run is allowed to be: the `NBIO_TEST_SLOWDOWN`
+/// environment variable, 1 when unset. `scripts/valgrind.sh` sets it, because code under
+/// valgrind runs tens of times slower and a watchdog sized for a normal run would fire.
+pub fn slowdown() -> u32 {
+    std::env::var("NBIO_TEST_SLOWDOWN")
+        .ok()
+        .and_then(|factor| factor.parse().ok())
+        .filter(|&factor| factor > 0)
+        .unwrap_or(1)
+}
+
 /// Runs `body` on its own thread and returns what it returns. If it does not finish within
-/// `limit`, panics with a message naming `what` instead of hanging the test run forever
-/// (a lost wakeup shows up as exactly such a hang). A panic inside `body` is passed on as is.
+/// `limit` (times [`slowdown`]), panics with a message naming `what` instead of hanging the
+/// test run forever (a lost wakeup shows up as exactly such a hang). A panic inside `body` is
+/// passed on as is.
 pub fn watchdog<T, F>(what: &str, limit: Duration, body: F) -> T
 where
     T: Send + 'static,
@@ -36,6 +49,7 @@ where
             let _ = done.send(body());
         })
         .expect("spawn the watched thread");
+    let limit = limit * slowdown();
     match finished.recv_timeout(limit) {
         Ok(value) => {
             let _ = worker.join();
@@ -259,6 +273,12 @@ pub fn set_recv_buffer(socket: &impl AsRawFd, bytes: i32) -> io::Result<()> {
     set_int_option(socket, libc::SOL_SOCKET, libc::SO_RCVBUF, bytes)
 }
 
+/// Sets `SO_SNDBUF`, which also switches off the kernel's send-buffer autotuning: a writer with
+/// a small send buffer cannot park a whole transfer in the kernel and call it written.
+pub fn set_send_buffer(socket: &impl AsRawFd, bytes: i32) -> io::Result<()> {
+    set_int_option(socket, libc::SOL_SOCKET, libc::SO_SNDBUF, bytes)
+}
+
 /// CPU time (user + system) this process has used so far, all threads included.
 pub fn process_cpu_time() -> Duration {
     // SAFETY: `usage` is a plain C struct that getrusage fills; all-zero is a valid value.
@@ -297,4 +317,198 @@ pub fn shuffled(n: usize, seed: u64) -> Vec<usize> {
         order.swap(i, j);
     }
     order
+}
+
+/// How many file descriptors this process has open, counted in `/proc/self/fd`. The directory
+/// handle used to count is not included.
+pub fn open_fds() -> usize {
+    let entries = std::fs::read_dir("/proc/self/fd").expect("list /proc/self/fd");
+    // One entry is the descriptor of the listing itself.
+    entries.count() - 1
+}
+
+fn fd_limit() -> libc::rlimit {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct we pass a pointer to.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    assert_eq!(rc, 0, "getrlimit: {}", io::Error::last_os_error());
+    limit
+}
+
+fn set_fd_limit(limit: libc::rlimit) -> io::Result<()> {
+    // SAFETY: setrlimit reads the struct we pass a pointer to.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Raises this process's soft limit on open descriptors to its hard limit and returns the new
+/// soft limit. Affects the whole test process; raising it never hurts another test.
+pub fn raise_fd_limit() -> u64 {
+    let mut limit = fd_limit();
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        set_fd_limit(limit).expect("raise RLIMIT_NOFILE to its hard limit");
+    }
+    #[allow(clippy::unnecessary_cast)] // `rlim_t` is u64 here, not on every platform
+    let soft = fd_limit().rlim_cur as u64;
+    soft
+}
+
+/// Lowers this process's soft limit on open descriptors to `soft`. Meant for a child process
+/// of its own (see `accept_pressure.rs`): every thread of the process feels it.
+pub fn lower_fd_limit(soft: u64) -> io::Result<()> {
+    let mut limit = fd_limit();
+    limit.rlim_cur = soft as libc::rlim_t;
+    set_fd_limit(limit)
+}
+
+/// Sets the backlog of a listening socket (std listens with 128). The kernel caps it at
+/// `net.core.somaxconn`. Calling `listen` again on a listening socket only changes its backlog.
+pub fn set_listen_backlog(listener: &TcpListener, backlog: i32) -> io::Result<()> {
+    // SAFETY: listen on a descriptor that `listener` keeps open for the call.
+    if unsafe { libc::listen(listener.as_raw_fd(), backlog) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// A barrier for tasks: `wait` resolves once `parties` calls to it were made. One use only.
+/// The waker of every early arrival is woken by the last one (from any thread).
+#[derive(Clone)]
+pub struct Barrier {
+    shared: Arc<Mutex<BarrierState>>,
+}
+
+struct BarrierState {
+    missing: usize,
+    waiting: Vec<Waker>,
+}
+
+impl Barrier {
+    /// A barrier that opens at the `parties`-th arrival.
+    pub fn new(parties: usize) -> Barrier {
+        Barrier {
+            shared: Arc::new(Mutex::new(BarrierState {
+                missing: parties,
+                waiting: Vec::new(),
+            })),
+        }
+    }
+
+    /// Arrives, and waits until every party has.
+    pub async fn wait(&self) {
+        let woken = {
+            let mut state = self.shared.lock().unwrap();
+            assert!(
+                state.missing > 0,
+                "more arrivals than the barrier's parties"
+            );
+            state.missing -= 1;
+            if state.missing == 0 {
+                std::mem::take(&mut state.waiting)
+            } else {
+                Vec::new()
+            }
+        };
+        woken.into_iter().for_each(Waker::wake);
+        std::future::poll_fn(|cx| {
+            let mut state = self.shared.lock().unwrap();
+            if state.missing == 0 {
+                return Poll::Ready(());
+            }
+            state.waiting.push(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// A global allocator that counts, per thread, the allocations made minus those freed, in
+/// number and in bytes. A test binary installs it with
+/// `#[global_allocator] static ALLOC: CountingAllocator = CountingAllocator;` and reads
+/// [`thread_allocations`] before and after: a runtime that runs on one thread and frees what it
+/// allocated brings the figures back where they were.
+///
+/// Per thread, so that tests running in parallel in the same process do not disturb each
+/// other; memory allocated on one thread and freed on another moves both threads' figures.
+pub struct CountingAllocator;
+
+thread_local! {
+    static NET_ALLOCATIONS: std::cell::Cell<(isize, isize)> =
+        const { std::cell::Cell::new((0, 0)) };
+}
+
+fn count_allocation(blocks: isize, bytes: isize) {
+    // `try_with`: a thread being torn down may still free memory after its locals are gone.
+    let _ = NET_ALLOCATIONS.try_with(|net| {
+        let (b, n) = net.get();
+        net.set((b + blocks, n + bytes));
+    });
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; counting touches only a
+// const-initialised thread-local `Cell`, which allocates nothing.
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: forwarded with the caller's layout.
+        let ptr = unsafe { std::alloc::System.alloc(layout) };
+        if !ptr.is_null() {
+            count_allocation(1, layout.size() as isize);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        count_allocation(-1, -(layout.size() as isize));
+        // SAFETY: forwarded; `ptr` came from `alloc` or `realloc` with this layout.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded with the caller's arguments.
+        let new = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            count_allocation(0, new_size as isize - layout.size() as isize);
+        }
+        new
+    }
+}
+
+/// Blocks and bytes allocated and not yet freed by this thread (see [`CountingAllocator`]).
+/// Always `(0, 0)` in a binary that does not install the counting allocator.
+pub fn thread_allocations() -> (isize, isize) {
+    NET_ALLOCATIONS.with(|net| net.get())
+}
+
+/// Yields until every task in `tasks` is waiting to be woken (idle in [`nbio::dump`]): parked
+/// on a socket, a timer or a channel, not merely queued. Call it from the runtime's thread; a
+/// task that finished never counts as idle, so waiting for one hangs (under a watchdog, fails).
+pub async fn until_idle(tasks: &[nbio::task::TaskId]) {
+    loop {
+        let dump = nbio::dump();
+        let idle = |id: &nbio::task::TaskId| {
+            dump.tasks()
+                .iter()
+                .any(|task| task.id == *id && task.state == nbio::task::TaskState::Idle)
+        };
+        if tasks.iter().all(idle) {
+            return;
+        }
+        nbio::yield_now().await;
+    }
+}
+
+/// Yields until every live task of the current runtime has been polled at least once (tasks
+/// that already finished are no longer live, and so do not count).
+pub async fn until_polled() {
+    while nbio::dump().tasks().iter().any(|task| task.polls == 0) {
+        nbio::yield_now().await;
+    }
 }

@@ -168,11 +168,13 @@ fn completion_order(count: usize, margin: Duration) -> Option<Vec<usize>> {
                 })
             })
             .collect();
-        // One turn of the loop polls every task once, registering its timer.
-        while nbio::stats().timers_pending < count as u64 {
+        // Wait until every task was polled once: it registered its timer, or, on a machine too
+        // slow for the margin, its deadline had already passed and it finished.
+        while nbio::stats().timers_pending + (finished.lock().unwrap().len() as u64) < count as u64
+        {
             nbio::yield_now().await;
         }
-        let registered_in_time = Instant::now() < base;
+        let registered_in_time = Instant::now() < base && finished.lock().unwrap().is_empty();
         for handle in handles {
             handle.await.unwrap();
         }
@@ -200,35 +202,56 @@ fn timers_fire_in_deadline_order_whatever_order_they_were_made_in() {
     });
 }
 
+/// The order in which `count` tasks finish when their deadlines (`margin` from now, 50 µs
+/// apart) all pass while the runtime's thread is blocked; `None` if the machine was too slow to
+/// register every timer before the first deadline.
+fn due_together_order(count: usize, margin: Duration) -> Option<Vec<usize>> {
+    nbio::block_on(async {
+        let base = Instant::now() + margin;
+        let finished = Arc::new(Mutex::new(Vec::new()));
+        let handles: Vec<_> = shuffled(count, 7)
+            .into_iter()
+            .map(|i| {
+                let finished = Arc::clone(&finished);
+                nbio::spawn(async move {
+                    sleep_until(base + Duration::from_micros(50 * i as u64)).await;
+                    finished.lock().unwrap().push(i);
+                })
+            })
+            .collect();
+        while nbio::stats().timers_pending + (finished.lock().unwrap().len() as u64) < count as u64
+        {
+            nbio::yield_now().await;
+        }
+        let registered_in_time = Instant::now() < base && finished.lock().unwrap().is_empty();
+        // Block the thread past every deadline: they are all due at the same turn.
+        std::thread::sleep(margin * 2 + Duration::from_millis(5));
+        for handle in handles {
+            handle.await.unwrap();
+        }
+        let order = finished.lock().unwrap().clone();
+        registered_in_time.then_some(order)
+    })
+}
+
 #[test]
 fn timers_due_together_wake_in_deadline_order() {
     watched(|| {
         // The deadlines all pass while the runtime's thread is blocked, so they are due at the
         // same turn of the loop; their tasks must still run earliest deadline first.
-        let order = nbio::block_on(async {
-            let base = Instant::now() + Duration::from_millis(5);
-            let finished = Arc::new(Mutex::new(Vec::new()));
-            let handles: Vec<_> = shuffled(20, 7)
-                .into_iter()
-                .map(|i| {
-                    let finished = Arc::clone(&finished);
-                    nbio::spawn(async move {
-                        sleep_until(base + Duration::from_micros(50 * i as u64)).await;
-                        finished.lock().unwrap().push(i);
-                    })
-                })
-                .collect();
-            while nbio::stats().timers_pending < 20 {
-                nbio::yield_now().await;
+        const COUNT: usize = 20;
+        let mut margin = Duration::from_millis(5);
+        let order = loop {
+            if let Some(order) = due_together_order(COUNT, margin) {
+                break order;
             }
-            std::thread::sleep(Duration::from_millis(10));
-            for handle in handles {
-                handle.await.unwrap();
-            }
-            let order = finished.lock().unwrap().clone();
-            order
-        });
-        assert_eq!(order, (0..20).collect::<Vec<_>>());
+            assert!(
+                margin < Duration::from_secs(2),
+                "the machine is far too slow"
+            );
+            margin *= 4;
+        };
+        assert_eq!(order, (0..COUNT).collect::<Vec<_>>());
     });
 }
 
