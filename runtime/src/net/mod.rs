@@ -12,10 +12,44 @@
 //! readiness comes from that reactor, so a task on another runtime or thread can use it too,
 //! as long as that runtime is alive and being driven (its `block_on` running). Once that
 //! runtime is dropped, waiting on the socket is an error, never a hang.
+//!
+//! Every type implements `AsFd` and `AsRawFd`, for the socket options std has no method for:
+//!
+//! ```
+//! use std::time::Duration;
+//! nbio::block_on(async {
+//!     let listener = nbio::net::AsyncTcpListener::bind("127.0.0.1:0")?;
+//!     let stream = nbio::net::AsyncTcpStream::connect(listener.local_addr()?).await?;
+//!     // Close with a reset instead of a FIN, as a test of a peer that vanishes might.
+//!     rustix::net::sockopt::set_socket_linger(&stream, Some(Duration::ZERO))?;
+//!     assert_eq!(rustix::net::sockopt::socket_linger(&stream)?, Some(Duration::ZERO));
+//!     std::io::Result::Ok(())
+//! })?;
+//! # std::io::Result::Ok(())
+//! ```
 
 use std::future::Future;
 use std::io;
 use std::time::Duration;
+
+/// `AsFd` and `AsRawFd` for the socket types, so that options std has no method for
+/// (`SO_LINGER`, buffer sizes) can be set with `rustix`, `socket2` or `libc`. Leave the
+/// descriptor open and in non-blocking mode: the reactor relies on both.
+macro_rules! impl_as_fd {
+    ($($ty:ty),*) => {$(
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.inner.get_ref().as_fd()
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.inner.get_ref().as_raw_fd()
+            }
+        }
+    )*};
+}
 
 mod registered;
 mod stream;

@@ -84,10 +84,11 @@ impl AsyncTcpListener {
         })
     }
 
-    /// Waits for a connection. A connection that the client reset before it could be accepted
-    /// is skipped (`ECONNABORTED`), not returned as an error. If the process is out of file
-    /// descriptors, waits (backing off up to 100 ms between attempts) until one is free instead
-    /// of failing, so an accept loop never spins.
+    /// Waits for a connection. Where the system reports a connection that the client reset
+    /// before it was accepted as `ECONNABORTED` (the BSDs, macOS), it is skipped, not returned
+    /// as an error; Linux hands such a connection over, and its first read reports the reset.
+    /// If the process is out of file descriptors, waits (backing off up to 100 ms between
+    /// attempts) until one is free instead of failing, so an accept loop never spins.
     pub async fn accept(&self) -> io::Result<(AsyncTcpStream, SocketAddr)> {
         let (stream, peer) = accept_patiently(|| {
             self.inner.io(Direction::Read, |listener| loop {
@@ -255,3 +256,5 @@ fn no_address() -> io::Error {
         "the address resolved to no socket address",
     )
 }
+
+impl_as_fd!(AsyncTcpListener, AsyncTcpStream);

@@ -111,3 +111,5 @@ impl fmt::Debug for AsyncUdpSocket {
         f.debug_tuple("AsyncUdpSocket").field(&self.inner).finish()
     }
 }
+
+impl_as_fd!(AsyncUdpSocket);

@@ -171,3 +171,5 @@ impl fmt::Debug for AsyncUnixStream {
         f.debug_tuple("AsyncUnixStream").field(&self.inner).finish()
     }
 }
+
+impl_as_fd!(AsyncUnixListener, AsyncUnixStream);
