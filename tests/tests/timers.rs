@@ -151,10 +151,17 @@ fn many_concurrent_sleeps_each_complete_no_earlier_than_their_own_deadline() {
     });
 }
 
-/// Spawns `count` tasks in a shuffled order, task `i` sleeping until `base + i ms`, and
-/// returns the order they completed in; `None` if the machine was so slow that some deadline
-/// passed before every timer was registered (then the order proves nothing).
-fn completion_order(count: usize, margin: Duration) -> Option<Vec<usize>> {
+/// Spawns `count` tasks in a shuffled order, task `i` sleeping until `margin + i × step` from
+/// now, and waits until each was polled once; with `block_past`, then blocks the thread past
+/// every deadline, so that all come due at the same turn of the loop. Returns the order the
+/// tasks finished in, or `None` if the machine was too slow to register every timer before the
+/// first deadline (a task whose deadline has passed at its first poll finishes at once).
+fn finish_order(
+    count: usize,
+    margin: Duration,
+    step: Duration,
+    block_past: bool,
+) -> Option<Vec<usize>> {
     nbio::block_on(async {
         let base = Instant::now() + margin;
         let finished = Arc::new(Mutex::new(Vec::new()));
@@ -163,75 +170,59 @@ fn completion_order(count: usize, margin: Duration) -> Option<Vec<usize>> {
             .map(|i| {
                 let finished = Arc::clone(&finished);
                 nbio::spawn(async move {
-                    sleep_until(base + Duration::from_millis(i as u64)).await;
+                    sleep_until(base + step * i as u32).await;
                     finished.lock().unwrap().push(i);
                 })
             })
             .collect();
-        // Wait until every task was polled once: it registered its timer, or, on a machine too
-        // slow for the margin, its deadline had already passed and it finished.
+        // Every task polled once: it registered its timer, or its deadline had passed.
         while nbio::stats().timers_pending + (finished.lock().unwrap().len() as u64) < count as u64
         {
             nbio::yield_now().await;
         }
         let registered_in_time = Instant::now() < base && finished.lock().unwrap().is_empty();
+        if block_past {
+            std::thread::sleep(margin * 2 + step * count as u32);
+        }
         for handle in handles {
             handle.await.unwrap();
         }
         let order = finished.lock().unwrap().clone();
         registered_in_time.then_some(order)
     })
+}
+
+/// `finish_order`, from `margin` up, four times larger on each try, until the machine is fast
+/// enough to register every timer in time.
+fn finish_order_with_room(
+    count: usize,
+    mut margin: Duration,
+    step: Duration,
+    block_past: bool,
+) -> Vec<usize> {
+    loop {
+        if let Some(order) = finish_order(count, margin, step, block_past) {
+            return order;
+        }
+        assert!(
+            margin < Duration::from_secs(2),
+            "the machine is far too slow"
+        );
+        margin *= 4;
+    }
 }
 
 #[test]
 fn timers_fire_in_deadline_order_whatever_order_they_were_made_in() {
     watched(|| {
-        const COUNT: usize = 30;
-        let mut margin = Duration::from_millis(30);
-        let order = loop {
-            if let Some(order) = completion_order(COUNT, margin) {
-                break order;
-            }
-            assert!(
-                margin < Duration::from_secs(2),
-                "the machine is far too slow"
-            );
-            margin *= 4;
-        };
-        assert_eq!(order, (0..COUNT).collect::<Vec<_>>());
+        let order = finish_order_with_room(
+            30,
+            Duration::from_millis(30),
+            Duration::from_millis(1),
+            false,
+        );
+        assert_eq!(order, (0..30).collect::<Vec<_>>());
     });
-}
-
-/// The order in which `count` tasks finish when their deadlines (`margin` from now, 50 µs
-/// apart) all pass while the runtime's thread is blocked; `None` if the machine was too slow to
-/// register every timer before the first deadline.
-fn due_together_order(count: usize, margin: Duration) -> Option<Vec<usize>> {
-    nbio::block_on(async {
-        let base = Instant::now() + margin;
-        let finished = Arc::new(Mutex::new(Vec::new()));
-        let handles: Vec<_> = shuffled(count, 7)
-            .into_iter()
-            .map(|i| {
-                let finished = Arc::clone(&finished);
-                nbio::spawn(async move {
-                    sleep_until(base + Duration::from_micros(50 * i as u64)).await;
-                    finished.lock().unwrap().push(i);
-                })
-            })
-            .collect();
-        while nbio::stats().timers_pending + (finished.lock().unwrap().len() as u64) < count as u64
-        {
-            nbio::yield_now().await;
-        }
-        let registered_in_time = Instant::now() < base && finished.lock().unwrap().is_empty();
-        // Block the thread past every deadline: they are all due at the same turn.
-        std::thread::sleep(margin * 2 + Duration::from_millis(5));
-        for handle in handles {
-            handle.await.unwrap();
-        }
-        let order = finished.lock().unwrap().clone();
-        registered_in_time.then_some(order)
-    })
 }
 
 #[test]
@@ -239,19 +230,13 @@ fn timers_due_together_wake_in_deadline_order() {
     watched(|| {
         // The deadlines all pass while the runtime's thread is blocked, so they are due at the
         // same turn of the loop; their tasks must still run earliest deadline first.
-        const COUNT: usize = 20;
-        let mut margin = Duration::from_millis(5);
-        let order = loop {
-            if let Some(order) = due_together_order(COUNT, margin) {
-                break order;
-            }
-            assert!(
-                margin < Duration::from_secs(2),
-                "the machine is far too slow"
-            );
-            margin *= 4;
-        };
-        assert_eq!(order, (0..COUNT).collect::<Vec<_>>());
+        let order = finish_order_with_room(
+            20,
+            Duration::from_millis(5),
+            Duration::from_micros(50),
+            true,
+        );
+        assert_eq!(order, (0..20).collect::<Vec<_>>());
     });
 }
 
