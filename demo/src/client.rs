@@ -21,7 +21,7 @@ use nbio::net::AsyncTcpStream;
 use nbio::time::timeout;
 
 use crate::counter::{self, CounterConfig};
-use crate::meter::CountWouldBlock;
+use crate::meter::CountWaits;
 use crate::progress::Live;
 use crate::report::{duration, thousands};
 use crate::server::parse_confirmation;
@@ -101,7 +101,7 @@ pub struct SendReport {
     pub sent: u64,
     /// Bytes the server says it received.
     pub confirmed: u64,
-    /// WouldBlock waits during the send.
+    /// Waits for room during the send (after a `WouldBlock` or a short write).
     pub waits: u64,
     /// From the start of the connect to the confirmation.
     pub elapsed: Duration,
@@ -166,7 +166,7 @@ pub async fn run(config: &ClientConfig, payload: Rc<[u8]>) -> Result<ClientRepor
             phase: Cell::new(Phase::Connecting),
         });
         let send = send_to(addr, Rc::clone(&payload), Rc::clone(&progress));
-        let send = CountWouldBlock::new(send, Rc::clone(&progress.waits));
+        let send = CountWaits::new(send, Rc::clone(&progress.waits));
         let task = nbio::task::Builder::new()
             .name(&format!("send {addr}"))
             .spawn_local(send);

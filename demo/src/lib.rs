@@ -11,7 +11,7 @@
 //!   `std::thread::sleep` to show what one blocking call does to every other task.
 //! - [`scene`]: both servers and the client in one process, which is what `demo` with no
 //!   arguments runs.
-//! - [`meter`], [`progress`] and [`report`]: counting WouldBlock waits per connection, the
+//! - [`meter`], [`progress`] and [`report`]: counting waits for readiness per connection, the
 //!   live display, and the summary.
 //!
 //! The guide's chapters in `docs/` are compiled and run as doctests of this crate (see the

@@ -36,7 +36,7 @@ use demo::{scene, Failure};
     version,
     args_conflicts_with_subcommands = true,
     after_help = "nbio's own switches work here too: NBIO_EXPLAIN=1 narrates every poll, wake \
-                  and WouldBlock on stderr; NBIO_TRACE=trace.json writes a trace that \
+                  and wait for readiness on stderr; NBIO_TRACE=trace.json writes a trace that \
                   ui.perfetto.dev opens."
 )]
 struct Cli {
@@ -74,14 +74,15 @@ struct RuntimeArgs {
     event_interval: Option<u32>,
 
     /// Record everything the runtime does (spawns, polls, wakes and what caused them, reactor
-    /// waits, WouldBlocks) and write it, when the demo ends, as Chrome Trace Event JSON to
+    /// waits, sends waiting for room) and write it, when the demo ends, as Chrome Trace Event JSON to
     /// FILE. Open it in ui.perfetto.dev: one row of polls, arrows from each wake to the poll
     /// it caused. The NBIO_TRACE environment variable does the same for any nbio program.
     #[arg(long, global = true, value_name = "FILE.json")]
     trace: Option<PathBuf>,
 
     /// Narrate every event on stderr as it happens, in the spirit of the article's prints
-    /// ("send ...#2: WouldBlock with 5,242,880 bytes remaining, waiting for writable on fd 7").
+    /// ("send ...#2: short write, the kernel took 2,883,584 bytes with 4,456,448 bytes remaining:
+    /// its buffer is full, waiting for writable on fd 7").
     /// Many lines: try it with a smaller --repeat. Same as NBIO_EXPLAIN=1.
     #[arg(long, global = true)]
     explain: bool,

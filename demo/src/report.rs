@@ -88,7 +88,7 @@ pub fn summary(report: &ClientReport) -> String {
     let _ = writeln!(
         out,
         "  {:<21}  {:>11}  {:>11}  {:>16}  {:>9}",
-        "server", "sent", "confirmed", "WouldBlock waits", "time"
+        "server", "sent", "confirmed", "waits for room", "time"
     );
     for send in &report.sends {
         let _ = writeln!(
@@ -135,18 +135,35 @@ pub fn summary(report: &ClientReport) -> String {
     );
     let _ = writeln!(
         out,
-        "            {}, {}, {} WouldBlock, {}",
+        "            {}, {}, {}",
         plural(stats.reactor_waits, "reactor wait", "reactor waits"),
         plural(stats.io_events, "io event", "io events"),
-        thousands(stats.would_block),
         plural(stats.timers_fired, "timer fired", "timers fired"),
     );
     let _ = writeln!(
         out,
-        "            longest poll {}: the longest the thread was held by one task",
-        duration(stats.longest_poll),
+        "            {} for readiness ({} after a short write, with no EAGAIN)",
+        plural(stats.would_block, "wait", "waits"),
+        thousands(stats.short_writes),
     );
+    let _ = writeln!(out, "            {}", longest_poll(stats));
     out
+}
+
+/// What is known of the longest poll: the watchdog measures only polls that outlast one of
+/// its samples, so a short one is "under" the sampling period, not "0 µs".
+fn longest_poll(stats: &nbio::Stats) -> String {
+    match stats.poll_sample_period {
+        None => "longest poll not measured (the slow-poll warning is off)".to_string(),
+        Some(period) if stats.longest_poll.is_zero() => format!(
+            "no poll held the thread as long as {} (how often the watchdog looks)",
+            duration(period)
+        ),
+        Some(_) => format!(
+            "the longest poll held the thread for at least {}",
+            duration(stats.longest_poll)
+        ),
+    }
 }
 
 /// `1 timer fired`, `2 timers fired`.

@@ -71,11 +71,13 @@
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 #![cfg(unix)]
 
+// The layers, bottom up; docs/README.md draws them.
+mod context;
 mod executor;
+mod loom;
 pub mod net;
 mod observe;
 mod reactor;
-mod sync;
 pub mod task;
 pub mod time;
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
 
-use crate::executor::{context, current_reactor};
+use crate::context;
 use crate::reactor::Reactor;
 
 /// Waits until `duration` has passed.
@@ -102,9 +102,7 @@ impl Sleep {
 
     /// Whether `entry` belongs to the runtime running on this thread.
     fn registered_here(entry: &TimerEntry) -> bool {
-        context::with_current(|current| {
-            current.is_some_and(|s| Arc::ptr_eq(&s.shared.reactor, &entry.reactor))
-        })
+        context::is_current_reactor(&entry.reactor)
     }
 }
 
@@ -127,7 +125,7 @@ impl Future for Sleep {
             // Moved to another runtime since it was registered: follow it there.
             self.cancel();
         }
-        let reactor = current_reactor().unwrap_or_else(|| {
+        let reactor = context::reactor().unwrap_or_else(|| {
             panic!("nbio::time::Sleep polled outside of an nbio runtime; await it inside nbio::block_on")
         });
         let id = reactor.insert_timer(deadline, cx.waker());

@@ -100,10 +100,11 @@ fn the_trace_is_chrome_json_with_poll_slices_for_every_task_and_flows_with_both_
         "no reactor wait slice"
     );
     assert!(
-        events
-            .iter()
-            .any(|e| e["name"] == "WouldBlock" && e["args"]["remaining"].as_u64() > Some(0)),
-        "no WouldBlock marker with the bytes remaining"
+        events.iter().any(
+            |e| (e["name"] == "WouldBlock" || e["name"] == "short write")
+                && e["args"]["remaining"].as_u64() > Some(0)
+        ),
+        "no marker of a send waiting (WouldBlock or short write) with the bytes remaining"
     );
 
     // Slices on the runtime's track nest: sorted by start, none begins inside another and
@@ -251,10 +252,11 @@ fn explain_narrates_would_blocks_and_the_reactor_wakes_they_wait_for() {
     let would_block = stderr
         .lines()
         .find(|l| {
-            l.contains("WouldBlock with")
-                && l.contains("bytes remaining, waiting for writable on fd")
+            (l.contains("WouldBlock with") || l.contains("short write"))
+                && l.contains("bytes remaining")
+                && l.contains("waiting for writable on fd")
         })
-        .unwrap_or_else(|| panic!("no WouldBlock line in:\n{stderr}"));
+        .unwrap_or_else(|| panic!("no line of a send waiting in:\n{stderr}"));
     assert!(
         would_block.contains("send_foo#") || would_block.contains("send_bar#"),
         "{would_block}"

@@ -292,6 +292,17 @@ pub fn process_cpu_time() -> Duration {
     time(usage.ru_utime) + time(usage.ru_stime)
 }
 
+/// CPU time (user + system) the calling thread has used so far. Tests run in parallel threads
+/// of one process, so a bound on what one runtime spent must look at its own thread.
+pub fn thread_cpu_time() -> Duration {
+    // SAFETY: `now` is a plain C struct that clock_gettime fills; all-zero is a valid value.
+    let mut now: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: CLOCK_THREAD_CPUTIME_ID with a pointer to a live timespec is the documented use.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(rc, 0, "clock_gettime: {}", io::Error::last_os_error());
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
 /// Puts `SIGPIPE` back to its default action (end the process), undoing what the Rust
 /// runtime does at start-up (it ignores the signal). With the default action, a write that
 /// raised `SIGPIPE` would kill the test binary, so a test can prove that nbio never raises it.

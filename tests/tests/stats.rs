@@ -12,40 +12,73 @@ use nbio::net::AsyncUdpSocket;
 use nbio::time::sleep;
 use nbio_tests::watched;
 
+/// Counts how many times the future it wraps is polled. The future passed to `block_on` is
+/// polled once to start and once per wake, so its polls tell how often it was woken.
+struct CountPolls<F> {
+    future: std::pin::Pin<Box<F>>,
+    polls: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<F: std::future::Future> std::future::Future for CountPolls<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<F::Output> {
+        self.polls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.future.as_mut().poll(cx)
+    }
+}
+
 #[test]
 fn counters_are_exact_for_a_known_workload() {
     watched(|| {
-        let stats = nbio::block_on(async {
-            let mut handles = Vec::new();
-            // Ten tasks that finish at their first poll: 1 poll each, no wake.
-            for i in 0..10 {
-                handles.push(nbio::spawn(async move { i }));
-            }
-            // Five that yield once: 2 polls and 1 (self) wake each.
-            for i in 0..5 {
-                handles.push(nbio::spawn(async move {
-                    nbio::yield_now().await;
-                    i
-                }));
-            }
-            // Three that sleep once: 2 polls, 1 wake and 1 fired timer each. The deadline is taken
-            // at the first poll, so it cannot have passed before the timer is registered.
-            for i in 0..3 {
-                handles.push(nbio::spawn(async move {
-                    sleep(Duration::from_millis(20)).await;
-                    i
-                }));
-            }
-            for handle in handles {
-                handle.await.unwrap();
-            }
-            nbio::stats()
+        let main_polls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let polls = Arc::clone(&main_polls);
+        let stats = nbio::block_on(CountPolls {
+            polls,
+            future: Box::pin(async {
+                let mut handles = Vec::new();
+                // Ten tasks that finish at their first poll: 1 poll each, no wake.
+                for i in 0..10 {
+                    handles.push(nbio::spawn(async move { i }));
+                }
+                // Five that yield once: 2 polls and 1 (self) wake each.
+                for i in 0..5 {
+                    handles.push(nbio::spawn(async move {
+                        nbio::yield_now().await;
+                        i
+                    }));
+                }
+                // Three that sleep once: 2 polls, 1 wake and 1 fired timer each. The deadline is taken
+                // at the first poll, so it cannot have passed before the timer is registered.
+                for i in 0..3 {
+                    handles.push(nbio::spawn(async move {
+                        sleep(Duration::from_millis(20)).await;
+                        i
+                    }));
+                }
+                for handle in handles {
+                    handle.await.unwrap();
+                }
+                nbio::stats()
+            }),
         });
+        // The block_on future is not a task: its polls are not counted, but its wakes are
+        // (by the handles it awaits, each time one it waits on finishes).
+        let main_wakes = main_polls.load(std::sync::atomic::Ordering::Relaxed) - 1;
+        assert!(
+            main_wakes >= 2,
+            "it waited on at least two handles: {stats}"
+        );
+        assert_eq!(stats.block_on_wakes, main_wakes, "{stats}");
         assert_eq!(stats.tasks_spawned, 18, "{stats}");
         assert_eq!(stats.tasks_completed, 18, "{stats}");
         assert_eq!(stats.tasks_alive, 0, "{stats}");
         assert_eq!(stats.polls, 10 + 5 * 2 + 3 * 2, "{stats}");
-        assert_eq!(stats.wakes, 5 + 3, "{stats}");
+        assert_eq!(stats.wakes, 5 + 3 + main_wakes, "{stats}");
         assert_eq!(stats.remote_wakes, 0, "{stats}");
         assert_eq!(stats.timers_fired, 3, "{stats}");
         assert_eq!(stats.timers_pending, 0, "{stats}");
@@ -127,8 +160,31 @@ fn a_wake_from_another_thread_counts_as_one_remote_wake() {
     });
     let (before, after) = stats;
     assert_eq!(after.remote_wakes - before.remote_wakes, 1, "{after}");
-    assert_eq!(after.wakes - before.wakes, 1, "{after}");
+    // The task's remote wake, then the local wake of block_on's future by the task's handle.
+    assert_eq!(after.wakes - before.wakes, 2, "{after}");
+    assert_eq!(after.block_on_wakes - before.block_on_wakes, 1, "{after}");
     assert_eq!(after.polls - before.polls, 1, "{after}");
+}
+
+#[test]
+fn a_block_on_loop_fed_from_another_thread_counts_its_remote_wakes() {
+    let (sender, receiver) = nbio_tests::oneshot::<()>();
+    let stats = watched(move || {
+        nbio::block_on(async move {
+            let feeder = thread::spawn(move || {
+                thread::sleep(Duration::from_millis(20));
+                sender.send(());
+            });
+            receiver.await;
+            feeder.join().unwrap();
+            nbio::stats()
+        })
+    });
+    // No task at all: the only wake is the feeding thread's wake of block_on's future.
+    assert_eq!(stats.polls, 0, "{stats}");
+    assert_eq!(stats.remote_wakes, 1, "{stats}");
+    assert_eq!(stats.wakes, 1, "{stats}");
+    assert_eq!(stats.block_on_wakes, 1, "{stats}");
 }
 
 #[test]

@@ -240,7 +240,11 @@ fn a_self_wake_by_ref_during_poll_requeues_the_task_until_it_completes() {
         stats.polls, 101,
         "each self-wake costs exactly one more poll"
     );
-    assert_eq!(stats.wakes, 100, "each self-wake re-queues the task once");
+    assert_eq!(
+        stats.wakes - stats.block_on_wakes,
+        100,
+        "each self-wake re-queues the task once"
+    );
 }
 
 #[test]
@@ -336,7 +340,8 @@ fn a_task_woken_1000_times_on_its_own_thread_before_it_runs_is_polled_once_more(
     assert_eq!(polls.load(SeqCst), 2, "queued once, so polled once more");
     assert_eq!(stats.polls, 2);
     assert_eq!(
-        stats.wakes, 1,
+        stats.wakes - stats.block_on_wakes,
+        1,
         "only the first of 1,000 wakes may queue the task"
     );
 }
@@ -408,7 +413,8 @@ fn a_finished_task_is_never_polled_again_however_often_it_is_woken() {
         "a finished task was polled again"
     );
     assert_eq!(
-        after.wakes, before.wakes,
+        after.wakes - after.block_on_wakes,
+        before.wakes - before.block_on_wakes,
         "a finished task was queued again"
     );
 }

@@ -1,8 +1,9 @@
-//! Which runtime, if any, is running on this thread.
+//! Which executor, if any, is running on this thread: the executor's own bookkeeping.
 //!
-//! `block_on` sets it for as long as it runs; `nbio::spawn`, `nbio::stats`, timers and
-//! sockets look it up; and a waker uses it to tell whether it fires on its runtime's own
-//! thread (the fast, lock-free path) or on another one.
+//! `block_on` sets it for as long as it runs; `nbio::spawn`, `nbio::stats` and `nbio::dump`
+//! look it up, and a waker uses it to tell whether it fires on its runtime's own thread (the
+//! fast, lock-free path) or on another one. Sockets and timers never look here: what they need
+//! is in `crate::context`, which `block_on` sets up beside this.
 
 use std::cell::RefCell;
 use std::marker::PhantomData;

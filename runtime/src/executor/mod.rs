@@ -11,7 +11,6 @@
 
 use std::future::Future;
 use std::io::{self, Write};
-use std::os::fd::RawFd;
 use std::panic::Location;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -19,8 +18,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-pub(crate) mod context;
-pub(crate) mod registry;
+mod current;
+mod doorbell;
+#[cfg(all(test, nbio_loom))]
+mod loom_tests;
 mod scheduler;
 pub(crate) mod task_builder;
 
@@ -28,7 +29,6 @@ use scheduler::Config;
 pub(crate) use scheduler::Scheduler;
 
 use crate::observe::{Dump, ObserveConfig, Stats};
-use crate::reactor::Direction;
 use crate::task::JoinHandle;
 
 /// How many polls run between two looks at the reactor while tasks stay ready. Low enough that
@@ -127,7 +127,7 @@ impl Runtime {
     /// # Errors
     /// `InvalidInput` if tracing is off, or the writer's error.
     pub fn write_trace(&self, mut out: impl Write) -> io::Result<()> {
-        self.scheduler.observer.write_trace(&mut out)
+        self.scheduler.observer.shared().write_trace(&mut out)
     }
 
     pub(crate) fn scheduler(&self) -> &Scheduler {
@@ -359,7 +359,7 @@ fn on_current<R>(
     at: Option<&Location<'_>>,
     f: impl FnOnce(&Scheduler) -> R,
 ) -> R {
-    context::with_current(|current| match current {
+    current::with_current(|current| match current {
         Some(scheduler) => f(scheduler),
         None => {
             let at = at.map(|at| format!(" (at {at})")).unwrap_or_default();
@@ -403,24 +403,4 @@ impl Future for YieldNow {
         cx.waker().wake_by_ref();
         Poll::Pending
     }
-}
-
-/// The reactor of the current runtime, for sockets and timers.
-pub(crate) fn current_reactor() -> Option<Arc<crate::reactor::Reactor>> {
-    context::with_current(|current| current.map(|s| Arc::clone(&s.shared.reactor)))
-}
-
-/// Whether the task being polled may complete one more socket operation in this poll; see
-/// `Scheduler::spend_budget`. Outside a runtime there is no budget.
-pub(crate) fn spend_budget() -> bool {
-    context::with_current(|current| current.map_or(true, Scheduler::spend_budget))
-}
-
-/// Tells the current runtime's journal that the task it is polling got `WouldBlock`.
-pub(crate) fn record_would_block(fd: RawFd, dir: Direction, remaining: Option<usize>) {
-    context::with_current(|current| {
-        if let Some(scheduler) = current {
-            scheduler.observer.would_block(fd, dir, remaining);
-        }
-    });
 }

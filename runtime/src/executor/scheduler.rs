@@ -13,9 +13,9 @@
 //!   `event_interval` polls, so a task that is always ready cannot starve I/O and timers.
 //!
 //! The state is split in two. [`Scheduler`] lives on the runtime's thread and needs no locks:
-//! the run queue, the registry of live tasks, the counters. [`Shared`] is what other threads
-//! may touch: a second queue for wakes that come from them, and the doorbell (`sync.rs`) that
-//! tells whether the loop is parked in the reactor and must be notified.
+//! the run queue, the list of live tasks, the counters. [`Shared`] is what other threads
+//! may touch: a second queue for wakes that come from them, and the doorbell (`doorbell.rs`)
+//! that tells whether the loop is parked in the reactor and must be notified.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -33,20 +33,18 @@ use std::time::Instant;
 
 use polling::Events;
 
-use super::context;
-use super::registry::Registry;
+use super::current;
+use super::doorbell::{Doorbell, INJECTED, MAIN_WOKEN};
+use crate::context::{self, Entered};
+use crate::loom;
 use crate::observe::{
-    Cause, Dump, ObserveConfig, Observer, PollOutcome, Stats, TaskInfo, TaskState, Who,
+    self, Cause, Dump, ObserveConfig, Observer, PollOutcome, Stats, TaskInfo, TaskNotes, TaskState,
+    Who,
 };
 use crate::reactor::{Reactor, Trigger, Woken};
-use crate::sync::{Doorbell, INJECTED, MAIN_WOKEN};
+use crate::task::list::TaskList;
 use crate::task::raw::{self, Header, RunOutcome, Schedule, TaskMeta, TaskRef};
-use crate::task::state::{self, RUNNING, SCHEDULED};
 use crate::task::{JoinHandle, TaskId};
-
-/// How many socket operations one poll of a task may complete without waiting before it must
-/// let the others run (see `Scheduler::spend_budget`).
-const BUDGET: u32 = 128;
 
 /// The run-queue capacity kept when the queue empties (8 KiB of entries); a burst beyond it
 /// does not pin its memory for the rest of the runtime's life.
@@ -68,8 +66,11 @@ pub(crate) struct Shared {
     /// Whether the loop is parked, and the work waiting for it: `INJECTED` while the injector
     /// has tasks, `MAIN_WOKEN` when the future passed to `block_on` must be polled.
     doorbell: Doorbell,
-    /// Wakes that came from other threads.
+    /// Wakes of tasks that came from other threads.
     remote_wakes: AtomicU64,
+    /// Wakes of the `block_on` future: all of them, and those from other threads.
+    main_wakes: AtomicU64,
+    main_remote_wakes: AtomicU64,
     /// The reactor, shared with sockets and timers.
     pub(crate) reactor: Arc<Reactor>,
 }
@@ -95,10 +96,10 @@ impl Shared {
             return;
         }
         injector.queue.push_back(task);
-        let parked = self.doorbell.ring(INJECTED);
+        let rang = self.doorbell.ring(INJECTED);
         drop(injector);
         self.remote_wakes.fetch_add(1, Relaxed);
-        if parked {
+        if rang.parked {
             self.reactor.notify();
         }
     }
@@ -126,7 +127,7 @@ impl Shared {
 
 impl Schedule for Arc<Shared> {
     fn schedule(&self, task: TaskRef) {
-        context::with_current(|current| match current {
+        current::with_current(|current| match current {
             // The fast path: woken on the runtime's own thread, while it runs.
             Some(scheduler) if Arc::ptr_eq(&scheduler.shared, self) => scheduler.push_woken(task),
             _ => self.push_remote(task),
@@ -148,7 +149,18 @@ impl Wake for MainWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if self.shared.doorbell.ring(MAIN_WOKEN) {
+        let rang = self.shared.doorbell.ring(MAIN_WOKEN);
+        if rang.fresh {
+            // Counted like a task's wake: once per time it makes the future runnable.
+            self.shared.main_wakes.fetch_add(1, Relaxed);
+            let here = current::with_current(|current| {
+                current.is_some_and(|scheduler| Arc::ptr_eq(&scheduler.shared, &self.shared))
+            });
+            if !here {
+                self.shared.main_remote_wakes.fetch_add(1, Relaxed);
+            }
+        }
+        if rang.parked {
             self.shared.reactor.notify();
         }
     }
@@ -173,7 +185,7 @@ pub(crate) struct Scheduler {
     /// Tasks ready to be polled, in the order they became ready.
     run_queue: RefCell<VecDeque<TaskRef>>,
     /// Every task whose future still exists.
-    registry: Registry,
+    tasks: RefCell<TaskList>,
     counters: Counters,
     next_id: Cell<u64>,
     config: Config,
@@ -183,10 +195,8 @@ pub(crate) struct Scheduler {
     woken: RefCell<Vec<Woken>>,
     /// The `block_on` future's waker (see `MainWaker`).
     main_waker: Arc<MainWaker>,
-    /// Socket operations the current poll may still complete without waiting.
-    budget: Cell<u32>,
-    /// Timing, names, journal: everything `observe` records.
-    pub(crate) observer: Observer,
+    /// Names, journal, slow polls: everything `observe` records on this thread.
+    pub(crate) observer: Rc<Observer>,
 }
 
 impl Scheduler {
@@ -198,17 +208,19 @@ impl Scheduler {
             }),
             doorbell: Doorbell::new(),
             remote_wakes: AtomicU64::new(0),
+            main_wakes: AtomicU64::new(0),
+            main_remote_wakes: AtomicU64::new(0),
             reactor: Arc::new(Reactor::new()?),
         });
+        let observed = observe::Shared::new(&config.observe, TaskMeta::NO_SITE);
         Ok(Scheduler {
             main_waker: Arc::new(MainWaker {
                 shared: Arc::clone(&shared),
             }),
-            observer: Observer::new(&config.observe),
-            budget: Cell::new(BUDGET),
+            observer: Rc::new(Observer::new(&observed, "the runtime's thread")),
             shared,
             run_queue: RefCell::default(),
-            registry: Registry::new(),
+            tasks: RefCell::default(),
             counters: Counters::default(),
             next_id: Cell::new(1),
             config,
@@ -233,7 +245,7 @@ impl Scheduler {
         let meta = TaskMeta::new(id, self.observer.site_of(location));
         let task = raw::allocate(future, Arc::clone(&self.shared), meta);
         self.observer.spawned(id, name, location);
-        self.registry.insert(task.registered);
+        self.tasks.borrow_mut().insert(task.registered);
         self.run_queue.borrow_mut().push_back(task.queued);
         bump(&self.counters.spawned);
         JoinHandle::new(task.handle)
@@ -241,32 +253,37 @@ impl Scheduler {
 
     /// The fast path of a wake: on this thread, no lock.
     fn push_woken(&self, task: TaskRef) {
-        let cause = self.observer.waking();
         bump(&self.counters.local_wakes);
-        task.header().obs.record_wake(cause);
-        self.observer.woke(task.header().id(), cause);
+        let header = task.header();
+        self.observer
+            .woke(header.id(), &header.notes, self.observer.waking());
         self.run_queue.borrow_mut().push_back(task);
     }
 
     /// Runs `future` to completion on this thread, running spawned tasks meanwhile.
     pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
-        let _current = context::enter(self);
+        let _current = current::enter(self);
+        let _context = context::enter(Entered {
+            reactor: Arc::clone(&self.shared.reactor),
+            observer: Rc::clone(&self.observer),
+        });
         let mut future = pin!(future);
         let waker = Waker::from(Arc::clone(&self.main_waker));
         let mut cx = Context::from_waker(&waker);
+        // The first poll is not a wake: it bypasses the waker and its count.
         self.shared.doorbell.ring(MAIN_WOKEN);
+        self.observer.resume();
         loop {
-            self.observer.begin_turn();
             if self.shared.doorbell.take(MAIN_WOKEN) {
-                self.budget.set(BUDGET);
-                let started = self.observer.begin_poll(Who::Main);
+                context::reset_budget();
+                let started = self.observer.poll_started(Who::Main, None);
                 let poll = future.as_mut().poll(&mut cx);
                 let outcome = if poll.is_ready() {
                     PollOutcome::Done
                 } else {
                     PollOutcome::Pending
                 };
-                self.observer.end_poll(Who::Main, None, started, outcome);
+                self.observer.poll_ended(started, Who::Main, None, outcome);
                 if let Poll::Ready(output) = poll {
                     return output;
                 }
@@ -289,6 +306,7 @@ impl Scheduler {
             self.park();
         } else {
             self.poll_reactor(false);
+            self.observer.begin_turn();
         }
     }
 
@@ -301,8 +319,9 @@ impl Scheduler {
             return;
         }
         for task in queue.range(queue.len() - moved..) {
-            task.header().obs.record_wake(Cause::Thread);
-            self.observer.woke(task.header().id(), Cause::Thread);
+            let header = task.header();
+            self.observer
+                .woke(header.id(), &header.notes, Cause::Thread);
         }
         if let Some(started) = started {
             self.observer.remote_wakes(started, moved);
@@ -313,9 +332,10 @@ impl Scheduler {
         bump(&self.counters.polls);
         let header = task.header();
         let (id, site) = (header.id(), header.meta.site());
-        header.obs.record_poll(self.observer.stamp());
-        self.budget.set(BUDGET);
-        let started = self.observer.begin_poll(Who::Task(id));
+        context::reset_budget();
+        let started = self
+            .observer
+            .poll_started(Who::Task(id), Some(&header.notes));
         let outcome = task.run();
         let polled = match &outcome {
             RunOutcome::Idle => PollOutcome::Pending,
@@ -324,40 +344,25 @@ impl Scheduler {
             RunOutcome::Finished(_) => PollOutcome::Cancelled,
         };
         self.observer
-            .end_poll(Who::Task(id), self.observer.site(site), started, polled);
+            .poll_ended(started, Who::Task(id), Some(site), polled);
         match outcome {
             RunOutcome::Idle => {}
             RunOutcome::Requeue(task) => {
                 // Woken while it ran: almost always by itself (yield_now). The journal
                 // recorded this wake with the poll.
                 bump(&self.counters.local_wakes);
-                task.header().obs.record_wake(Cause::Itself);
+                TaskNotes::of(&task.header().notes).record_wake(Cause::Itself);
                 self.run_queue.borrow_mut().push_back(task);
             }
             RunOutcome::Finished(task) => {
-                let registered = self.registry.remove(&task);
+                // SAFETY: every task of this scheduler is on its list until it finishes, and
+                // finishes once.
+                let registered = unsafe { self.tasks.borrow_mut().remove(&task) };
                 if polled == PollOutcome::Done {
                     bump(&self.counters.completed);
                 }
                 self.observer.finished(id);
                 drop(registered);
-            }
-        }
-    }
-
-    /// Spends one unit of the polled task's budget on a socket operation that is about to
-    /// complete without waiting. `false` once the budget is gone: the operation must wake its
-    /// task and return `Pending` instead, which puts the task at the back of the queue.
-    ///
-    /// Without this, a task reading a socket that is always ready (a fast peer) would never
-    /// return `Pending`, and nothing else, timers and I/O events included, would run on the
-    /// thread. Readiness is not consumed: the operation succeeds at the task's next poll.
-    pub(crate) fn spend_budget(&self) -> bool {
-        match self.budget.get() {
-            0 => false,
-            left => {
-                self.budget.set(left - 1);
-                true
             }
         }
     }
@@ -387,6 +392,10 @@ impl Scheduler {
         self.poll_reactor(may_block);
         if may_block {
             doorbell.unparked();
+            // Back from blocking: the watchdog may have gone to sleep meanwhile.
+            self.observer.resume();
+        } else {
+            self.observer.begin_turn();
         }
     }
 
@@ -410,11 +419,11 @@ impl Scheduler {
             return false;
         }
         let mut can_run = false;
-        self.registry.for_each(|task| {
-            let state = task.state.load(Acquire);
+        self.tasks.borrow().for_each(|task| {
+            let state = task.state.load();
             // SCHEDULED with an empty run queue: a wake from another thread is on its way to
             // the injector. Otherwise, a waker held anywhere may still fire.
-            can_run |= state & SCHEDULED != 0 || state::outside_refs(state) > 0;
+            can_run |= state.is_scheduled() || state.outside_refs() > 0;
         });
         // A wake that completed while we looked has left its mark in these flags.
         !can_run && !shared.doorbell.pending(INJECTED | MAIN_WOKEN)
@@ -435,13 +444,15 @@ impl Scheduler {
         };
         let woke_any = !woken.is_empty();
         for (waker, trigger) in woken.drain(..) {
-            self.observer.set_waking(match trigger {
+            self.observer.set_waking(Some(match trigger {
                 Trigger::Io { fd, dir } => Cause::Io { fd, dir },
                 Trigger::Timer => Cause::Timer,
-            });
-            waker.wake();
+            }));
+            // A socket may be awaited by a task of another runtime, or by a future under a
+            // hand-written executor: its waker is not ours to trust.
+            loom::wake_guarded(waker);
         }
-        self.observer.set_waking(Cause::Unknown);
+        self.observer.set_waking(None);
         *self.woken.borrow_mut() = woken;
         if let Some(started) = started {
             if events.is_some() || woke_any {
@@ -453,16 +464,16 @@ impl Scheduler {
 
     /// The live tasks, oldest first.
     pub(crate) fn dump(&self) -> Dump {
-        let mut tasks = Vec::with_capacity(self.registry.len());
-        self.registry
-            .for_each(|task| tasks.push(self.task_info(task)));
+        let list = self.tasks.borrow();
+        let mut tasks = Vec::with_capacity(list.len());
+        list.for_each(|task| tasks.push(self.task_info(task)));
         tasks.reverse();
         Dump { tasks }
     }
 
     fn task_info(&self, task: &Header) -> TaskInfo {
-        let state = task.state.load(Acquire);
-        let (polls, _, stamp, last_woken_by) = task.obs.read();
+        let state = task.state.load();
+        let (polls, _, stamp, last_woken_by) = TaskNotes::of(&task.notes).read();
         TaskInfo {
             id: task.id(),
             name: self
@@ -470,9 +481,9 @@ impl Scheduler {
                 .name_of(task.id())
                 .map(|name| name.to_string()),
             spawned_at: self.observer.site(task.meta.site()),
-            state: if state & RUNNING != 0 {
+            state: if state.is_running() {
                 TaskState::Running
-            } else if state & SCHEDULED != 0 {
+            } else if state.is_scheduled() {
                 TaskState::Scheduled
             } else {
                 TaskState::Idle
@@ -480,7 +491,7 @@ impl Scheduler {
             polls,
             since_last_poll: (polls > 0).then(|| self.observer.since_stamp(stamp)),
             last_woken_by,
-            waker_held: state::outside_refs(state) > 0,
+            waker_held: state.outside_refs() > 0,
         }
     }
 
@@ -488,20 +499,25 @@ impl Scheduler {
     pub(crate) fn stats(&self) -> Stats {
         let reactor = &self.shared.reactor.counters;
         let remote_wakes = self.shared.remote_wakes.load(Relaxed);
+        let main_wakes = self.shared.main_wakes.load(Relaxed);
+        let main_remote_wakes = self.shared.main_remote_wakes.load(Relaxed);
         Stats {
             tasks_spawned: self.counters.spawned.get(),
             tasks_completed: self.counters.completed.get(),
-            tasks_alive: self.registry.len() as u64,
+            tasks_alive: self.tasks.borrow().len() as u64,
             polls: self.counters.polls.get(),
-            wakes: self.counters.local_wakes.get() + remote_wakes,
-            remote_wakes,
+            wakes: self.counters.local_wakes.get() + remote_wakes + main_wakes,
+            remote_wakes: remote_wakes + main_remote_wakes,
+            block_on_wakes: main_wakes,
             reactor_waits: reactor.waits.load(Relaxed),
             io_events: reactor.io_events.load(Relaxed),
             would_block: reactor.would_block.load(Relaxed),
+            short_writes: reactor.short_writes.load(Relaxed),
             io_waiters: self.shared.reactor.waiters() as u64,
             timers_fired: reactor.timers_fired.load(Relaxed),
             timers_pending: self.shared.reactor.pending_timers() as u64,
-            longest_poll: self.observer.longest_poll(),
+            longest_poll: self.observer.shared().longest_poll(),
+            poll_sample_period: self.observer.shared().poll_sample_period(),
         }
     }
 
@@ -511,13 +527,14 @@ impl Scheduler {
         loop {
             let queued = mem::take(&mut *self.run_queue.borrow_mut());
             drop(queued);
-            let Some(task) = self.registry.pop() else {
+            let Some(task) = self.tasks.borrow_mut().pop() else {
                 break;
             };
-            // A destructor run here may wake or even finish other tasks; the loop catches up.
+            // A destructor run here may wake, spawn or even finish other tasks (the list is not
+            // borrowed while it runs); the loop catches up.
             task.shutdown();
         }
         self.shared.reactor.shutdown();
-        self.observer.write_trace_file();
+        self.observer.shared().shutdown();
     }
 }

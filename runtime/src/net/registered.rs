@@ -16,7 +16,8 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll, Waker};
 
-use crate::executor::{current_reactor, record_would_block, spend_budget};
+use crate::context;
+use crate::observe::WaitReason;
 use crate::reactor::{Direction, Reactor, Readiness, Source};
 
 /// A non-blocking socket and, once it had to wait, its reactor registration.
@@ -49,7 +50,7 @@ impl<T: AsFd> Registered<T> {
         if let Some(registration) = self.registration.get() {
             return Ok(registration);
         }
-        let reactor = current_reactor().ok_or_else(|| {
+        let reactor = context::reactor().ok_or_else(|| {
             io::Error::other(
                 "an nbio socket had to wait, but no nbio runtime is running on this thread; \
                  await socket operations inside nbio::block_on",
@@ -62,7 +63,7 @@ impl<T: AsFd> Registered<T> {
     }
 
     /// What the reactor knows of the socket's readiness; a socket that never had to wait is
-    /// assumed ready both ways.
+    /// assumed ready both ways (a guess, see `Readiness`).
     pub(crate) fn readiness(&self) -> Readiness {
         self.registration
             .get()
@@ -71,9 +72,13 @@ impl<T: AsFd> Registered<T> {
             })
     }
 
-    /// One attempt of the non-blocking syscall `op` in direction `dir`. On `WouldBlock` the
-    /// attempt is counted (and journalled, with `remaining` bytes still to go when the caller
-    /// knows), and the direction's readiness is cleared unless an event came meanwhile.
+    /// One attempt of the non-blocking syscall `op` in direction `dir`: the heart of `try_read`
+    /// and of every socket operation.
+    ///
+    /// On `WouldBlock` the attempt is counted (and journalled, with `remaining` bytes still to
+    /// go when the caller knows), and the direction's readiness is cleared unless an event came
+    /// meanwhile. Outside a runtime a `WouldBlock` is returned as it is: there is no reactor to
+    /// remember it.
     pub(crate) fn try_io<R>(
         &self,
         dir: Direction,
@@ -83,34 +88,71 @@ impl<T: AsFd> Registered<T> {
         let seen = self.readiness();
         match op(&self.io) {
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                let registration = self.registration()?;
-                registration.reactor.count_would_block();
-                record_would_block(registration.source.fd, dir, remaining);
-                registration.source.clear_ready(dir, seen);
+                if let Ok(registration) = self.registration() {
+                    registration.reactor.count_wait(false);
+                    let why = WaitReason::WouldBlock;
+                    context::record_wait(registration.source.fd, dir, remaining, why);
+                    registration.source.clear_ready(dir, seen);
+                }
                 Err(err)
             }
             result => result,
         }
     }
 
-    /// Waits until the reactor says `dir` may be ready; at once if it already does. A waker
-    /// filed with the reactor is remembered in `filed`, for `Wait` to take back.
+    /// One attempt of a write of `offered` bytes: `try_io`, and a write that took less than it
+    /// was offered clears write readiness the same way a `WouldBlock` does. The kernel's buffer
+    /// is full, and TCP reports writable again when room frees: trying again at once would only
+    /// earn an `EAGAIN`.
+    pub(crate) fn try_write_io(
+        &self,
+        offered: usize,
+        op: impl FnOnce(&T) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let seen = self.readiness();
+        let written = self.try_io(Direction::Write, Some(offered), op)?;
+        if written < offered {
+            if let Ok(registration) = self.registration() {
+                registration.reactor.count_wait(true);
+                let (fd, why) = (
+                    registration.source.fd,
+                    WaitReason::ShortWrite { took: written },
+                );
+                context::record_wait(fd, Direction::Write, Some(offered - written), why);
+                registration.source.clear_ready(Direction::Write, seen);
+            }
+        }
+        Ok(written)
+    }
+
+    /// Waits until the reactor says `dir` may be ready; at once if it already does. With
+    /// `trust_guess`, a new socket's "ready" counts (see `Reactor::poll_ready`). A waker filed
+    /// with the reactor is remembered in `filed`, for `Wait` to take back.
     pub(crate) fn poll_ready(
         &self,
         dir: Direction,
+        trust_guess: bool,
         cx: &mut Context<'_>,
         filed: &mut Option<Waker>,
     ) -> Poll<io::Result<()>> {
         let registration = self.registration()?;
         registration
             .reactor
-            .poll_ready(&registration.source, dir, cx, filed)
+            .poll_ready(&registration.source, dir, trust_guess, cx, filed)
     }
 
-    /// Resolves once the reactor says `dir` may be ready.
+    /// Resolves once the kernel says `dir` is ready: `readable()` and `writable()`. A socket
+    /// that nothing has waited on yet is added to the poller first, and its first event is the
+    /// answer; until then a new socket's guess does not count.
     pub(crate) async fn ready(&self, dir: Direction) -> io::Result<()> {
         let mut wait = Wait::new(self, dir);
-        poll_fn(|cx| self.poll_ready(dir, cx, &mut wait.filed)).await
+        poll_fn(|cx| self.poll_ready(dir, false, cx, &mut wait.filed)).await
+    }
+
+    /// Resolves once a syscall in `dir` is worth trying (a new socket's guess counts).
+    pub(crate) async fn worth_trying(&self, dir: Direction) -> io::Result<()> {
+        let mut wait = Wait::new(self, dir);
+        poll_fn(|cx| self.poll_ready(dir, true, cx, &mut wait.filed)).await
     }
 
     /// Runs the non-blocking syscall `op` until it does not report `WouldBlock`, waiting in
@@ -120,21 +162,23 @@ impl<T: AsFd> Registered<T> {
         dir: Direction,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
+        self.attempts(dir, || self.try_io(dir, None, &mut op)).await
+    }
+
+    /// Repeats `attempt` until it does not report `WouldBlock`, waiting in `dir` in between:
+    /// `poll_io` as a future, which takes its waker back if dropped early.
+    pub(crate) async fn attempts<R>(
+        &self,
+        dir: Direction,
+        mut attempt: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
         let mut wait = Wait::new(self, dir);
-        poll_fn(|cx| self.poll_io(dir, cx, &mut wait.filed, &mut op)).await
+        poll_fn(|cx| self.poll_io(dir, cx, &mut wait.filed, &mut attempt)).await
     }
 
-    /// Waits for the poller's next event in `dir`, ignoring the optimistic "ready" that a new
-    /// socket starts with. For a socket just made, whose first event is the answer (a connect
-    /// in progress): nothing can have been reported for it yet.
-    pub(crate) async fn next_event(&self, dir: Direction) -> io::Result<()> {
-        let source = &self.registration()?.source;
-        source.clear_ready(dir, source.readiness());
-        self.ready(dir).await
-    }
-
-    /// Runs the non-blocking syscall `op` until it does not report `WouldBlock`, waiting for
-    /// readiness in `dir` between attempts: the heart of every socket operation.
+    /// Repeats `attempt` (one `try_io` or `try_write_io`) until it does not report
+    /// `WouldBlock`, waiting for readiness in `dir` between attempts: the heart of every socket
+    /// operation.
     ///
     /// An operation about to be tried on a ready socket first spends a unit of the task's
     /// budget; with the budget gone, the task yields (wakes itself, returns `Pending`) so that
@@ -146,17 +190,17 @@ impl<T: AsFd> Registered<T> {
         dir: Direction,
         cx: &mut Context<'_>,
         filed: &mut Option<Waker>,
-        mut op: impl FnMut(&T) -> io::Result<R>,
+        mut attempt: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         loop {
             if !self.readiness().is_ready(dir) {
-                ready!(self.poll_ready(dir, cx, filed))?;
+                ready!(self.poll_ready(dir, true, cx, filed))?;
             }
-            if !spend_budget() {
+            if !context::spend_budget() {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            match self.try_io(dir, None, &mut op) {
+            match attempt() {
                 // Readiness is now cleared (or an event just came): the loop waits or retries.
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}

@@ -1,6 +1,6 @@
 //! What TCP and Unix streams share: reading, writing, and `write_all`, the article's send loop.
 
-use std::io::{self, Read};
+use std::io;
 use std::mem;
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsFd;
@@ -21,7 +21,7 @@ macro_rules! stream_io {
     ($ty:ty) => {
         impl StreamIo for $ty {
             fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-                (&mut &*self).read(buf)
+                receive(self, buf)
             }
 
             fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
@@ -37,6 +37,16 @@ macro_rules! stream_io {
 
 stream_io!(TcpStream);
 stream_io!(UnixStream);
+
+/// Reads with `recv(2)` straight from rustix. std's `read` goes through libc, whose wrapper
+/// of a blocking-capable call adds pthread cancellation bookkeeping to every call once the
+/// process has a second thread (nbio's watchdog, a worker): about 40 instructions per read.
+fn receive(socket: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
+    match rustix::net::recv(socket, buf, rustix::net::RecvFlags::empty()) {
+        Ok((read, _)) => Ok(read),
+        Err(errno) => Err(errno.into()),
+    }
+}
 
 /// Writes with `MSG_NOSIGNAL`: a peer that went away gives `EPIPE`, an error the caller sees,
 /// instead of `SIGPIPE`, a signal whose default action ends the process.
@@ -60,11 +70,22 @@ impl<T: StreamIo> Registered<T> {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(Direction::Read, cx, &mut None, |io| io.read_now(buf))
+        self.poll_io(Direction::Read, cx, &mut None, || self.try_read(buf))
     }
 
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.poll_io(Direction::Write, cx, &mut None, |io| io.write_now(buf))
+        self.poll_io(Direction::Write, cx, &mut None, || self.try_write(buf))
+    }
+
+    /// One read attempt; `WouldBlock` clears read readiness.
+    pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.try_io(Direction::Read, None, |io| io.read_now(buf))
+    }
+
+    /// One write attempt; `WouldBlock`, or taking less than all of `buf`, clears write
+    /// readiness.
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.try_write_io(buf.len(), |io| io.write_now(buf))
     }
 
     /// Shuts the write half, as `AsyncWrite::poll_close` wants. A stream that is already
@@ -77,11 +98,12 @@ impl<T: StreamIo> Registered<T> {
     }
 
     pub(crate) async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io(Direction::Read, |io| io.read_now(buf)).await
+        self.attempts(Direction::Read, || self.try_read(buf)).await
     }
 
     pub(crate) async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io(Direction::Write, |io| io.write_now(buf)).await
+        self.attempts(Direction::Write, || self.try_write(buf))
+            .await
     }
 
     /// The article's send loop, line for line:
@@ -98,13 +120,18 @@ impl<T: StreamIo> Registered<T> {
     /// ```
     ///
     /// The `yield ('w', sock)` becomes `.await` on writability: the task is parked with the
-    /// reactor and the thread runs other tasks until the socket drains.
+    /// reactor and the thread runs other tasks until the socket drains. One thing the article's
+    /// loop does not know: a `send` that took only part of the data has filled the kernel's
+    /// buffer, so the next one would fail with `EAGAIN`. `try_write_io` clears the readiness
+    /// on such a short write, and the loop waits for writability at once instead of paying for
+    /// that failure first.
     pub(crate) async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
         let mut remaining = buf;
         while !remaining.is_empty() {
-            match self.try_io(Direction::Write, Some(remaining.len()), |io| {
-                io.write_now(remaining)
-            }) {
+            if !self.readiness().is_ready(Direction::Write) {
+                self.worth_trying(Direction::Write).await?;
+            }
+            match self.try_write_io(remaining.len(), |io| io.write_now(remaining)) {
                 Ok(0) => {
                     return Err(io::Error::new(
                         io::ErrorKind::WriteZero,
@@ -114,11 +141,10 @@ impl<T: StreamIo> Registered<T> {
                         ),
                     ))
                 }
+                // A short write cleared the readiness: the loop's next turn waits.
                 Ok(sent) => remaining = &remaining[sent..],
-                // Counted, and readiness cleared, by try_io: wait for the poller to say writable.
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    self.ready(Direction::Write).await?
-                }
+                // Counted, and readiness cleared, by try_io: the next turn waits for writable.
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => return Err(err),
             }
@@ -186,19 +212,57 @@ macro_rules! stream_methods {
                 self.inner.get_ref().shutdown(how)
             }
 
-            /// Waits until the socket may be readable: at once if nothing has shown otherwise
-            /// yet (a new socket, or one whose last read did not get `WouldBlock`), else until
-            /// the reactor reports new readiness. Like every readiness signal it can be
-            /// spurious: the next read may still get `WouldBlock`, and then waits in turn.
+            /// Waits until the kernel reports the socket readable: data, end of stream or an
+            /// error has arrived. A socket nothing has waited on yet is registered with the
+            /// reactor first, and waits for the kernel's first word on it; a socket whose peer
+            /// is silent does not resolve. Readiness then stays until an operation through nbio
+            /// gets `WouldBlock` (a `read`, or a [`try_read`](Self::try_read)), so it can be
+            /// stale: the next read may still get `WouldBlock`. Pair it with `try_read`, not
+            /// with reads on the std socket, which nbio never sees.
             pub async fn readable(&self) -> std::io::Result<()> {
                 self.inner.ready(crate::reactor::Direction::Read).await
             }
 
-            /// Waits until the socket may be writable: at once if nothing has shown otherwise
-            /// yet, else until the reactor reports room in the send buffer. It can be spurious,
-            /// as `readable` can.
+            /// Waits until the kernel reports room in the send buffer (or an error), as
+            /// [`readable`](Self::readable) waits for data; pair it with
+            /// [`try_write`](Self::try_write).
             pub async fn writable(&self) -> std::io::Result<()> {
                 self.inner.ready(crate::reactor::Direction::Write).await
+            }
+
+            /// One non-blocking read: what has arrived, `Ok(0)` at end of stream, or
+            /// `WouldBlock` if nothing has, which also clears the readiness that
+            /// [`readable`](Self::readable) waits on. With `readable`, the loop that reads only
+            /// when there is something to read:
+            ///
+            /// ```
+            /// # nbio::block_on(async {
+            /// # let (reader, writer) = nbio::net::AsyncUnixStream::pair()?;
+            /// # writer.write_all(b"hi").await?;
+            /// # drop(writer);
+            /// let mut buf = [0u8; 1024];
+            /// loop {
+            ///     reader.readable().await?;
+            ///     match reader.try_read(&mut buf) {
+            ///         Ok(0) => break, // end of stream
+            ///         Ok(n) => println!("got {n} bytes"),
+            ///         Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => continue,
+            ///         Err(err) => return Err(err),
+            ///     }
+            /// }
+            /// # std::io::Result::Ok(())
+            /// # })?;
+            /// # std::io::Result::Ok(())
+            /// ```
+            pub fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.inner.try_read(buf)
+            }
+
+            /// One non-blocking write: how much the kernel took, or `WouldBlock` if its buffer
+            /// is full. `WouldBlock`, or a write that took less than all of `buf`, clears the
+            /// readiness that [`writable`](Self::writable) waits on.
+            pub fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+                self.inner.try_write(buf)
             }
         }
     };

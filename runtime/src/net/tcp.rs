@@ -208,9 +208,10 @@ async fn connect_to(addr: SocketAddr) -> io::Result<AsyncTcpStream> {
     let stream = AsyncTcpStream {
         inner: Registered::new(TcpStream::from(socket)),
     };
+    // Waiting registers the new socket; its first event is the handshake's outcome.
     stream
         .inner
-        .next_event(Direction::Write)
+        .ready(Direction::Write)
         .await
         .map_err(|err| connect_error(err, addr))?;
     if let Some(err) = stream.inner.get_ref().take_error()? {

@@ -80,19 +80,62 @@ impl AsyncUdpSocket {
             .await
     }
 
-    /// Waits until the socket may be readable: at once if nothing has shown otherwise yet (a
-    /// new socket, or one whose last read did not get `WouldBlock`), else until the reactor
-    /// reports new readiness. Like every readiness signal it can be spurious: the next read
-    /// may still get `WouldBlock`, and then waits in turn.
+    /// Waits until the kernel reports a datagram (or an error) waiting. A socket nothing has
+    /// waited on yet is registered with the reactor first and waits for the kernel's first
+    /// word on it: with nothing sent to it, it does not resolve. Readiness then stays until an
+    /// operation through nbio gets `WouldBlock` (a `recv`, or a
+    /// [`try_recv_from`](Self::try_recv_from)), so it can be stale.
     pub async fn readable(&self) -> io::Result<()> {
         self.inner.ready(Direction::Read).await
     }
 
-    /// Waits until the socket may be writable: at once if nothing has shown otherwise yet,
-    /// else until the reactor reports room in the send buffer. It can be spurious, as
-    /// `readable` can.
+    /// Waits until the kernel reports room to send, as [`readable`](Self::readable) waits for
+    /// a datagram.
     pub async fn writable(&self) -> io::Result<()> {
         self.inner.ready(Direction::Write).await
+    }
+
+    /// One non-blocking receive: a datagram and who sent it, or `WouldBlock` if none is
+    /// waiting, which also clears the readiness that [`readable`](Self::readable) waits on.
+    ///
+    /// ```
+    /// use nbio::net::AsyncUdpSocket;
+    /// nbio::block_on(async {
+    ///     let a = AsyncUdpSocket::bind("127.0.0.1:0")?;
+    ///     let b = AsyncUdpSocket::bind("127.0.0.1:0")?;
+    ///     let mut buf = [0u8; 16];
+    ///     let nothing = b.try_recv_from(&mut buf).unwrap_err();
+    ///     assert_eq!(nothing.kind(), std::io::ErrorKind::WouldBlock);
+    ///     a.try_send_to(b"ping", b.local_addr()?)?;
+    ///     b.readable().await?;
+    ///     let (n, from) = b.try_recv_from(&mut buf)?;
+    ///     assert_eq!((&buf[..n], from), (&b"ping"[..], a.local_addr()?));
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner
+            .try_io(Direction::Read, None, |socket| socket.recv_from(buf))
+    }
+
+    /// One non-blocking send of a datagram to `target`, or `WouldBlock` if the kernel has no
+    /// room for it, which also clears the readiness that [`writable`](Self::writable) waits on.
+    pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+        self.inner
+            .try_io(Direction::Write, None, |socket| socket.send_to(buf, target))
+    }
+
+    /// As [`try_recv_from`](Self::try_recv_from), from the connected peer.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner
+            .try_io(Direction::Read, None, |socket| socket.recv(buf))
+    }
+
+    /// As [`try_send_to`](Self::try_send_to), to the connected peer.
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner
+            .try_io(Direction::Write, None, |socket| socket.send(buf))
     }
 
     /// The local address.

@@ -114,11 +114,7 @@ impl AsyncUnixStream {
                 Ok(()) => break AsyncUnixStream::wrap(socket),
                 Err(Errno::INPROGRESS) => {
                     let stream = AsyncUnixStream::wrap(socket);
-                    stream
-                        .inner
-                        .next_event(Direction::Write)
-                        .await
-                        .map_err(named)?;
+                    stream.inner.ready(Direction::Write).await.map_err(named)?;
                     break stream;
                 }
                 Err(Errno::AGAIN) => crate::time::sleep(Duration::from_millis(1)).await,

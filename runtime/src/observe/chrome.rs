@@ -4,7 +4,8 @@
 //! after its task, the `block_on` future's polls are slices named `block_on`, and each look at
 //! the reactor is a slice too. A wake is a flow arrow from the slice during which it happened
 //! (the waking task's poll, or the reactor's wait) to the woken task's next poll; a spawn is an
-//! arrow from the spawner to the new task's first poll. `WouldBlock` and slow polls are instant
+//! arrow from the spawner to the new task's first poll. Waits (a `WouldBlock`, or a short write)
+//! and slow polls are instant
 //! markers with their details in `args`.
 
 use std::collections::{HashMap, VecDeque};
@@ -12,7 +13,7 @@ use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::event::{Cause, Event, Record, Who};
+use super::event::{Cause, Event, Record, WaitReason, Who};
 use super::explain::Names;
 use crate::reactor::Direction;
 use crate::task::TaskId;
@@ -155,19 +156,24 @@ pub(crate) fn write(
                     flow(&mut events, "spawn", record.at, *task);
                 }
             }
-            Event::WouldBlock {
+            Event::Wait {
                 who,
                 fd,
                 dir,
                 remaining,
+                why,
             } => {
+                let (name, took) = match why {
+                    WaitReason::WouldBlock => ("WouldBlock", "null".to_string()),
+                    WaitReason::ShortWrite { took } => ("short write", took.to_string()),
+                };
                 let remaining = remaining.map_or("null".to_string(), |n| n.to_string());
                 let dir = match dir {
                     Direction::Read => "read",
                     Direction::Write => "write",
                 };
                 events.push(format!(
-                    r#"{{"name":"WouldBlock","cat":"io","ph":"i","s":"t","ts":{ts},"pid":{PID},"tid":{TID},"args":{{"task":{},"fd":{fd},"direction":"{dir}","remaining":{remaining}}}}}"#,
+                    r#"{{"name":"{name}","cat":"io","ph":"i","s":"t","ts":{ts},"pid":{PID},"tid":{TID},"args":{{"task":{},"fd":{fd},"direction":"{dir}","remaining":{remaining},"took":{took}}}}}"#,
                     json_string(&label(*who))
                 ));
             }

@@ -18,6 +18,16 @@ pub(crate) enum Who {
     Task(TaskId),
 }
 
+impl Who {
+    /// As the watchdog's lane stores it: the task id, or 0 for anything else.
+    pub(crate) fn raw(self) -> u64 {
+        match self {
+            Who::Task(id) => id.0,
+            Who::Main | Who::Nobody => 0,
+        }
+    }
+}
+
 /// What made a task runnable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Cause {
@@ -100,6 +110,16 @@ impl PollOutcome {
     }
 }
 
+/// Why an operation waits for readiness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WaitReason {
+    /// The syscall failed with `WouldBlock` (`EAGAIN`).
+    WouldBlock,
+    /// A write took `took` bytes, less than it was offered: the kernel's buffer is full, and
+    /// the next write waits without first failing.
+    ShortWrite { took: usize },
+}
+
 /// One entry of the journal.
 #[derive(Clone, Debug)]
 pub(crate) struct Record {
@@ -138,11 +158,14 @@ pub(crate) enum Event {
         took: Duration,
         tasks: usize,
     },
-    WouldBlock {
+    /// The polled task's operation must wait for readiness on `fd`, with `remaining` bytes
+    /// still to go when it knows.
+    Wait {
         who: Who,
         fd: RawFd,
         dir: Direction,
         remaining: Option<usize>,
+        why: WaitReason,
     },
     SlowPoll {
         who: Who,
@@ -150,14 +173,14 @@ pub(crate) enum Event {
     },
 }
 
-/// What the runtime remembers about each task for dumps, packed into one word of its header:
-/// when it was last polled, what last woke it, and how many times it was polled.
+/// What the runtime remembers about each task for dumps, packed into one word that the task's
+/// header keeps for the observer (`Header::notes`): when it was last polled, what last woke
+/// it, and how many times it was polled.
 ///
 /// Bits 0–31: the poll clock (in units of 2^20 ns, about a millisecond) at the last poll,
-/// wrapping after 52 days; bits 32–34: the last wake's cause; bits 35–63: polls, saturating at 2^29 − 1.
-/// Only the runtime's thread writes it.
-#[derive(Default)]
-pub(crate) struct TaskObs(AtomicU64);
+/// wrapping after 52 days; bits 32–34: the last wake's cause; bits 35–63: polls, saturating at
+/// 2^29 − 1. Only the thread polling the task writes it; dumps read it from anywhere.
+pub(crate) struct TaskNotes<'a>(&'a AtomicU64);
 
 const STAMP_MASK: u64 = (1 << 32) - 1;
 const CAUSE_SHIFT: u32 = 32;
@@ -168,7 +191,12 @@ const POLLS_MAX: u64 = (1 << 29) - 1;
 /// Nanoseconds per unit of the poll stamp, as a shift.
 pub(crate) const STAMP_UNIT_SHIFT: u32 = 20;
 
-impl TaskObs {
+impl<'a> TaskNotes<'a> {
+    /// The notes kept in `word`.
+    pub(crate) fn of(word: &'a AtomicU64) -> TaskNotes<'a> {
+        TaskNotes(word)
+    }
+
     /// A poll is starting at `stamp`.
     pub(crate) fn record_poll(&self, stamp: u32) {
         let word = self.0.load(Relaxed);

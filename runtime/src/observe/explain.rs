@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::event::{Cause, Event, Record, Who};
+use super::event::{Cause, Event, Record, WaitReason, Who};
 use crate::reactor::Direction;
 use crate::task::TaskId;
 
@@ -130,24 +130,30 @@ pub(crate) fn line(record: &Record, names: Names<'_>) -> Option<String> {
                 "runtime: {tasks} task(s) woken from other threads join the run queue"
             );
         }
-        Event::WouldBlock {
+        Event::Wait {
             who,
             fd,
             dir,
             remaining,
+            why,
         } => {
             let who = who_label(*who, names);
-            let _ = match remaining {
-                Some(bytes) => write!(
+            let dir = direction_word(*dir);
+            let _ = match (why, remaining) {
+                (WaitReason::WouldBlock, Some(bytes)) => write!(
                     out,
-                    "{who}: WouldBlock with {} bytes remaining, waiting for {} on fd {fd}",
+                    "{who}: WouldBlock with {} bytes remaining, waiting for {dir} on fd {fd}",
                     thousands(*bytes as u64),
-                    direction_word(*dir)
                 ),
-                None => write!(
+                (WaitReason::WouldBlock, None) => {
+                    write!(out, "{who}: WouldBlock, waiting for {dir} on fd {fd}")
+                }
+                (WaitReason::ShortWrite { took }, remaining) => write!(
                     out,
-                    "{who}: WouldBlock, waiting for {} on fd {fd}",
-                    direction_word(*dir)
+                    "{who}: short write, the kernel took {} bytes with {} bytes remaining: its \
+                     buffer is full, waiting for {dir} on fd {fd} (no EAGAIN needed)",
+                    thousands(*took as u64),
+                    thousands(remaining.unwrap_or(0) as u64),
                 ),
             };
         }

@@ -5,15 +5,21 @@
 //!
 //! - [`Stats`]: exact counters, always on.
 //! - A slow-poll warning, on by default: a poll that holds the thread longer than a threshold
-//!   (10 ms) prints one line naming the task and where it was spawned. Every poll is timed with
-//!   the kernel's coarse clock (`clock.rs`), which costs about 3 ns.
+//!   (10 ms) prints one line naming the task, where it was spawned, and whether it blocked,
+//!   computed, or was simply not given the CPU. A watchdog thread samples the runtime's threads
+//!   (`watchdog.rs`), so that a poll costs two plain stores instead of two clock reads, and a
+//!   poll that never returns is reported while it hangs (`slow.rs`).
 //! - The journal, off by default (`Builder::trace`, `NBIO_TRACE=file.json`): spawns, polls,
-//!   wakes with their cause, reactor waits, `WouldBlock`s, in a bounded ring; written as a
+//!   wakes with their cause, reactor waits, waits for readiness (`WouldBlock`s, short writes),
+//!   in a bounded ring; written as a
 //!   Chrome trace that ui.perfetto.dev opens (`chrome.rs`), or printed as it happens, one line
 //!   per event (`Builder::explain`, `NBIO_EXPLAIN=1`; `explain.rs`).
 //! - [`Dump`]: the live tasks, one line each, including those that can never run again.
 //!
-//! Everything records into an [`Observer`]; nothing depends on it for its logic.
+//! Each thread that polls tasks records into its own [`Observer`]; what the threads of one
+//! runtime share (names, spawn sites, the watchdog, the longest poll) is in [`Shared`].
+//! Nothing depends on any of it for its logic, and it depends only on plain types: task ids and
+//! directions.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -22,7 +28,9 @@ use std::io::{self, BufWriter, Write};
 use std::os::fd::RawFd;
 use std::panic::Location;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 mod chrome;
@@ -31,24 +39,28 @@ mod dump;
 mod event;
 mod explain;
 mod journal;
+#[cfg(all(test, nbio_loom))]
+mod loom_tests;
+mod sites;
+mod slow;
 mod stats;
+mod watchdog;
 
 pub use dump::{Dump, TaskInfo, TaskState};
-pub(crate) use event::{Cause, PollOutcome, TaskObs, Who};
+pub(crate) use event::{Cause, PollOutcome, TaskNotes, WaitReason, Who};
 pub use stats::Stats;
 
-use clock::PollClock;
 use event::{Event, Record, STAMP_UNIT_SHIFT};
 use journal::Journal;
+use sites::Sites;
+use slow::{RateLimit, SlowPoll};
+use watchdog::{Lane, Watchdog};
 
 use crate::reactor::Direction;
-use crate::task::raw::TaskMeta;
 use crate::task::TaskId;
 
 /// The default slow-poll threshold.
 const DEFAULT_SLOW_POLL: Duration = Duration::from_millis(10);
-/// A task that blocks in every poll gets one warning line per this much time, not one per poll.
-const SLOW_POLL_WARNING_EVERY: Duration = Duration::from_secs(1);
 /// The default number of journal records kept.
 const DEFAULT_TRACE_CAPACITY: usize = 1 << 18;
 
@@ -79,85 +91,211 @@ impl ObserveConfig {
     }
 }
 
-/// One runtime's recorder. Lives on the runtime's thread.
-pub(crate) struct Observer {
+/// What the threads of one runtime record into together.
+pub(crate) struct Shared {
     /// When the runtime was built; journal times count from here.
     epoch: Instant,
     slow_threshold: Option<Duration>,
-    /// The threshold in nanoseconds, `u64::MAX` when the warning is off.
-    slow_nanos: u64,
-    /// The clock polls are timed with.
-    clock: PollClock,
-    longest_nanos: Cell<u64>,
-    /// The clock at the end of the previous poll (or the start of the turn).
-    mark: Cell<u64>,
-    /// Names of live named tasks. Kept aside so that unnamed tasks pay nothing for names.
-    names: RefCell<HashMap<TaskId, Arc<str>>>,
+    /// Names of live named tasks, kept aside so that unnamed tasks pay nothing for names.
+    names: Mutex<HashMap<TaskId, Arc<str>>>,
+    /// Whether any task was ever named: until one is, nobody takes the lock above.
+    any_named: AtomicBool,
     /// The places tasks were spawned from; a task records an index into it.
-    sites: RefCell<Sites>,
-    /// When each offender was last warned about, and how many slow polls went unmentioned since.
-    warned: RefCell<HashMap<Who, (Instant, u64)>>,
-    /// Who is being polled right now.
-    current: Cell<Who>,
-    /// What the wakes happening right now should be blamed on.
-    waking: Cell<Cause>,
-    journal: Option<RefCell<Journal>>,
+    sites: Mutex<Sites>,
+    /// The longest poll the watchdog measured, in nanoseconds.
+    longest_nanos: AtomicU64,
+    /// Samples the polling threads; `None` when the warning is off.
+    watchdog: Option<Watchdog>,
+    journal: Option<Mutex<Journal>>,
     trace_path: Option<PathBuf>,
 }
 
-impl Observer {
-    pub(crate) fn new(config: &ObserveConfig) -> Observer {
-        let clock = PollClock::for_threshold(config.slow_poll_threshold);
-        let journal = (config.trace || config.explain).then(|| {
-            RefCell::new(Journal::new(
-                config.trace,
-                config.explain,
-                config.trace_capacity,
-            ))
-        });
-        Observer {
-            epoch: Instant::now(),
-            slow_threshold: config.slow_poll_threshold,
-            slow_nanos: config.slow_poll_threshold.map_or(u64::MAX, |threshold| {
-                threshold.as_nanos().min(u64::MAX as u128) as u64
-            }),
-            clock,
-            longest_nanos: Cell::new(0),
-            mark: Cell::new(clock.now()),
-            names: RefCell::default(),
-            sites: RefCell::default(),
-            warned: RefCell::default(),
-            current: Cell::new(Who::Nobody),
-            waking: Cell::new(Cause::Unknown),
-            journal,
-            trace_path: config.trace_path.clone(),
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Each update under these locks is a single map or ring operation: poisoning is harmless.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    /// The shared part of a runtime's observer. A task records its spawn site as an index
+    /// below `max_sites`; `max_sites` itself means "not recorded".
+    pub(crate) fn new(config: &ObserveConfig, max_sites: u32) -> Arc<Shared> {
+        Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
+            let watchdog = config.slow_poll_threshold.map(|threshold| {
+                let weak = weak.clone();
+                Watchdog::new(
+                    threshold,
+                    Box::new(move |task| match weak.upgrade() {
+                        Some(shared) if task != 0 => {
+                            format!("task {}", shared.task_label(TaskId(task)))
+                        }
+                        _ if task == 0 => "the future passed to block_on".to_string(),
+                        _ => format!("task #{task}"),
+                    }),
+                )
+            });
+            Shared {
+                epoch: Instant::now(),
+                slow_threshold: config.slow_poll_threshold,
+                names: Mutex::default(),
+                any_named: AtomicBool::new(false),
+                sites: Mutex::new(Sites::new(max_sites)),
+                longest_nanos: AtomicU64::new(0),
+                watchdog,
+                journal: (config.trace || config.explain).then(|| {
+                    Mutex::new(Journal::new(
+                        config.trace,
+                        config.explain,
+                        config.trace_capacity,
+                    ))
+                }),
+                trace_path: config.trace_path.clone(),
+            }
+        })
+    }
+
+    /// A task's name, if it has one and is alive.
+    pub(crate) fn name_of(&self, id: TaskId) -> Option<Arc<str>> {
+        if !self.any_named.load(Relaxed) {
+            return None;
         }
+        lock(&self.names).get(&id).cloned()
+    }
+
+    /// `fetch#12`, or `task#12` for a task without a name.
+    fn task_label(&self, id: TaskId) -> String {
+        explain::task_label(id, &|id| self.name_of(id))
+    }
+
+    /// The spawn site with index `site`.
+    pub(crate) fn site(&self, site: u32) -> Option<&'static Location<'static>> {
+        lock(&self.sites).get(site)
+    }
+
+    /// The longest poll the watchdog measured.
+    pub(crate) fn longest_poll(&self) -> Duration {
+        Duration::from_nanos(self.longest_nanos.load(Relaxed))
+    }
+
+    /// How often the watchdog samples, if there is one.
+    pub(crate) fn poll_sample_period(&self) -> Option<Duration> {
+        self.watchdog.as_ref().map(Watchdog::period)
+    }
+
+    /// The runtime is being dropped: stop the watchdog and write the trace file, if asked for.
+    pub(crate) fn shutdown(&self) {
+        if let Some(watchdog) = &self.watchdog {
+            watchdog.stop();
+        }
+        self.write_trace_file();
+    }
+
+    /// Writes the journal as Chrome Trace Event JSON.
+    pub(crate) fn write_trace(&self, out: &mut dyn Write) -> io::Result<()> {
+        let journal = self
+            .journal
+            .as_ref()
+            .map(lock)
+            .filter(|journal| journal.keeps_records())
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "tracing is off: build the runtime with Builder::trace(true) or set \
+                     NBIO_TRACE=file.json",
+                )
+            })?;
+        chrome::write(out, journal.records(), journal.dropped(), &|id| {
+            self.name_of(id)
+        })
+    }
+
+    /// Writes the trace to the `NBIO_TRACE` path, if one was given. A failure is reported on
+    /// stderr: there is no caller left to return it to.
+    fn write_trace_file(&self) {
+        let Some(path) = &self.trace_path else {
+            return;
+        };
+        let result = File::create(path).and_then(|file| {
+            let mut out = BufWriter::new(file);
+            self.write_trace(&mut out)?;
+            out.flush()
+        });
+        if let Err(err) = result {
+            eprintln!(
+                "nbio: could not write the trace to {}: {err}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// The recorder of one thread that polls tasks.
+pub(crate) struct Observer {
+    shared: Arc<Shared>,
+    /// What the watchdog sees of this thread; `None` when the warning is off.
+    lane: Option<Arc<Lane>>,
+    /// Whether the lane was handed to the watchdog yet (on the thread's first turn).
+    watched: Cell<bool>,
+    /// Polls so far on this thread: the lane's sequence number.
+    seq: Cell<u64>,
+    /// The coarse clock at the start of the current turn, as a dump stamp.
+    stamp: Cell<u32>,
+    /// Who is being polled right now.
+    current: Cell<Who>,
+    /// What the wakes happening right now should be blamed on, when the reactor says (while it
+    /// hands out wakers); otherwise a wake is blamed on whoever is being polled.
+    waking: Cell<Option<Cause>>,
+    rate_limit: RefCell<RateLimit>,
+    /// The last spawn site this thread looked up: loops spawn from one place.
+    last_site: Cell<Option<(usize, u32)>>,
+}
+
+/// When a poll started, if the journal wants to know.
+pub(crate) struct PollStart(Option<Instant>);
+
+impl Observer {
+    /// The recorder of a thread of the runtime that `shared` observes; `thread` is how reports
+    /// name that thread.
+    pub(crate) fn new(shared: &Arc<Shared>, thread: &str) -> Observer {
+        Observer {
+            lane: shared
+                .watchdog
+                .as_ref()
+                .map(|_| Arc::new(Lane::new(thread.to_string()))),
+            watched: Cell::new(false),
+            shared: Arc::clone(shared),
+            seq: Cell::new(0),
+            stamp: Cell::new(0),
+            current: Cell::new(Who::Nobody),
+            waking: Cell::new(None),
+            rate_limit: RefCell::default(),
+            last_site: Cell::new(None),
+        }
+    }
+
+    /// The part this thread shares with the runtime's other threads.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// Whether events are being recorded or printed.
     #[inline]
     pub(crate) fn journaling(&self) -> bool {
-        self.journal.is_some()
+        self.shared.journal.is_some()
     }
 
     fn record(&self, at: Instant, event: Event) {
-        if let Some(journal) = &self.journal {
+        if let Some(journal) = &self.shared.journal {
             let record = Record {
-                at: at.saturating_duration_since(self.epoch),
+                at: at.saturating_duration_since(self.shared.epoch),
                 event,
             };
-            journal.borrow_mut().record(record, &|id| self.name_of(id));
+            lock(journal).record(record, &|id| self.shared.name_of(id));
         }
     }
 
     /// A task's name, if it has one and is alive.
     pub(crate) fn name_of(&self, id: TaskId) -> Option<Arc<str>> {
-        let names = self.names.borrow();
-        if names.is_empty() {
-            None
-        } else {
-            names.get(&id).cloned()
-        }
+        self.shared.name_of(id)
     }
 
     pub(crate) fn spawned(
@@ -167,7 +305,8 @@ impl Observer {
         location: &'static Location<'static>,
     ) {
         if let Some(name) = &name {
-            self.names.borrow_mut().insert(id, Arc::clone(name));
+            self.shared.any_named.store(true, Relaxed);
+            lock(&self.shared.names).insert(id, Arc::clone(name));
         }
         if self.journaling() {
             let by = self.current.get();
@@ -185,133 +324,135 @@ impl Observer {
 
     /// The index of `location` among the spawn sites, for the task header.
     pub(crate) fn site_of(&self, location: &'static Location<'static>) -> u32 {
-        self.sites.borrow_mut().intern(location)
+        let key = Sites::key(location);
+        if let Some((last, site)) = self.last_site.get() {
+            if last == key {
+                return site;
+            }
+        }
+        let site = lock(&self.shared.sites).intern(location);
+        self.last_site.set(Some((key, site)));
+        site
     }
 
     /// The spawn site with index `site`.
     pub(crate) fn site(&self, site: u32) -> Option<&'static Location<'static>> {
-        self.sites.borrow().by_index.get(site as usize).copied()
+        self.shared.site(site)
     }
 
+    /// Task `id` is gone: forget its name and its warnings.
     pub(crate) fn finished(&self, id: TaskId) {
-        let mut names = self.names.borrow_mut();
-        if !names.is_empty() {
-            names.remove(&id);
+        if self.shared.any_named.load(Relaxed) {
+            lock(&self.shared.names).remove(&id);
         }
-        let mut warned = self.warned.borrow_mut();
-        if !warned.is_empty() {
-            warned.remove(&Who::Task(id));
-        }
+        self.rate_limit.borrow_mut().forget(Who::Task(id));
     }
 
-    /// Starts the clock for a new turn of the loop (after time spent outside of polls).
+    /// This thread is about to poll after blocking, or after being outside the runtime: makes
+    /// sure the watchdog watches it and is awake. Also starts a new turn (see `begin_turn`).
+    pub(crate) fn resume(&self) {
+        if let (Some(lane), Some(watchdog)) = (&self.lane, &self.shared.watchdog) {
+            if !self.watched.replace(true) {
+                lane.claim();
+                watchdog.watch(Arc::clone(lane));
+            }
+            watchdog.active();
+        }
+        self.begin_turn();
+    }
+
+    /// A new turn of the loop: stamps the coarse clock for the dumps' "last polled" (one read
+    /// per turn, not per poll).
     #[inline]
     pub(crate) fn begin_turn(&self) {
-        self.mark.set(self.clock.now());
+        self.stamp
+            .set((clock::coarse_nanos() >> STAMP_UNIT_SHIFT) as u32);
     }
 
-    /// The stamp a task's header records for "last polled".
+    /// `who` is about to be polled; `notes` is its task's notes word. One call per poll.
     #[inline]
-    pub(crate) fn stamp(&self) -> u32 {
-        (self.mark.get() >> STAMP_UNIT_SHIFT) as u32
-    }
-
-    /// `who` is about to be polled. Returns when, if the journal wants to know.
-    #[inline]
-    pub(crate) fn begin_poll(&self, who: Who) -> Option<Instant> {
+    pub(crate) fn poll_started(&self, who: Who, notes: Option<&AtomicU64>) -> PollStart {
         self.current.set(who);
-        self.waking.set(Cause::of(who));
-        self.journaling().then(Instant::now)
+        if let Some(notes) = notes {
+            TaskNotes::of(notes).record_poll(self.stamp.get());
+        }
+        if let Some(lane) = &self.lane {
+            let seq = self.seq.get() + 1;
+            self.seq.set(seq);
+            lane.poll_started(seq, who.raw());
+        }
+        PollStart(self.journaling().then(Instant::now))
     }
 
-    /// The poll of `who` just ended: time it, warn if it was slow, record it.
+    /// The poll of `who` ended with `outcome`; `site` is the index of its spawn site, looked up
+    /// only if a warning names it. One call per poll.
     #[inline]
-    pub(crate) fn end_poll(
+    pub(crate) fn poll_ended(
         &self,
+        start: PollStart,
         who: Who,
-        spawned_at: Option<&'static Location<'static>>,
-        started: Option<Instant>,
+        site: Option<u32>,
         outcome: PollOutcome,
     ) {
-        let now = self.clock.now();
-        let spent = now.wrapping_sub(self.mark.get());
-        self.mark.set(now);
-        if spent > self.longest_nanos.get() {
-            self.longest_nanos.set(spent);
-        }
-        if spent >= self.slow_nanos {
-            self.slow_poll(who, spawned_at, Duration::from_nanos(spent));
-        }
-        if let Some(started) = started {
-            let ended = Instant::now();
-            self.record(
-                started,
-                Event::Poll {
-                    who,
-                    took: ended - started,
-                    outcome,
-                },
-            );
-            if outcome == PollOutcome::Yielded {
-                if let Who::Task(task) = who {
-                    self.record(
-                        ended,
-                        Event::Wake {
-                            task,
-                            cause: Cause::Itself,
-                        },
-                    );
-                }
+        if let Some(lane) = &self.lane {
+            if lane.poll_ended(self.seq.get()) {
+                self.flagged_poll(lane, who, site);
             }
+        }
+        if let PollStart(Some(started)) = start {
+            self.journal_poll(started, who, outcome);
         }
         self.current.set(Who::Nobody);
-        self.waking.set(Cause::Unknown);
     }
 
-    /// A poll held the thread for at least the threshold: say so, on one line, at most once
-    /// a second for the same task (a task that blocks in every poll would flood stderr).
     #[cold]
-    fn slow_poll(&self, who: Who, spawned_at: Option<&'static Location<'static>>, took: Duration) {
-        let now = Instant::now();
-        self.record(now, Event::SlowPoll { who, took });
-        let held_back = {
-            let mut warned = self.warned.borrow_mut();
-            match warned.get_mut(&who) {
-                Some((last, held_back)) if now.duration_since(*last) < SLOW_POLL_WARNING_EVERY => {
-                    *held_back += 1;
-                    return;
-                }
-                Some((last, held_back)) => {
-                    *last = now;
-                    std::mem::take(held_back)
-                }
-                None => {
-                    warned.insert(who, (now, 0));
-                    0
-                }
+    fn journal_poll(&self, started: Instant, who: Who, outcome: PollOutcome) {
+        let ended = Instant::now();
+        let took = ended - started;
+        self.record(started, Event::Poll { who, took, outcome });
+        if outcome == PollOutcome::Yielded {
+            if let Who::Task(task) = who {
+                let cause = Cause::Itself;
+                self.record(ended, Event::Wake { task, cause });
             }
+        }
+    }
+
+    /// The watchdog saw this poll running at two samples: measure it, and warn if it really
+    /// held the thread past the threshold.
+    #[cold]
+    fn flagged_poll(&self, lane: &Lane, who: Who, site: Option<u32>) {
+        let (Some(watchdog), Some(threshold)) = (&self.shared.watchdog, self.shared.slow_threshold)
+        else {
+            return;
         };
-        let threshold = self.slow_threshold.unwrap_or_default();
-        let spawned_at = spawned_at
+        let Some(slow) = SlowPoll::measure(&lane.take_sighting(), watchdog.period()) else {
+            return;
+        };
+        self.shared
+            .longest_nanos
+            .fetch_max(slow.held.as_nanos().min(u64::MAX as u128) as u64, Relaxed);
+        if slow.held < threshold {
+            return;
+        }
+        self.record(
+            Instant::now(),
+            Event::SlowPoll {
+                who,
+                took: slow.held,
+            },
+        );
+        let Some(held_back) = self.rate_limit.borrow_mut().admit(who) else {
+            return;
+        };
+        let spawned_at = site
+            .and_then(|site| self.shared.site(site))
             .map(|at| format!(" (spawned at {at})"))
             .unwrap_or_default();
-        let resolution = self.clock.resolution();
-        let precision = if resolution > Duration::from_micros(1) {
-            format!(" (± {})", explain::human(resolution))
-        } else {
-            String::new()
-        };
-        let also = if held_back > 0 {
-            format!("; {held_back} more slow poll(s) of it in the last second went unreported")
-        } else {
-            String::new()
-        };
+        let what = format!("{}{spawned_at}", self.label(who));
         eprintln!(
-            "nbio: slow poll: {}{spawned_at} held the thread for {}{precision} (threshold {}); \
-             a poll must not block: await instead of sleeping or doing blocking I/O{also}",
-            self.label(who),
-            explain::human(took),
-            explain::human(threshold)
+            "{}",
+            slow::line(&what, &lane.name, &slow, threshold, held_back)
         );
     }
 
@@ -319,24 +460,30 @@ impl Observer {
         match who {
             Who::Nobody => "the runtime".to_string(),
             Who::Main => "the future passed to block_on".to_string(),
-            Who::Task(id) => format!("task {}", explain::task_label(id, &|id| self.name_of(id))),
+            Who::Task(id) => format!("task {}", self.shared.task_label(id)),
         }
     }
 
-    /// Blames the wakes that follow on `cause` (the reactor sets this before each waker).
+    /// Blames the wakes that follow on `cause` (the reactor sets this before each waker), or,
+    /// with `None`, on whoever is being polled again.
     #[inline]
-    pub(crate) fn set_waking(&self, cause: Cause) {
+    pub(crate) fn set_waking(&self, cause: Option<Cause>) {
         self.waking.set(cause);
     }
 
     /// What the wake happening now is blamed on.
     #[inline]
     pub(crate) fn waking(&self) -> Cause {
-        self.waking.get()
+        self.waking
+            .get()
+            .unwrap_or_else(|| Cause::of(self.current.get()))
     }
 
-    /// A task entered the run queue because of `cause`.
-    pub(crate) fn woke(&self, task: TaskId, cause: Cause) {
+    /// A task entered the run queue because of `cause`: noted in its notes word, and in the
+    /// journal if one is kept.
+    #[inline]
+    pub(crate) fn woke(&self, task: TaskId, notes: &AtomicU64, cause: Cause) {
+        TaskNotes::of(notes).record_wake(cause);
         if self.journaling() {
             self.record(Instant::now(), Event::Wake { task, cause });
         }
@@ -365,97 +512,32 @@ impl Observer {
         );
     }
 
-    /// The polled task got `WouldBlock` on `fd` and is about to wait.
-    pub(crate) fn would_block(&self, fd: RawFd, dir: Direction, remaining: Option<usize>) {
+    /// The polled task's operation on `fd` must wait for readiness, for `why`.
+    pub(crate) fn waiting(
+        &self,
+        fd: RawFd,
+        dir: Direction,
+        remaining: Option<usize>,
+        why: WaitReason,
+    ) {
         if self.journaling() {
             let who = self.current.get();
             self.record(
                 Instant::now(),
-                Event::WouldBlock {
+                Event::Wait {
                     who,
                     fd,
                     dir,
                     remaining,
+                    why,
                 },
             );
         }
     }
 
-    /// The longest poll so far.
-    pub(crate) fn longest_poll(&self) -> Duration {
-        Duration::from_nanos(self.longest_nanos.get())
-    }
-
-    /// How long ago a poll stamped `stamp` began.
+    /// How long ago a poll stamped `stamp` began (to the coarse clock's tick).
     pub(crate) fn since_stamp(&self, stamp: u32) -> Duration {
-        let now = (self.clock.now() >> STAMP_UNIT_SHIFT) as u32;
+        let now = (clock::coarse_nanos() >> STAMP_UNIT_SHIFT) as u32;
         Duration::from_nanos(u64::from(now.wrapping_sub(stamp)) << STAMP_UNIT_SHIFT)
-    }
-
-    /// Writes the journal as Chrome Trace Event JSON.
-    pub(crate) fn write_trace(&self, out: &mut dyn Write) -> io::Result<()> {
-        let journal = self.journal.as_ref().filter(|j| j.borrow().keeps_records()).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "tracing is off: build the runtime with Builder::trace(true) or set NBIO_TRACE=file.json",
-            )
-        })?;
-        let journal = journal.borrow();
-        chrome::write(out, journal.records(), journal.dropped(), &|id| {
-            self.name_of(id)
-        })
-    }
-
-    /// Writes the trace to the `NBIO_TRACE` path, if one was given (the runtime is being
-    /// dropped). A failure is reported on stderr: there is no caller left to return it to.
-    pub(crate) fn write_trace_file(&self) {
-        let Some(path) = &self.trace_path else {
-            return;
-        };
-        let result = File::create(path).and_then(|file| {
-            let mut out = BufWriter::new(file);
-            self.write_trace(&mut out)?;
-            out.flush()
-        });
-        if let Err(err) = result {
-            eprintln!(
-                "nbio: could not write the trace to {}: {err}",
-                path.display()
-            );
-        }
-    }
-}
-
-/// The distinct places tasks were spawned from. A program has a fixed set of them (every
-/// `spawn` call in its source), so each task stores a small index instead of an 8-byte
-/// pointer, which keeps the task allocation one malloc size class smaller.
-#[derive(Default)]
-struct Sites {
-    by_index: Vec<&'static Location<'static>>,
-    /// Keyed by the location's address: a `Location` is a static, one per call site.
-    index: HashMap<usize, u32>,
-    /// The last site looked up: loops spawn from one place, and skip the hash.
-    last: Option<(usize, u32)>,
-}
-
-impl Sites {
-    fn intern(&mut self, location: &'static Location<'static>) -> u32 {
-        let key = location as *const Location<'static> as usize;
-        if let Some((last, site)) = self.last {
-            if last == key {
-                return site;
-            }
-        }
-        let next = self.by_index.len() as u32;
-        let site = *self.index.entry(key).or_insert(next);
-        if site == next {
-            if next >= TaskMeta::NO_SITE {
-                self.index.remove(&key);
-                return TaskMeta::NO_SITE; // A million sites: stop recording new ones.
-            }
-            self.by_index.push(location);
-        }
-        self.last = Some((key, site));
-        site
     }
 }

@@ -24,51 +24,74 @@ pub struct Stats {
     pub tasks_completed: u64,
     /// Tasks whose future still exists.
     pub tasks_alive: u64,
-    /// Times a task was polled (the `block_on` future itself is not a task).
+    /// Times a task was polled (the `block_on` future itself is not a task, and its polls are
+    /// not counted).
     pub polls: u64,
-    /// Times a waker put a task back in the run queue.
+    /// Times a waker made something runnable: put a task in a run queue, or made the future
+    /// passed to `block_on` due for a poll. A wake of something already runnable (queued,
+    /// already woken) changes nothing and is not counted.
     pub wakes: u64,
-    /// The part of `wakes` that came from other threads.
+    /// The part of `wakes` that came from threads other than the runtime's: wakers called from
+    /// another thread, for tasks and for the `block_on` future alike.
     pub remote_wakes: u64,
+    /// The part of `wakes` that woke the future passed to `block_on` rather than a task (from
+    /// this thread or another). `wakes - block_on_wakes` is what tasks got.
+    pub block_on_wakes: u64,
     /// Calls into the poller: blocking waits and non-blocking looks.
     pub reactor_waits: u64,
     /// Readiness events the poller delivered.
     pub io_events: u64,
-    /// Reads and writes that got `WouldBlock` and waited for readiness before retrying.
+    /// Reads and writes that had to wait for readiness before going on: they got `WouldBlock`,
+    /// or (a write) the kernel took only part of what was offered, which says its buffer is
+    /// full without the failed syscall that would follow.
     pub would_block: u64,
+    /// The part of `would_block` that were short writes: waits that cost no `EAGAIN`.
+    pub short_writes: u64,
     /// Sockets (counted once per direction) that a task is waiting on right now.
     pub io_waiters: u64,
     /// Timers that reached their deadline.
     pub timers_fired: u64,
     /// Timers armed and not yet fired or cancelled.
     pub timers_pending: u64,
-    /// The longest single poll so far (of a task or of the `block_on` future), measured with
-    /// the clock that times every poll: on Linux the kernel's coarse clock, so in steps of the
-    /// scheduler tick (1–4 ms; `0` means shorter than a tick).
+    /// The longest single poll so far (of a task or of the `block_on` future), as the watchdog
+    /// measured it: a lower bound, from its first sight of the poll to the poll's end (the
+    /// true length is at most one sampling period more). Polls shorter than a sampling period
+    /// are never measured, so zero means "none lasted `poll_sample_period`", not "no time".
     pub longest_poll: Duration,
+    /// How often the watchdog samples the threads that poll tasks: a quarter of the slow-poll
+    /// threshold (2.5 ms by default), at least 1 ms. `None` when the warning is off, and then
+    /// `longest_poll` is not measured.
+    pub poll_sample_period: Option<Duration>,
 }
 
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "tasks: {} spawned, {} completed, {} alive; polls: {}; wakes: {} ({} remote); \
-             reactor: {} waits, {} io events, {} would-block, {} waiting; \
+            "tasks: {} spawned, {} completed, {} alive; polls: {}; \
+             wakes: {} ({} remote, {} of block_on's future); \
+             reactor: {} waits, {} io events, {} would-block ({} short writes), {} waiting; \
              timers: {} fired, {} pending; \
-             longest poll: {:?}",
+             longest poll: {}",
             self.tasks_spawned,
             self.tasks_completed,
             self.tasks_alive,
             self.polls,
             self.wakes,
             self.remote_wakes,
+            self.block_on_wakes,
             self.reactor_waits,
             self.io_events,
             self.would_block,
+            self.short_writes,
             self.io_waiters,
             self.timers_fired,
             self.timers_pending,
-            self.longest_poll,
+            match self.poll_sample_period {
+                None => "not measured".to_string(),
+                Some(period) if self.longest_poll.is_zero() => format!("under {period:?}"),
+                Some(_) => format!("at least {:?}", self.longest_poll),
+            },
         )
     }
 }

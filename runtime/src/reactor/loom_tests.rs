@@ -43,27 +43,29 @@ fn data_arrives(source: &Source, data: &AtomicBool) {
 }
 
 /// The task's side, as `Registered::poll_io` and `Reactor::poll_ready` do it (with the same
-/// `Source` methods): read until the modelled syscall succeeds, waiting for the reactor
-/// whenever it fails.
-fn read_until_data(source: &Source, data: &AtomicBool) {
+/// `Source` methods): try the modelled syscall in `dir` until it succeeds (while `possible` is
+/// set), waiting for the reactor whenever it fails.
+fn operate_until(source: &Source, dir: Direction, possible: &AtomicBool) {
     let signal = std::sync::Arc::new(Unblock(Notify::new()));
     let waker = Waker::from(std::sync::Arc::clone(&signal));
     loop {
         let seen = source.readiness();
-        if seen.is_ready(Direction::Read) {
-            if data.load(SeqCst) {
-                return; // the read succeeded
+        if seen.is_ready(dir) {
+            if possible.load(SeqCst) {
+                return; // the syscall succeeded
             }
-            source.clear_ready(Direction::Read, seen); // WouldBlock
+            source.clear_ready(dir, seen); // WouldBlock
             continue;
         }
-        let (_, ready_now) = source
-            .file_and_look(Direction::Read, &waker, |_| Ok(()))
-            .unwrap();
+        let (_, ready_now) = source.file_and_look(dir, &waker, |_| Ok(())).unwrap();
         if !ready_now {
             signal.0.wait();
         }
     }
+}
+
+fn read_until_data(source: &Source, data: &AtomicBool) {
+    operate_until(source, Direction::Read, data);
 }
 
 #[test]
@@ -93,6 +95,36 @@ fn loom_a_read_waiting_on_a_socket_drained_earlier_is_woken_by_new_data() {
             move || data_arrives(&source, &data)
         });
         read_until_data(&source, &data);
+        dispatcher.join().unwrap();
+    });
+}
+
+/// The writer's side of a short write, as `Registered::try_write_io` and `write_all` do it: a
+/// write that took less than it was offered clears the writable bit (tick-guarded), and the
+/// loop then waits for the bit. `room` models "the kernel freed space".
+fn write_after_a_short_write(source: &Source, room: &AtomicBool) {
+    let seen = source.readiness(); // the short write began with this word; the buffer filled
+    source.clear_ready(Direction::Write, seen);
+    operate_until(source, Direction::Write, room);
+}
+
+#[test]
+fn loom_room_freed_while_a_short_write_clears_the_bit_is_never_lost() {
+    loom::model(|| {
+        let source = Arc::new(Source::new(1, -1));
+        let room = Arc::new(AtomicBool::new(false));
+        let dispatcher = thread::spawn({
+            let (source, room) = (Arc::clone(&source), Arc::clone(&room));
+            move || {
+                room.store(true, SeqCst);
+                let mut woken = Vec::new();
+                source.dispatch(false, true, &mut woken);
+                for (waker, _) in woken {
+                    waker.wake();
+                }
+            }
+        });
+        write_after_a_short_write(&source, &room);
         dispatcher.join().unwrap();
     });
 }

@@ -97,8 +97,10 @@ pub(crate) struct ReactorCounters {
     pub(crate) waits: AtomicU64,
     /// Readiness events delivered by the poller.
     pub(crate) io_events: AtomicU64,
-    /// Reads and writes that hit `WouldBlock` and had to wait.
+    /// Reads and writes that had to wait for readiness: a `WouldBlock`, or a short write.
     pub(crate) would_block: AtomicU64,
+    /// The part of `would_block` that were short writes.
+    pub(crate) short_writes: AtomicU64,
     /// Timers that reached their deadline.
     pub(crate) timers_fired: AtomicU64,
 }
@@ -158,16 +160,21 @@ impl Reactor {
     }
 
     /// Waits until the readiness word says `dir` may be ready (at once if it already does).
+    /// With `trust_guess`, a new socket's guess counts (the caller only wants to know whether a
+    /// syscall is worth trying); without, only the kernel's word does (`readable()`), and a
+    /// socket not yet added to the poller is added first.
     ///
     /// Stores the waker, then looks at the word again: see step 3 of the protocol above.
     pub(crate) fn poll_ready(
         &self,
         source: &Source,
         dir: Direction,
+        trust_guess: bool,
         cx: &mut Context<'_>,
         filed: &mut Option<Waker>,
     ) -> Poll<io::Result<()>> {
-        if source.readiness().is_ready(dir) {
+        let readiness = source.readiness();
+        if readiness.is_known_ready(dir) || (trust_guess && readiness.is_ready(dir)) {
             return Poll::Ready(Ok(()));
         }
         if self.shut_down.load(Acquire) {
@@ -181,6 +188,7 @@ impl Reactor {
                 ));
             }
             if !waiters.added {
+                source.start_reporting();
                 self.add(source)?;
                 waiters.added = true;
             }
@@ -323,9 +331,12 @@ impl Reactor {
         self.lock_timers().len()
     }
 
-    /// Adds a `WouldBlock` to the counters.
-    pub(crate) fn count_would_block(&self) {
+    /// Counts an operation that must wait for readiness (`short`: after a short write).
+    pub(crate) fn count_wait(&self, short: bool) {
         self.counters.would_block.fetch_add(1, Relaxed);
+        if short {
+            self.counters.short_writes.fetch_add(1, Relaxed);
+        }
     }
 
     /// Whether any task waits on a socket of this reactor.

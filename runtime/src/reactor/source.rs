@@ -14,7 +14,7 @@ use std::sync::PoisonError;
 use std::task::Waker;
 
 use super::{Trigger, Woken};
-use crate::sync::{AtomicU64, Mutex, MutexGuard};
+use crate::loom::{AtomicU64, Mutex, MutexGuard};
 
 /// Which way a task waits on a source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,17 +34,26 @@ impl Direction {
     }
 }
 
-/// The readiness word: bit 0 "may be readable", bit 1 "may be writable", and from bit 2 up a
-/// count of the events the poller delivered (the *tick*).
+/// The readiness word: bit 0 "may be readable", bit 1 "may be writable", bit 2 "the poller
+/// reports on this source" (`KNOWN`), and from bit 3 up a count of the events the poller
+/// delivered (the *tick*).
 ///
 /// A bit is set by every event in its direction and cleared by an attempt that got
-/// `WouldBlock`, but only if no event came since the attempt began (same tick). That
-/// condition is what makes the edge-triggered poller safe: an event that arrives between a
-/// failed syscall and the clearing is never wiped out by it.
+/// `WouldBlock` (or, for writes, took less than it was offered), but only if no event came
+/// since the attempt began (same tick). That condition is what makes the edge-triggered poller
+/// safe: an event that arrives between a failed syscall and the clearing is never wiped out by
+/// it.
+///
+/// Until the source is added to the poller, both ready bits are a *guess*: a socket that never
+/// had to wait is assumed ready, so that plain reads and writes try the syscall at once and a
+/// socket that never waits costs no poller call. The guess is good enough to try a syscall,
+/// never to answer `readable()`: that waits until `KNOWN`, set (with both bits cleared) just
+/// before the source is added, after which every bit is the kernel's word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Readiness(u64);
 
-const TICK_ONE: u64 = 1 << 2;
+const KNOWN: u64 = 1 << 2;
+const TICK_ONE: u64 = 1 << 3;
 const READY_BOTH: u64 = 0b11;
 
 impl Readiness {
@@ -56,8 +65,13 @@ impl Readiness {
         self.0 & dir.ready_bit() != 0
     }
 
+    /// Whether the kernel said `dir` is ready (not merely a new socket's guess).
+    pub(crate) fn is_known_ready(self, dir: Direction) -> bool {
+        self.is_ready(dir) && self.0 & KNOWN != 0
+    }
+
     fn tick(self) -> u64 {
-        self.0 >> 2
+        self.0 / TICK_ONE
     }
 }
 
@@ -163,8 +177,26 @@ impl Source {
         }
     }
 
-    /// A syscall in `dir` that began when the word was `seen` got `WouldBlock`: clear the bit,
-    /// unless an event came since (then the bit is fresh and the syscall is worth retrying).
+    /// The source is about to be added to the poller: from now on readiness is the kernel's
+    /// word. Drops the guess (both bits) and sets `KNOWN`; the poller reports the socket's
+    /// current readiness as the first event after the add. Called under the source's lock.
+    pub(crate) fn start_reporting(&self) {
+        let mut current = self.readiness.load(Acquire);
+        loop {
+            let next = (current & !READY_BOTH) | KNOWN;
+            match self
+                .readiness
+                .compare_exchange_weak(current, next, AcqRel, Acquire)
+            {
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// A syscall in `dir` that began when the word was `seen` got `WouldBlock` (or was a short
+    /// write): clear the bit, unless an event came since (then the bit is fresh and the syscall
+    /// is worth retrying).
     pub(crate) fn clear_ready(&self, dir: Direction, seen: Readiness) {
         let mut current = self.readiness.load(Acquire);
         while Readiness(current).tick() == seen.tick() && Readiness(current).is_ready(dir) {

@@ -10,12 +10,11 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::sync::Mutex;
 use std::task::{Context, Poll};
 
 use super::raw::{self, Header};
-use super::state::{is_finished, CANCELLED, CLOSED, COMPLETE, HANDLE, JOIN_WAKER};
+use super::state::{Snapshot, CANCELLED};
 use super::TaskId;
 
 /// An owned permission to await a spawned task's output.
@@ -77,7 +76,7 @@ impl<T> JoinHandle<T> {
 
     /// Whether the task's future is gone: it returned, panicked or was aborted.
     pub fn is_finished(&self) -> bool {
-        is_finished(self.header().state.load(Acquire))
+        self.header().state.load().is_finished()
     }
 
     /// The task's id.
@@ -86,50 +85,20 @@ impl<T> JoinHandle<T> {
     }
 
     /// Takes the result of a finished task out of its slot.
-    fn take_result(&mut self, state: usize) -> Result<T, JoinError> {
+    fn take_result(&mut self, state: Snapshot) -> Result<T, JoinError> {
         let id = self.id();
-        if state & COMPLETE == 0 {
+        if !state.has_output() {
             return Err(JoinError::cancelled(id));
         }
         assert!(
-            state & CLOSED == 0,
+            !state.is_closed(),
             "JoinHandle polled again after it returned the task's output"
         );
         // SAFETY: COMPLETE with HANDLE set: the output is in the slot and it is ours; CLOSED,
         // set next, records that it is gone so that nobody reads or drops it again.
         let output = unsafe { Header::read_output::<T>(self.task) };
-        self.header().state.fetch_or(CLOSED, AcqRel);
+        self.header().state.output_taken();
         output.map_err(|panic| JoinError::panicked(id, panic.into_payload()))
-    }
-
-    /// Clears JOIN_WAKER while the task runs; fails with the state once it has finished.
-    fn reclaim_waker_slot(&self) -> Result<(), usize> {
-        let state = &self.header().state;
-        let mut current = state.load(Acquire);
-        loop {
-            if is_finished(current) {
-                return Err(current);
-            }
-            match state.compare_exchange_weak(current, current & !JOIN_WAKER, AcqRel, Acquire) {
-                Ok(_) => return Ok(()),
-                Err(actual) => current = actual,
-            }
-        }
-    }
-
-    /// Sets JOIN_WAKER while the task runs; fails with the state once it has finished.
-    fn publish_waker_slot(&self) -> Result<(), usize> {
-        let state = &self.header().state;
-        let mut current = state.load(Acquire);
-        loop {
-            if is_finished(current) {
-                return Err(current);
-            }
-            match state.compare_exchange_weak(current, current | JOIN_WAKER, AcqRel, Acquire) {
-                Ok(_) => return Ok(()),
-                Err(actual) => current = actual,
-            }
-        }
     }
 }
 
@@ -137,18 +106,18 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let state = self.header().state.load(Acquire);
-        if is_finished(state) {
+        let state = self.header().state.load();
+        if state.is_finished() {
             return Poll::Ready(self.take_result(state));
         }
         let slot = self.header().join_waker();
-        if state & JOIN_WAKER != 0 {
+        if state.has_join_waker() {
             // SAFETY: while JOIN_WAKER is set both sides only read the slot.
             let same = unsafe { (*slot).as_ref() }.is_some_and(|w| w.will_wake(cx.waker()));
             if same {
                 return Poll::Pending;
             }
-            if let Err(state) = self.reclaim_waker_slot() {
+            if let Err(state) = self.header().state.unset_join_waker() {
                 return Poll::Ready(self.take_result(state));
             }
         }
@@ -158,7 +127,7 @@ impl<T> Future for JoinHandle<T> {
             Some(stored) => (**stored).clone_from(cx.waker()),
             empty => *empty = Some(Box::new(cx.waker().clone())),
         }
-        match self.publish_waker_slot() {
+        match self.header().state.set_join_waker() {
             Ok(()) => Poll::Pending,
             Err(state) => {
                 // SAFETY: JOIN_WAKER is still clear: the slot is still ours.
@@ -172,35 +141,15 @@ impl<T> Future for JoinHandle<T> {
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         let header = self.header();
-        let mut state = header.state.load(Acquire);
-        loop {
-            let mut next = state & !HANDLE;
-            let owns_output = state & COMPLETE != 0 && state & CLOSED == 0;
-            if owns_output {
-                next |= CLOSED;
-            }
-            let owns_waker = state & JOIN_WAKER != 0 && !is_finished(state);
-            if owns_waker {
-                next &= !JOIN_WAKER;
-            }
-            match header
-                .state
-                .compare_exchange_weak(state, next, AcqRel, Acquire)
-            {
-                Ok(_) => {
-                    if owns_output {
-                        // SAFETY: the output was in the slot and the handle owned it; CLOSED,
-                        // just set, keeps anyone else from touching it.
-                        unsafe { Header::drop_output(self.task) };
-                    }
-                    if owns_waker || state & JOIN_WAKER == 0 {
-                        // SAFETY: JOIN_WAKER is clear, so the slot is the handle's.
-                        unsafe { *header.join_waker() = None };
-                    }
-                    break;
-                }
-                Err(actual) => state = actual,
-            }
+        let dropped = header.state.drop_handle();
+        if dropped.drop_output {
+            // SAFETY: the output was in the slot and the handle owned it; CLOSED, just set,
+            // keeps anyone else from touching it.
+            unsafe { Header::drop_output(self.task) };
+        }
+        if dropped.clear_waker {
+            // SAFETY: JOIN_WAKER is clear, so the slot is the handle's.
+            unsafe { *header.join_waker() = None };
         }
         // SAFETY: the handle's own reference, released once.
         unsafe { raw::drop_ref(self.task) }

@@ -1,55 +1,66 @@
-//! The registry: every task whose future still exists, on an intrusive doubly linked list.
+//! The list of live tasks: every task whose future still exists, on an intrusive doubly linked
+//! list whose links live in each task's header.
 //!
 //! The article's loop forgets a generator that waits on nothing: if it is in neither `tasks`
 //! nor `fds`, it is simply gone. nbio cannot afford that. A pending task may be held by no
 //! waker at all (its waker was dropped), yet its future owns resources whose destructors must
-//! run. The registry is how the runtime finds every such task when it is dropped, and how a
-//! dump lists them.
+//! run. The list is how a runtime finds every such task when it is dropped, and how a dump
+//! lists them.
 //!
-//! The links live in each task's header, so registering costs no allocation. Only the
-//! runtime's thread touches the list; the registry holds one reference per listed task, which
-//! is what keeps every pointer on the list valid.
+//! The links live in the header, so listing a task costs no allocation. The list holds one
+//! reference per listed task, which is what keeps every pointer on it valid. It is not
+//! synchronised itself: a runtime keeps it where only one thread at a time can reach it (a
+//! `Cell` on the current-thread runtime's own thread, a lock on the multi-thread one).
 
-use std::cell::Cell;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::AtomicPtr;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::task::raw::{Header, TaskRef};
+use super::raw::{Header, TaskRef};
 
-/// A task's neighbours on the registry list. Atomic only so that the header stays `Sync`:
-/// the runtime's thread is the only one that reads or writes them.
+/// A task's neighbours on its runtime's list. Atomic only so that the header stays `Sync`;
+/// they are only read and written by whoever has the list, with the list's own exclusion.
 #[derive(Default)]
 pub(crate) struct Links {
     prev: AtomicPtr<Header>,
     next: AtomicPtr<Header>,
 }
 
-/// The list of live tasks.
-pub(crate) struct Registry {
-    head: Cell<*mut Header>,
-    len: Cell<usize>,
+/// The live tasks of a runtime (or of one shard of it).
+pub(crate) struct TaskList {
+    head: *mut Header,
+    len: usize,
 }
 
-impl Registry {
-    pub(crate) fn new() -> Registry {
-        Registry {
-            head: Cell::new(ptr::null_mut()),
-            len: Cell::new(0),
+// SAFETY: the list only holds counted references to tasks (each `Send` as a `TaskRef` is), and
+// it is only ever used by one thread at a time, through `&mut`.
+unsafe impl Send for TaskList {}
+
+impl Default for TaskList {
+    fn default() -> TaskList {
+        TaskList::new()
+    }
+}
+
+impl TaskList {
+    pub(crate) const fn new() -> TaskList {
+        TaskList {
+            head: ptr::null_mut(),
+            len: 0,
         }
     }
 
-    /// How many tasks are alive.
+    /// How many tasks are listed.
     pub(crate) fn len(&self) -> usize {
-        self.len.get()
+        self.len
     }
 
     /// Lists a new task, keeping the reference it is given.
-    pub(crate) fn insert(&self, task: TaskRef) {
+    pub(crate) fn insert(&mut self, task: TaskRef) {
         let ptr = task.into_raw().as_ptr();
-        let head = self.head.get();
+        let head = self.head;
         // SAFETY: `ptr` is alive (we now own a reference to it) and so is `head`, which the
-        // registry holds a reference to; only this thread touches the links.
+        // list holds a reference to; `&mut self` means nobody else touches the links.
         unsafe {
             (*ptr).links.prev.store(ptr::null_mut(), Relaxed);
             (*ptr).links.next.store(head, Relaxed);
@@ -57,33 +68,38 @@ impl Registry {
                 (*head).links.prev.store(ptr, Relaxed);
             }
         }
-        self.head.set(ptr);
-        self.len.set(self.len.get() + 1);
+        self.head = ptr;
+        self.len += 1;
     }
 
-    /// Unlists a finished task and returns the registry's reference to it.
+    /// Unlists a finished task and returns the list's reference to it.
     ///
-    /// The task must be on this list (each task is inserted once and removed once, when its
-    /// future is gone).
-    pub(crate) fn remove(&self, task: &TaskRef) -> TaskRef {
-        self.unlink(task.as_ptr())
+    /// # Safety
+    /// The task must be on *this* list (each task is inserted once, into one list, and removed
+    /// once, when its future is gone).
+    pub(crate) unsafe fn remove(&mut self, task: &TaskRef) -> TaskRef {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.unlink(task.as_ptr()) }
     }
 
-    /// Unlists the first task, if any, returning the registry's reference.
-    pub(crate) fn pop(&self) -> Option<TaskRef> {
-        NonNull::new(self.head.get()).map(|head| self.unlink(head))
+    /// Unlists the first task, if any, returning the list's reference.
+    pub(crate) fn pop(&mut self) -> Option<TaskRef> {
+        // SAFETY: the head is on this list.
+        NonNull::new(self.head).map(|head| unsafe { self.unlink(head) })
     }
 
-    fn unlink(&self, task: NonNull<Header>) -> TaskRef {
+    /// # Safety
+    /// `task` must be on this list.
+    unsafe fn unlink(&mut self, task: NonNull<Header>) -> TaskRef {
         let ptr = task.as_ptr();
-        // SAFETY: the task is on the list, so it and its neighbours are alive, each held by a
-        // registry reference; only this thread touches the links.
+        // SAFETY: the task is on the list (the caller's promise), so it and its neighbours are
+        // alive, each held by a reference of the list; `&mut self` excludes everyone else.
         unsafe {
             let prev = (*ptr).links.prev.load(Relaxed);
             let next = (*ptr).links.next.load(Relaxed);
             if prev.is_null() {
-                debug_assert_eq!(self.head.get(), ptr, "removing a task that is not listed");
-                self.head.set(next);
+                debug_assert_eq!(self.head, ptr, "removing a task that is not listed");
+                self.head = next;
             } else {
                 (*prev).links.next.store(next, Relaxed);
             }
@@ -91,20 +107,18 @@ impl Registry {
                 (*next).links.prev.store(prev, Relaxed);
             }
         }
-        self.len.set(self.len.get() - 1);
+        self.len -= 1;
         // SAFETY: the reference handed over by `insert` comes back exactly once, here.
         unsafe { TaskRef::from_raw(task) }
     }
-}
 
-impl Registry {
-    /// Calls `f` on every live task, newest first.
+    /// Calls `f` on every listed task, newest first.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Header)) {
-        let mut ptr = self.head.get();
+        let mut ptr = self.head;
         while !ptr.is_null() {
-            // SAFETY: listed tasks are alive (the registry holds a reference to each), and the
-            // list does not change while we walk it: `f` only gets a shared header, and the
-            // list is only changed by this thread.
+            // SAFETY: listed tasks are alive (the list holds a reference to each), and the
+            // list cannot change while we walk it: `f` only gets a shared header and we hold
+            // `&self`.
             let header = unsafe { &*ptr };
             f(header);
             ptr = header.links.next.load(Relaxed);
@@ -112,10 +126,10 @@ impl Registry {
     }
 }
 
-impl Drop for Registry {
+impl Drop for TaskList {
     fn drop(&mut self) {
-        // The runtime shuts every task down before this; anything still listed only loses the
-        // registry's reference.
+        // A runtime shuts every task down before this; anything still listed only loses the
+        // list's reference.
         while let Some(task) = self.pop() {
             drop(task);
         }

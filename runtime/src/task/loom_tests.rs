@@ -1,6 +1,6 @@
-//! Model checks of the task state machine and of the doorbell, over every interleaving loom
-//! explores (it swaps the atomics behind `crate::sync` for its own and runs each test body
-//! once per schedule of the threads).
+//! Model checks of the task state machine (`state.rs`, driven through the real task layer),
+//! over every interleaving loom explores (it swaps the atomics behind `crate::loom` for its own
+//! and runs each test body once per schedule of the threads).
 //!
 //! ```text
 //! RUSTFLAGS="--cfg nbio_loom" cargo test -p nbio --lib --release loom
@@ -22,7 +22,6 @@ use loom::thread;
 
 use super::raw::{self, RunOutcome, Schedule, TaskMeta, TaskRef};
 use super::{JoinHandle, TaskId};
-use crate::sync::{Doorbell, INJECTED};
 
 /// The run queue of the model.
 #[derive(Clone)]
@@ -213,29 +212,5 @@ fn loom_an_abort_from_another_thread_drops_the_future_exactly_once() {
             "the future must be dropped once, by the abort"
         );
         assert!(handle.is_finished());
-    });
-}
-
-#[test]
-fn loom_the_doorbell_never_lets_the_loop_sleep_on_queued_work() {
-    loom::model(|| {
-        let doorbell = Arc::new(Doorbell::new());
-        let rang_parked = Arc::new(AtomicBool::new(false));
-        let waker = thread::spawn({
-            let (doorbell, rang_parked) = (Arc::clone(&doorbell), Arc::clone(&rang_parked));
-            // Shared::push_remote: publish the work; notify the reactor if told to.
-            move || rang_parked.store(doorbell.ring(INJECTED), SeqCst)
-        });
-        // Scheduler::park: block only if no work was waiting.
-        let blocked = doorbell.park();
-        waker.join().unwrap();
-        assert!(
-            !blocked || rang_parked.load(SeqCst),
-            "the loop blocked with work queued and nobody notified it"
-        );
-        assert!(
-            doorbell.take(INJECTED),
-            "the work must still be there to take"
-        );
     });
 }

@@ -3,7 +3,13 @@
 //! In the article a task is a generator in the `tasks` list. Here a task is one heap
 //! allocation holding the future, a state word and a reference count (`raw.rs`, `state.rs`),
 //! a [`Waker`](std::task::Waker) that puts it back in its runtime's run queue from any thread
-//! (`waker.rs`), and a [`JoinHandle`] that collects its output (`join.rs`).
+//! (`waker.rs`), a [`JoinHandle`] that collects its output (`join.rs`), and the links that put
+//! it on its runtime's list of live tasks (`list.rs`).
+//!
+//! This layer knows nothing of executors but the `Schedule` trait they implement: where a woken
+//! task goes. The public `nbio::task` namespace also names what the layers above make of tasks
+//! (the spawn [`Builder`], the [`Dump`]); those three lines of re-exports are the only place this
+//! module names anything above it, and no code of the layer uses them.
 //!
 //! What this module guarantees, whatever the interleaving of threads:
 //! - a task is in a run queue at most once, however often it is woken;
@@ -14,15 +20,18 @@
 use std::fmt;
 
 mod join;
+pub(crate) mod list;
 #[cfg(all(test, nbio_loom))]
 mod loom_tests;
 pub(crate) mod raw;
 pub(crate) mod state;
 mod waker;
 
+pub use join::{JoinError, JoinHandle};
+
+// The public namespace: what the executor and the observer make of tasks.
 pub use crate::executor::task_builder::Builder;
 pub use crate::observe::{Dump, TaskInfo, TaskState};
-pub use join::{JoinError, JoinHandle};
 
 /// Identifies a task within its runtime. Ids are handed out in spawn order, starting at 1,
 /// and never reused; they are what traces, dumps and errors call a task (`#7`).

@@ -11,7 +11,7 @@
 //! - the state word: anyone holding a reference, atomically;
 //! - the future: only the executor, on the runtime's thread, while it holds `RUNNING`;
 //! - the output: the `JoinHandle` (or the executor, if there is no handle), after `COMPLETE`;
-//! - the join-waker slot: as described on [`JOIN_WAKER`].
+//! - the join-waker slot: as described on `JOIN_WAKER` in `state.rs`.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
@@ -20,16 +20,13 @@ use std::mem::{self, ManuallyDrop};
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::sync::atomic::AtomicU64;
 use std::task::{Context, Poll, Waker};
 
-use super::state::{
-    is_finished, CANCELLED, CLOSED, COMPLETE, HANDLE, JOIN_WAKER, REF_MASK, REF_ONE, RUNNING,
-    SCHEDULED,
-};
+use super::list::Links;
+use super::state::{AfterPoll, Start, State, Wake};
 use super::{waker, TaskId};
-use crate::observe::TaskObs;
-use crate::sync::AtomicUsize;
+use crate::loom;
 
 /// Where a woken task goes. The executor implements it; the task layer knows nothing more
 /// about the executor than this.
@@ -41,22 +38,23 @@ pub(crate) trait Schedule: Send + Sync + 'static {
 /// The part of a task every holder of a reference may look at.
 pub(crate) struct Header {
     /// Flags and reference count; see `state.rs`.
-    pub(crate) state: AtomicUsize,
+    pub(crate) state: State,
     /// The functions that know the future's type.
     vtable: &'static Vtable,
     /// The waker of whoever awaits the `JoinHandle`, under the `JOIN_WAKER` protocol. Boxed:
     /// most tasks are never awaited while they run, and one pointer keeps the header small.
     join_waker: UnsafeCell<Option<Box<Waker>>>,
-    /// This task's neighbours in the executor's registry of live tasks.
-    pub(crate) links: crate::executor::registry::Links,
+    /// This task's neighbours on its runtime's list of live tasks (`list.rs`).
+    pub(crate) links: Links,
     /// Its id and the index of its spawn site, in one word.
     pub(crate) meta: TaskMeta,
-    /// Polls, last poll time and last wake cause, for dumps.
-    pub(crate) obs: TaskObs,
+    /// A word the observer keeps for dumps (polls, last poll, last wake cause). The task layer
+    /// never reads it; only the thread polling the task writes it.
+    pub(crate) notes: AtomicU64,
 }
 
 /// A task's id and the index of the place it was spawned from (interned by the runtime's
-/// observer), packed in one word so that the whole task fits malloc's 80-byte size class:
+/// runtime's observer), packed in one word so that the whole task fits malloc's 80-byte size class:
 /// the id in the high 44 bits (17 trillion spawns before it could wrap), the site in the low 20.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TaskMeta(u64);
@@ -162,12 +160,12 @@ where
 {
     let task = Box::new(RawTask {
         header: Header {
-            state: AtomicUsize::new(SCHEDULED | HANDLE | (3 * REF_ONE)),
+            state: State::new(),
             vtable: RawTask::<F, S>::VTABLE,
             join_waker: UnsafeCell::new(None),
-            links: Default::default(),
+            links: Links::default(),
             meta,
-            obs: TaskObs::default(),
+            notes: AtomicU64::new(0),
         },
         scheduler,
         stage: UnsafeCell::new(Stage {
@@ -315,7 +313,7 @@ impl Header {
         unsafe { (this.as_ref().vtable.drop_output)(this) }
     }
 
-    /// The join-waker slot; see `JOIN_WAKER` for who may touch it when.
+    /// The join-waker slot; see `JOIN_WAKER` in `state.rs` for who may touch it when.
     pub(crate) fn join_waker(&self) -> *mut Option<Box<Waker>> {
         self.join_waker.get()
     }
@@ -332,11 +330,7 @@ impl Header {
 /// The caller must hold a reference, so that the task is alive.
 pub(crate) unsafe fn clone_ref(this: NonNull<Header>) {
     // SAFETY: the caller's reference keeps the header alive.
-    let prev = unsafe { this.as_ref() }.state.fetch_add(REF_ONE, Relaxed);
-    if prev > isize::MAX as usize {
-        // The count would soon overflow into nonsense; as `Arc` does, stop the process.
-        std::process::abort();
-    }
+    unsafe { this.as_ref() }.state.ref_inc();
 }
 
 /// Drops one reference, freeing the task if it was the last.
@@ -347,19 +341,15 @@ pub(crate) unsafe fn drop_ref(this: NonNull<Header>) {
     // SAFETY: the reference being dropped keeps the header alive until this line is done.
     let header = unsafe { this.as_ref() };
     let vtable = header.vtable;
-    let prev = header.state.fetch_sub(REF_ONE, AcqRel);
-    debug_assert!(prev & REF_MASK != 0, "task reference count underflow");
-    if prev & REF_MASK == REF_ONE {
+    if header.state.ref_dec() {
         // SAFETY: that was the last reference; AcqRel ordered every holder's use before this.
         unsafe { (vtable.dealloc)(this) }
     }
 }
 
 /// Makes the task runnable: the single mechanism behind `Waker::wake`, `wake_by_ref` and
-/// `JoinHandle::abort`.
-///
-/// Sets `SCHEDULED` (and `extra`, e.g. `CANCELLED`) in one atomic step. Only the caller that
-/// turns `SCHEDULED` on for an idle task queues it; a running task is re-queued by the
+/// `JoinHandle::abort` (which passes `CANCELLED` as `extra`). Only the caller that
+/// `State::wake` tells to schedule queues the task; a running task is re-queued by the
 /// executor when its poll ends; a queued or finished one needs nothing.
 ///
 /// # Safety
@@ -367,18 +357,20 @@ pub(crate) unsafe fn drop_ref(this: NonNull<Header>) {
 pub(crate) unsafe fn wake(this: NonNull<Header>, owned: bool, extra: usize) {
     // SAFETY: the caller's reference keeps the header alive.
     let header = unsafe { this.as_ref() };
-    let prev = header.state.fetch_or(SCHEDULED | extra, AcqRel);
-    let idle = prev & (SCHEDULED | RUNNING) == 0 && !is_finished(prev);
-    if idle {
-        if !owned {
-            // SAFETY: our borrowed reference keeps the task alive while we add the queue's.
-            unsafe { clone_ref(this) };
+    match header.state.wake(extra) {
+        Wake::Schedule => {
+            if !owned {
+                // SAFETY: our borrowed reference keeps the task alive while we add the queue's.
+                unsafe { clone_ref(this) };
+            }
+            // SAFETY: the task is alive and the new `TaskRef` owns one reference.
+            unsafe { (header.vtable.schedule)(this, TaskRef(this)) };
         }
-        // SAFETY: the task is alive and the new `TaskRef` owns one reference.
-        unsafe { (header.vtable.schedule)(this, TaskRef(this)) };
-    } else if owned {
-        // SAFETY: the caller handed us this reference and nothing queued it.
-        unsafe { drop_ref(this) };
+        Wake::Nothing if owned => {
+            // SAFETY: the caller handed us this reference and nothing queued it.
+            unsafe { drop_ref(this) };
+        }
+        Wake::Nothing => {}
     }
 }
 
@@ -421,136 +413,68 @@ impl TaskRef {
     /// After `RunOutcome::Finished`: whether the future left an output (it returned or
     /// panicked) rather than being dropped by an abort.
     pub(crate) fn has_output(&self) -> bool {
-        self.header().state.load(Acquire) & COMPLETE != 0
+        self.header().state.load().has_output()
     }
 
-    /// Polls the task once (or drops its future, if it was aborted). Only the executor calls
-    /// this, on the runtime's thread, with the reference it took from a run queue.
+    /// Polls the task once (or drops its future, if it was aborted). Only an executor calls
+    /// this, with the reference it took from a run queue.
     pub(crate) fn run(self) -> RunOutcome {
         let header = self.header();
-        let mut state = header.state.load(Acquire);
-        // SCHEDULED -> RUNNING: from here on, wakes only mark the task for a re-queue.
-        loop {
-            if is_finished(state) {
-                return RunOutcome::Idle;
-            }
-            let next = (state & !SCHEDULED) | RUNNING;
-            match header
-                .state
-                .compare_exchange_weak(state, next, AcqRel, Acquire)
-            {
-                Ok(_) => break,
-                Err(actual) => state = actual,
-            }
-        }
         let vtable = header.vtable;
-        let has_output = if state & CANCELLED != 0 {
+        let has_output = match header.state.start_run() {
+            Start::Gone => return RunOutcome::Idle,
             // SAFETY: we hold RUNNING and the future is still in the slot.
-            unsafe { (vtable.drop_future)(self.0) }
-        } else {
-            let waker = waker::borrowed(self.0);
-            let mut cx = Context::from_waker(&waker);
-            // SAFETY: we hold RUNNING and the future is still in the slot.
-            if !unsafe { (vtable.poll)(self.0, &mut cx) } {
-                return self.after_pending();
+            Start::Cancel => unsafe { (vtable.drop_future)(self.0) },
+            Start::Poll => {
+                let waker = waker::borrowed(self.0);
+                let mut cx = Context::from_waker(&waker);
+                // SAFETY: we hold RUNNING and the future is still in the slot.
+                if !unsafe { (vtable.poll)(self.0, &mut cx) } {
+                    return match header.state.end_pending_run() {
+                        AfterPoll::Requeue => RunOutcome::Requeue(self),
+                        AfterPoll::Idle => {
+                            // The transition released the queue's reference.
+                            mem::forget(self);
+                            RunOutcome::Idle
+                        }
+                    };
+                }
+                true
             }
-            true
         };
         self.finish(has_output);
         RunOutcome::Finished(self)
     }
 
-    /// Leaves RUNNING after a `Pending` poll: re-queue if a wake came meanwhile, else let go of
-    /// the queue's reference in the same atomic step.
-    fn after_pending(self) -> RunOutcome {
-        let header = self.header();
-        let mut state = header.state.load(Acquire);
-        loop {
-            let requeue = state & SCHEDULED != 0;
-            let mut next = state & !RUNNING;
-            if !requeue {
-                next -= REF_ONE;
-            }
-            match header
-                .state
-                .compare_exchange_weak(state, next, AcqRel, Acquire)
-            {
-                Ok(_) if requeue => return RunOutcome::Requeue(self),
-                Ok(_) => {
-                    // The registry's reference keeps the task alive: this was not the last.
-                    debug_assert!(next & REF_MASK != 0);
-                    mem::forget(self);
-                    return RunOutcome::Idle;
-                }
-                Err(actual) => state = actual,
-            }
-        }
-    }
-
     /// Drops the future of a task that has not finished, because its runtime is shutting down.
     pub(crate) fn shutdown(&self) {
         let header = self.header();
-        let mut state = header.state.load(Acquire);
-        loop {
-            if is_finished(state) {
-                return;
-            }
-            debug_assert!(
-                state & RUNNING == 0,
-                "a task is being polled during shutdown"
-            );
-            match header
-                .state
-                .compare_exchange_weak(state, state | RUNNING, AcqRel, Acquire)
-            {
-                Ok(_) => break,
-                Err(actual) => state = actual,
-            }
+        if !header.state.start_shutdown() {
+            return;
         }
         // SAFETY: we hold RUNNING and the future is still in the slot.
         let has_output = unsafe { (header.vtable.drop_future)(self.0) };
         self.finish(has_output);
     }
 
-    /// The future is gone: publish `COMPLETE` (an output waits in the slot) or `CLOSED` (none
-    /// does), dispose of an output nobody will collect, and wake the `JoinHandle`'s awaiter.
+    /// The future is gone: publish it, dispose of an output nobody will collect, and wake the
+    /// `JoinHandle`'s awaiter.
     fn finish(&self, has_output: bool) {
         let header = self.header();
-        let mut state = header.state.load(Acquire);
-        let orphan_output = loop {
-            let mut next = state & !(RUNNING | SCHEDULED);
-            let mut orphan = false;
-            if has_output {
-                next |= COMPLETE;
-                if state & HANDLE == 0 {
-                    next |= CLOSED;
-                    orphan = true;
-                }
-            } else {
-                next |= CLOSED;
-            }
-            match header
-                .state
-                .compare_exchange_weak(state, next, AcqRel, Acquire)
-            {
-                Ok(_) => {
-                    state = next;
-                    break orphan;
-                }
-                Err(actual) => state = actual,
-            }
-        };
-        if orphan_output {
+        let finished = header.state.finish(has_output);
+        if finished.drop_output {
             // SAFETY: no handle exists, so the output is ours alone, and CLOSED keeps it so.
             unsafe { (header.vtable.drop_output)(self.0) };
         }
-        if state & JOIN_WAKER != 0 {
+        if finished.wake_joiner {
             // SAFETY: finished with JOIN_WAKER set: the handle may only read the slot now.
             if let Some(waker) = unsafe { &*header.join_waker.get() } {
-                waker.wake_by_ref();
+                // The awaiter may be a future of another executor: its waker must not unwind
+                // through the loop that finished this task.
+                loom::wake_by_ref_guarded(waker);
             }
             // Hand the slot back to the handle, which may now drop the waker.
-            header.state.fetch_and(!JOIN_WAKER, Release);
+            header.state.joiner_woken();
         }
     }
 }

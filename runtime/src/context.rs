@@ -1,0 +1,125 @@
+//! What code running inside a runtime may ask of it: the thin boundary between the runtime and
+//! the sockets and timers that run on it.
+//!
+//! In the article, `fds` and `select()` are globals that every generator reaches directly. In
+//! nbio a socket or a timer must find the reactor of the runtime that is polling it, spend the
+//! poll's budget, and tell the journal when it had to wait, without knowing what kind of
+//! executor is polling (the current-thread loop, a worker of the multi-thread runtime) or how it
+//! is built. Everything they need is here, in one thread-local, set by the executor while it
+//! runs: `net` and `time` ask this module and never the scheduler.
+//!
+//! - [`reactor`]: the reactor to register with;
+//! - [`spend_budget`]: whether the task being polled may complete one more socket operation in
+//!   this poll (see `Budget`);
+//! - [`record_wait`]: a note for the journal.
+
+use std::cell::{Cell, RefCell};
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::observe::{Observer, WaitReason};
+use crate::reactor::{Direction, Reactor};
+
+/// How many socket operations one poll of a task may complete without waiting before it must
+/// let the others run.
+///
+/// Without a budget, a task reading a socket that is always ready (a fast peer) would never
+/// return `Pending`, and nothing else, timers and I/O events included, would run on the
+/// thread. When the budget is spent the operation wakes its own task and returns `Pending`,
+/// which puts the task at the back of the queue; readiness is not consumed, so the operation
+/// succeeds at the task's next poll.
+pub(crate) const POLL_BUDGET: u32 = 128;
+
+/// The runtime as the code it polls sees it.
+pub(crate) struct Entered {
+    /// Sockets and timers register with this reactor.
+    pub(crate) reactor: Arc<Reactor>,
+    /// The recorder of this thread.
+    pub(crate) observer: Rc<Observer>,
+}
+
+thread_local! {
+    /// What the running runtime offers; `None` outside of one.
+    static RUNTIME: RefCell<Option<Entered>> = const { RefCell::new(None) };
+    /// The socket operations the current poll may still complete; `u32::MAX` outside a runtime.
+    /// A thread-local of its own: it holds nothing to drop, so reaching it is one load.
+    static BUDGET: Cell<u32> = const { Cell::new(u32::MAX) };
+}
+
+/// While alive, this thread runs a runtime (see [`enter`]).
+pub(crate) struct EnterGuard {
+    previous: Option<Entered>,
+}
+
+/// Makes `entered` what this thread's code sees until the guard is dropped. The executor's
+/// own bookkeeping of which runtime runs here is separate (`executor/current.rs`).
+pub(crate) fn enter(entered: Entered) -> EnterGuard {
+    let previous = RUNTIME.with(|runtime| runtime.replace(Some(entered)));
+    EnterGuard { previous }
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        // During thread teardown the thread-local may be gone: nothing to restore then.
+        BUDGET.set(u32::MAX);
+        let replaced = RUNTIME.try_with(|runtime| runtime.replace(previous));
+        drop(replaced);
+    }
+}
+
+/// Calls `f` with what the running runtime offers, or `None` outside of one (or while the
+/// thread is being torn down).
+fn with<R>(f: impl FnOnce(Option<&Entered>) -> R) -> R {
+    let mut f = Some(f);
+    let result = RUNTIME.try_with(|runtime| {
+        let runtime = runtime.borrow();
+        (f.take().expect("called once"))(runtime.as_ref())
+    });
+    match result {
+        Ok(value) => value,
+        Err(_) => (f.take().expect("not called when the thread-local is gone"))(None),
+    }
+}
+
+/// The reactor of the runtime running on this thread.
+pub(crate) fn reactor() -> Option<Arc<Reactor>> {
+    with(|entered| entered.map(|entered| Arc::clone(&entered.reactor)))
+}
+
+/// Whether `reactor` is the reactor of the runtime running on this thread.
+pub(crate) fn is_current_reactor(reactor: &Arc<Reactor>) -> bool {
+    with(|entered| entered.is_some_and(|entered| Arc::ptr_eq(&entered.reactor, reactor)))
+}
+
+/// A new poll begins: it gets a full budget.
+#[inline]
+pub(crate) fn reset_budget() {
+    BUDGET.set(POLL_BUDGET);
+}
+
+/// Spends one unit of the polled task's budget on a socket operation about to complete without
+/// waiting. `false` once it is gone: the operation must wake its task and return `Pending`.
+/// Outside a runtime there is no budget.
+#[inline]
+pub(crate) fn spend_budget() -> bool {
+    match BUDGET.get() {
+        0 => false,
+        left => {
+            BUDGET.set(left - 1);
+            true
+        }
+    }
+}
+
+/// Tells the journal of the running runtime that the task it is polling must wait for
+/// readiness on `fd` (it got `WouldBlock`, or made a short write), with `remaining` bytes still
+/// to go when the caller knows.
+pub(crate) fn record_wait(fd: RawFd, dir: Direction, remaining: Option<usize>, why: WaitReason) {
+    with(|entered| {
+        if let Some(entered) = entered {
+            entered.observer.waiting(fd, dir, remaining, why);
+        }
+    });
+}

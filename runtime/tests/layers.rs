@@ -1,0 +1,129 @@
+//! The layer diagram of docs/README.md, checked against the code: every `crate::` path in a
+//! module of `runtime/src` must point at a layer that module may use.
+//!
+//! The rule the diagram draws: arrows point down. `net` and `time` reach the runtime only
+//! through `context`; the task layer knows nothing above it; the observer records what others
+//! tell it and depends only on plain types (task ids, directions). A new `use crate::…` that
+//! points up fails here, naming the file and the line.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Which layers each layer may name. `loom` (the primitives) is below everything.
+const MAY_USE: &[(&str, &[&str])] = &[
+    ("loom", &[]),
+    ("task", &["loom"]),
+    ("reactor", &["loom"]),
+    ("observe", &["loom", "task", "reactor"]),
+    ("context", &["loom", "reactor", "observe"]),
+    ("time", &["loom", "context", "reactor"]),
+    ("net", &["loom", "context", "reactor", "observe", "time"]),
+    (
+        "executor",
+        &["loom", "task", "reactor", "observe", "context"],
+    ),
+];
+
+/// What the observer may take from the layers it names: plain types, nothing with behaviour.
+const OBSERVE_MAY_NAME: &[&str] = &["crate::task::TaskId", "crate::reactor::Direction"];
+
+/// The public `nbio::task` namespace re-exports what the layers above make of tasks; those
+/// `pub use` lines are names, not dependencies, and nothing else in the layer may use them.
+const TASK_REEXPORTS: &[&str] = &[
+    "pub use crate::executor::task_builder::Builder;",
+    "pub use crate::observe::{Dump, TaskInfo, TaskState};",
+];
+
+fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).expect("list the source directory") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            source_files(&path, out);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The top-level module a file of `src/` belongs to: `src/net/tcp.rs` is in `net`.
+fn layer_of(src: &Path, file: &Path) -> Option<String> {
+    let relative = file.strip_prefix(src).ok()?;
+    let first = relative.components().next()?.as_os_str().to_str()?;
+    Some(first.trim_end_matches(".rs").to_string())
+}
+
+/// The layers a line names with `crate::<layer>`, ignoring comments.
+fn named_layers(line: &str) -> Vec<(String, String)> {
+    let code = line.split("//").next().unwrap_or("");
+    let mut found = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("crate::") {
+        let path: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+            .collect();
+        let layer = path["crate::".len()..]
+            .split("::")
+            .next()
+            .unwrap_or("")
+            .to_string();
+        found.push((layer, path));
+        rest = &rest[at + "crate::".len()..];
+    }
+    found
+}
+
+#[test]
+fn every_crate_path_points_down_the_layer_diagram() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    source_files(&src, &mut files);
+    let mut violations = Vec::new();
+    for file in &files {
+        let Some(layer) = layer_of(&src, file) else {
+            continue;
+        };
+        let Some((_, allowed)) = MAY_USE.iter().find(|(name, _)| *name == layer) else {
+            continue; // lib.rs, and public facades that only re-export
+        };
+        let text = fs::read_to_string(file).expect("read a source file");
+        for (number, line) in text.lines().enumerate() {
+            let trimmed = line.trim();
+            if TASK_REEXPORTS.contains(&trimmed) && layer == "task" {
+                continue;
+            }
+            for (target, path) in named_layers(line) {
+                if target == layer || target.is_empty() {
+                    continue;
+                }
+                let ok = allowed.contains(&target.as_str())
+                    && (layer != "observe"
+                        || target == "loom"
+                        || OBSERVE_MAY_NAME.iter().any(|name| path.starts_with(name)));
+                if !ok {
+                    violations.push(format!(
+                        "{}:{}: `{layer}` names `{path}`",
+                        file.strip_prefix(&src).unwrap().display(),
+                        number + 1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "these lines point up (or sideways) the layer diagram of docs/README.md:\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn the_checker_catches_a_path_that_points_up() {
+    assert_eq!(
+        named_layers("use crate::executor::Scheduler; // crate::net in a comment"),
+        [(
+            "executor".to_string(),
+            "crate::executor::Scheduler".to_string()
+        )]
+    );
+}
