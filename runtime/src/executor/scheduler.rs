@@ -217,7 +217,7 @@ impl Scheduler {
             main_waker: Arc::new(MainWaker {
                 shared: Arc::clone(&shared),
             }),
-            observer: Rc::new(Observer::new(&observed, "the runtime's thread")),
+            observer: Rc::new(Observer::new(&observed, "the runtime's thread", true)),
             shared,
             run_queue: RefCell::default(),
             tasks: RefCell::default(),

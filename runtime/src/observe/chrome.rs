@@ -1,12 +1,12 @@
 //! The journal as Chrome Trace Event JSON, which ui.perfetto.dev and chrome://tracing open.
 //!
-//! One thread track holds the runtime's thread: each poll is a complete (`"X"`) slice named
-//! after its task, the `block_on` future's polls are slices named `block_on`, and each look at
-//! the reactor is a slice too. A wake is a flow arrow from the slice during which it happened
-//! (the waking task's poll, or the reactor's wait) to the woken task's next poll; a spawn is an
+//! Each thread that recorded has its own track, named after it ("the runtime's thread",
+//! "worker 1", …): each poll is a complete (`"X"`) slice named after its task, the `block_on`
+//! future's polls are slices named `block_on`, and each look at the reactor is a slice too. A
+//! wake is a flow arrow from the slice during which it happened (the waking task's poll, or the
+//! reactor's wait) to the woken task's next poll, on whichever track that poll ran; a spawn is an
 //! arrow from the spawner to the new task's first poll. Waits (a `WouldBlock`, or a short write)
-//! and slow polls are instant
-//! markers with their details in `args`.
+//! and slow polls are instant markers with their details in `args`.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
@@ -19,13 +19,18 @@ use crate::reactor::Direction;
 use crate::task::TaskId;
 
 const PID: u32 = 1;
-const TID: u32 = 1;
 
-/// Writes `records` as a Chrome trace.
+/// The trace's thread id of a track (Chrome wants them from 1).
+fn tid(track: u32) -> u32 {
+    track + 1
+}
+
+/// Writes `records` as a Chrome trace; `tracks` names the threads that recorded them.
 pub(crate) fn write(
     out: &mut dyn Write,
     records: &VecDeque<Record>,
     dropped: u64,
+    tracks: &[String],
     live_names: Names<'_>,
 ) -> io::Result<()> {
     let spawned: HashMap<TaskId, (Option<Arc<str>>, String)> = records
@@ -54,14 +59,17 @@ pub(crate) fn write(
             }
         }
     };
-    // When each task's polls started, to find the poll a wake led to.
-    let mut poll_starts: HashMap<TaskId, Vec<Duration>> = HashMap::new();
+    // When (and on which track) each task's polls started, to find the poll a wake led to.
+    let mut poll_starts: HashMap<TaskId, Vec<(Duration, u32)>> = HashMap::new();
     for record in records {
         if let Event::Poll {
             who: Who::Task(id), ..
         } = record.event
         {
-            poll_starts.entry(id).or_default().push(record.at);
+            poll_starts
+                .entry(id)
+                .or_default()
+                .push((record.at, record.track));
         }
     }
     for starts in poll_starts.values_mut() {
@@ -72,28 +80,37 @@ pub(crate) fn write(
     events.push(format!(
         r#"{{"name":"process_name","ph":"M","pid":{PID},"args":{{"name":"nbio"}}}}"#
     ));
-    events.push(format!(
-        r#"{{"name":"thread_name","ph":"M","pid":{PID},"tid":{TID},"args":{{"name":"nbio runtime"}}}}"#
-    ));
+    for (track, name) in tracks.iter().enumerate() {
+        events.push(format!(
+            r#"{{"name":"thread_name","ph":"M","pid":{PID},"tid":{},"args":{{"name":{}}}}}"#,
+            tid(track as u32),
+            json_string(name)
+        ));
+    }
     let mut next_flow = 0u64;
-    let mut flow = |events: &mut Vec<String>, name: &str, from: Duration, task: TaskId| {
+    let mut flow = |events: &mut Vec<String>, name: &str, from: (Duration, u32), task: TaskId| {
         let Some(starts) = poll_starts.get(&task) else {
             return;
         };
-        let i = starts.partition_point(|&start| start < from);
-        let Some(&to) = starts.get(i) else { return };
+        let i = starts.partition_point(|&(start, _)| start < from.0);
+        let Some(&(to, to_track)) = starts.get(i) else {
+            return;
+        };
         next_flow += 1;
         events.push(format!(
-            r#"{{"name":"{name}","cat":"flow","ph":"s","id":{next_flow},"ts":{},"pid":{PID},"tid":{TID}}}"#,
-            micros(from)
+            r#"{{"name":"{name}","cat":"flow","ph":"s","id":{next_flow},"ts":{},"pid":{PID},"tid":{}}}"#,
+            micros(from.0),
+            tid(from.1)
         ));
         events.push(format!(
-            r#"{{"name":"{name}","cat":"flow","ph":"f","bp":"e","id":{next_flow},"ts":{},"pid":{PID},"tid":{TID}}}"#,
-            micros(to)
+            r#"{{"name":"{name}","cat":"flow","ph":"f","bp":"e","id":{next_flow},"ts":{},"pid":{PID},"tid":{}}}"#,
+            micros(to),
+            tid(to_track)
         ));
     };
     for record in records {
         let ts = micros(record.at);
+        let tid = tid(record.track);
         match &record.event {
             Event::Poll { who, took, outcome } => {
                 let spawned_at = match who {
@@ -105,7 +122,7 @@ pub(crate) fn write(
                     _ => "null".to_string(),
                 };
                 events.push(format!(
-                    r#"{{"name":{},"cat":"poll","ph":"X","ts":{ts},"dur":{},"pid":{PID},"tid":{TID},"args":{{"task":{task},"outcome":"{}","spawned_at":{}}}}}"#,
+                    r#"{{"name":{},"cat":"poll","ph":"X","ts":{ts},"dur":{},"pid":{PID},"tid":{tid},"args":{{"task":{task},"outcome":"{}","spawned_at":{}}}}}"#,
                     json_string(&label(*who)),
                     micros(*took),
                     outcome.as_str(),
@@ -123,13 +140,13 @@ pub(crate) fn write(
                     "reactor look"
                 };
                 events.push(format!(
-                    r#"{{"name":"{name}","cat":"reactor","ph":"X","ts":{ts},"dur":{},"pid":{PID},"tid":{TID},"args":{{"events":{n},"blocking":{blocking}}}}}"#,
+                    r#"{{"name":"{name}","cat":"reactor","ph":"X","ts":{ts},"dur":{},"pid":{PID},"tid":{tid},"args":{{"events":{n},"blocking":{blocking}}}}}"#,
                     micros(*took)
                 ));
             }
             Event::RemoteWakes { took, tasks } => {
                 events.push(format!(
-                    r#"{{"name":"wakes from other threads","cat":"runtime","ph":"X","ts":{ts},"dur":{},"pid":{PID},"tid":{TID},"args":{{"tasks":{tasks}}}}}"#,
+                    r#"{{"name":"wakes from other threads","cat":"runtime","ph":"X","ts":{ts},"dur":{},"pid":{PID},"tid":{tid},"args":{{"tasks":{tasks}}}}}"#,
                     micros(*took)
                 ));
             }
@@ -149,11 +166,11 @@ pub(crate) fn write(
                     Cause::Task(_) | Cause::Main => "wake",
                     Cause::Unknown => continue,
                 };
-                flow(&mut events, name, record.at, *task);
+                flow(&mut events, name, (record.at, record.track), *task);
             }
             Event::Spawn { task, by, .. } => {
                 if *by != Who::Nobody {
-                    flow(&mut events, "spawn", record.at, *task);
+                    flow(&mut events, "spawn", (record.at, record.track), *task);
                 }
             }
             Event::Wait {
@@ -173,13 +190,13 @@ pub(crate) fn write(
                     Direction::Write => "write",
                 };
                 events.push(format!(
-                    r#"{{"name":"{name}","cat":"io","ph":"i","s":"t","ts":{ts},"pid":{PID},"tid":{TID},"args":{{"task":{},"fd":{fd},"direction":"{dir}","remaining":{remaining},"took":{took}}}}}"#,
+                    r#"{{"name":"{name}","cat":"io","ph":"i","s":"t","ts":{ts},"pid":{PID},"tid":{tid},"args":{{"task":{},"fd":{fd},"direction":"{dir}","remaining":{remaining},"took":{took}}}}}"#,
                     json_string(&label(*who))
                 ));
             }
             Event::SlowPoll { who, took } => {
                 events.push(format!(
-                    r#"{{"name":"slow poll","cat":"warning","ph":"i","s":"t","ts":{ts},"pid":{PID},"tid":{TID},"args":{{"task":{},"held_ms":{:.3}}}}}"#,
+                    r#"{{"name":"slow poll","cat":"warning","ph":"i","s":"t","ts":{ts},"pid":{PID},"tid":{tid},"args":{{"task":{},"held_ms":{:.3}}}}}"#,
                     json_string(&label(*who)),
                     took.as_secs_f64() * 1e3
                 ));

@@ -125,6 +125,8 @@ pub(crate) enum WaitReason {
 pub(crate) struct Record {
     /// Since the runtime was built.
     pub(crate) at: Duration,
+    /// The thread it happened on: the index of that thread's `Observer` (its track in a trace).
+    pub(crate) track: u32,
     pub(crate) event: Event,
 }
 

@@ -107,6 +107,8 @@ pub(crate) struct Shared {
     /// Samples the polling threads; `None` when the warning is off.
     watchdog: Option<Watchdog>,
     journal: Option<Mutex<Journal>>,
+    /// The name of each thread that records, by track: "the runtime's thread", "worker 1", …
+    tracks: Mutex<Vec<String>>,
     trace_path: Option<PathBuf>,
 }
 
@@ -148,6 +150,7 @@ impl Shared {
                         config.trace_capacity,
                     ))
                 }),
+                tracks: Mutex::default(),
                 trace_path: config.trace_path.clone(),
             }
         })
@@ -203,7 +206,8 @@ impl Shared {
                      NBIO_TRACE=file.json",
                 )
             })?;
-        chrome::write(out, journal.records(), journal.dropped(), &|id| {
+        let tracks = lock(&self.tracks).clone();
+        chrome::write(out, journal.records(), journal.dropped(), &tracks, &|id| {
             self.name_of(id)
         })
     }
@@ -228,9 +232,11 @@ impl Shared {
     }
 }
 
-/// The recorder of one thread that polls tasks.
+/// The recorder of one thread that polls tasks (or runs blocking jobs).
 pub(crate) struct Observer {
     shared: Arc<Shared>,
+    /// This thread's track in the journal.
+    track: u32,
     /// What the watchdog sees of this thread; `None` when the warning is off.
     lane: Option<Arc<Lane>>,
     /// Whether the lane was handed to the watchdog yet (on the thread's first turn).
@@ -254,12 +260,20 @@ pub(crate) struct PollStart(Option<Instant>);
 
 impl Observer {
     /// The recorder of a thread of the runtime that `shared` observes; `thread` is how reports
-    /// name that thread.
-    pub(crate) fn new(shared: &Arc<Shared>, thread: &str) -> Observer {
+    /// and traces name that thread. The watchdog watches it if `watched`: a thread that polls
+    /// tasks, not one whose work may block by design (a blocking pool's).
+    pub(crate) fn new(shared: &Arc<Shared>, thread: &str, watched: bool) -> Observer {
+        let track = {
+            let mut tracks = lock(&shared.tracks);
+            tracks.push(thread.to_string());
+            tracks.len() as u32 - 1
+        };
         Observer {
+            track,
             lane: shared
                 .watchdog
                 .as_ref()
+                .filter(|_| watched)
                 .map(|_| Arc::new(Lane::new(thread.to_string()))),
             watched: Cell::new(false),
             shared: Arc::clone(shared),
@@ -287,6 +301,7 @@ impl Observer {
         if let Some(journal) = &self.shared.journal {
             let record = Record {
                 at: at.saturating_duration_since(self.shared.epoch),
+                track: self.track,
                 event,
             };
             lock(journal).record(record, &|id| self.shared.name_of(id));
