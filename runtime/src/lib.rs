@@ -82,7 +82,7 @@ pub mod task;
 pub mod time;
 
 pub use executor::{
-    block_on, dump, spawn, spawn_local, stats, yield_now, Builder, Runtime, YieldNow,
+    block_on, dump, spawn, spawn_local, stats, yield_now, Builder, Handle, Runtime, YieldNow,
 };
-pub use observe::Stats;
+pub use observe::{Stats, WorkerStats};
 pub use task::{JoinError, JoinHandle};

@@ -192,7 +192,7 @@ fn storm(tasks: usize, wakes_per_task: usize, self_wakes: usize) -> Outcome {
 /// The checks every storm must pass: every task completed and was dropped once, and no task
 /// was polled more often than it was woken (plus its first poll).
 fn check(outcome: &Outcome, tasks: usize) {
-    let stats = outcome.stats;
+    let stats = outcome.stats.clone();
     assert_eq!(outcome.polls_per_task.len(), tasks);
     assert_eq!(stats.tasks_completed as usize, tasks, "{stats}");
     assert_eq!(stats.tasks_alive, 0, "{stats}");
@@ -215,7 +215,7 @@ fn a_million_wakes_from_four_threads_onto_a_parking_runtime_all_arrive() {
     let outcome = watchdog("a million wakes", Duration::from_secs(120), || {
         storm(TASKS, WAKES_PER_TASK, 0)
     });
-    let stats = outcome.stats;
+    let stats = outcome.stats.clone();
     eprintln!(
         "{} wakes from {THREADS} threads onto {TASKS} tasks in {:.1?}: {stats}",
         outcome.wakes_sent, outcome.elapsed
@@ -237,7 +237,7 @@ fn tasks_that_wake_themselves_while_polled_during_a_storm_of_remote_wakes_all_co
     let outcome = watchdog("self-wakes in a storm", Duration::from_secs(120), || {
         storm(TASKS, WAKES_PER_TASK, SELF_WAKES)
     });
-    let stats = outcome.stats;
+    let stats = outcome.stats.clone();
     eprintln!(
         "{} remote wakes and {} self-wakes onto {TASKS} tasks in {:.1?}: {stats}",
         outcome.wakes_sent,

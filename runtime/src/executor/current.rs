@@ -1,39 +1,51 @@
 //! Which executor, if any, is running on this thread: the executor's own bookkeeping.
 //!
-//! `block_on` sets it for as long as it runs; `nbio::spawn`, `nbio::stats` and `nbio::dump`
-//! look it up, and a waker uses it to tell whether it fires on its runtime's own thread (the
-//! fast, lock-free path) or on another one. Sockets and timers never look here: what they need
-//! is in `crate::context`, which `block_on` sets up beside this.
+//! `block_on` (and each worker thread of the multi-thread runtime) sets it for as long as it
+//! runs; `nbio::spawn`, `nbio::stats` and `nbio::dump` look it up, and a waker uses it to tell
+//! whether it fires on a thread of its own runtime (the fast, lock-free path) or elsewhere.
+//! Sockets and timers never look here: what they need is in `crate::context`, which the
+//! executor sets up beside this.
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
+use super::multi_thread::{BlockOn, Worker};
 use super::scheduler::Scheduler;
 
-thread_local! {
-    static CURRENT: RefCell<Option<Rc<Scheduler>>> = const { RefCell::new(None) };
+/// What runs on this thread.
+pub(crate) enum Current {
+    /// The current-thread runtime, in its `block_on`.
+    Thread(Rc<Scheduler>),
+    /// A worker thread of a multi-thread runtime.
+    Worker(Rc<Worker>),
+    /// The thread inside a multi-thread runtime's `block_on`.
+    BlockOn(Rc<BlockOn>),
 }
 
-/// While alive, `scheduler` is this thread's current runtime.
+thread_local! {
+    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+}
+
+/// While alive, this thread runs an executor.
 pub(crate) struct EnterGuard {
     _not_send: PhantomData<Rc<()>>,
 }
 
-/// Makes `scheduler` the current runtime until the guard is dropped.
+/// Makes `current` what runs on this thread until the guard is dropped.
 ///
 /// # Panics
 /// If this thread is already running a runtime: a nested `block_on` would stall the outer
 /// one's tasks for as long as it runs.
-pub(crate) fn enter(scheduler: &Rc<Scheduler>) -> EnterGuard {
-    CURRENT.with(|current| {
-        let mut current = current.borrow_mut();
+pub(crate) fn enter(current: Current) -> EnterGuard {
+    CURRENT.with(|slot| {
+        let mut slot = slot.borrow_mut();
         assert!(
-            current.is_none(),
+            slot.is_none(),
             "nbio: block_on called on a thread that is already running an nbio runtime; \
              `.await` the future instead (a nested block_on would stall every other task)"
         );
-        *current = Some(Rc::clone(scheduler));
+        *slot = Some(current);
     });
     EnterGuard {
         _not_send: PhantomData,
@@ -42,21 +54,29 @@ pub(crate) fn enter(scheduler: &Rc<Scheduler>) -> EnterGuard {
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
-        let previous = CURRENT.with(|current| current.borrow_mut().take());
+        let previous = CURRENT.with(|slot| slot.borrow_mut().take());
         drop(previous);
     }
 }
 
-/// Calls `f` with this thread's current runtime, or `None` outside of one (or while the
+/// Calls `f` with what runs on this thread, or `None` outside of a runtime (or while the
 /// thread is being torn down).
-pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Scheduler>) -> R) -> R {
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Current>) -> R) -> R {
     let mut f = Some(f);
-    let result = CURRENT.try_with(|current| {
-        let current = current.borrow();
-        (f.take().expect("called once"))(current.as_deref())
+    let result = CURRENT.try_with(|slot| {
+        let slot = slot.borrow();
+        (f.take().expect("called once"))(slot.as_ref())
     });
     match result {
         Ok(value) => value,
         Err(_) => (f.take().expect("not called when the thread-local is gone"))(None),
     }
+}
+
+/// Calls `f` with the current-thread runtime running on this thread, if that is what runs.
+pub(crate) fn with_scheduler<R>(f: impl FnOnce(Option<&Scheduler>) -> R) -> R {
+    with_current(|current| match current {
+        Some(Current::Thread(scheduler)) => f(Some(scheduler)),
+        _ => f(None),
+    })
 }

@@ -5,30 +5,35 @@
 //! [`Runtime::block_on`]; the list is a run queue fed by wakers; `spawn` adds a task; and
 //! `yield_now` is the article's bare `yield`, which lets the others run.
 //!
-//! A runtime runs on one thread: the thread that calls `block_on`. Wakers may be used from
-//! any thread; a wake from another thread reaches the runtime through a locked queue and, if
-//! the runtime is blocked in the reactor, a notification that ends the wait.
+//! Two flavours share this API (`runtime.rs`). The current-thread runtime (`scheduler.rs`) runs
+//! on one thread, the thread that calls `block_on`: the article's loop, grown up, and the one
+//! to read first. The multi-thread runtime (`multi_thread/`) runs the same loop on several
+//! worker threads that steal work from each other. In both, wakers may be used from any
+//! thread; a wake from another thread reaches the runtime through a locked queue and, if the
+//! runtime is blocked in the reactor, a notification that ends the wait.
 
 use std::future::Future;
-use std::io::{self, Write};
 use std::panic::Location;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 mod current;
 mod doorbell;
+mod handle;
+mod injector;
 #[cfg(all(test, nbio_loom))]
 mod loom_tests;
+mod multi_thread;
+mod runtime;
 mod scheduler;
 pub(crate) mod task_builder;
 
-use scheduler::Config;
-pub(crate) use scheduler::Scheduler;
+use current::Current;
+pub use handle::Handle;
+pub use runtime::{Builder, Runtime};
 
-use crate::observe::{Dump, ObserveConfig, Stats};
+use crate::observe::{Dump, Stats};
 use crate::task::JoinHandle;
 
 /// How many polls run between two looks at the reactor while tasks stay ready. Low enough that
@@ -36,201 +41,6 @@ use crate::task::JoinHandle;
 /// socket is being waited on) is paid rarely. An odd number, so that it does not fall into step
 /// with tasks that yield in a regular pattern.
 const DEFAULT_EVENT_INTERVAL: u32 = 61;
-
-/// An nbio runtime: a run queue, a reactor and their loop, on the thread that calls
-/// [`block_on`](Runtime::block_on).
-///
-/// Dropping the runtime drops the future of every task it still holds, so their destructors
-/// run; awaiting their handles afterwards gives a cancelled [`JoinError`](crate::JoinError).
-///
-/// ```
-/// let rt = nbio::Runtime::new()?;
-/// let handle = rt.spawn(async { 1 + 1 }); // queued now, runs once block_on drives the loop
-/// assert_eq!(rt.block_on(handle).unwrap(), 2);
-/// # std::io::Result::Ok(())
-/// ```
-pub struct Runtime {
-    scheduler: Rc<Scheduler>,
-}
-
-impl Runtime {
-    /// A runtime with the default settings.
-    ///
-    /// # Errors
-    /// If the poller cannot be created (the process is out of file descriptors, say).
-    pub fn new() -> io::Result<Runtime> {
-        Builder::new().build()
-    }
-
-    /// A [`Builder`] to choose settings first.
-    pub fn builder() -> Builder {
-        Builder::new()
-    }
-
-    /// Runs `future` to completion on this thread, and every spawned task while it waits.
-    ///
-    /// Tasks still pending when `future` completes stay in the runtime and go on at the next
-    /// `block_on` (or are dropped with the runtime).
-    ///
-    /// # Panics
-    /// If this thread is already inside `block_on`: await the future instead. A panic of
-    /// `future` itself propagates out of `block_on`; panics of spawned tasks do not.
-    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.scheduler.block_on(future)
-    }
-
-    /// Spawns a task on this runtime. Works before `block_on` too: the task runs once the
-    /// loop is driven.
-    #[track_caller]
-    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.scheduler.spawn(future, None, Location::caller())
-    }
-
-    /// Spawns a task whose future need not be `Send` (it holds an `Rc`, say).
-    #[track_caller]
-    pub fn spawn_local<F>(&self, future: F) -> JoinHandle<F::Output>
-    where
-        F: Future + 'static,
-        F::Output: 'static,
-    {
-        self.scheduler.spawn(future, None, Location::caller())
-    }
-
-    /// Counters of this runtime.
-    pub fn stats(&self) -> Stats {
-        self.scheduler.stats()
-    }
-
-    /// The live tasks, one line each when printed: id, name, spawn location, state, polls,
-    /// time since the last poll, what last woke it, and whether anything still holds its
-    /// waker (a waiting task whose waker nobody holds can never run again).
-    pub fn dump(&self) -> Dump {
-        self.scheduler.dump()
-    }
-
-    /// Writes what the journal recorded as Chrome Trace Event JSON, which ui.perfetto.dev
-    /// opens: each poll a slice named after its task, wakes as arrows, reactor waits as slices.
-    ///
-    /// ```
-    /// let rt = nbio::Runtime::builder().trace(true).build()?;
-    /// rt.block_on(async { nbio::spawn(async {}).await.unwrap() });
-    /// let mut json = Vec::new();
-    /// rt.write_trace(&mut json)?;
-    /// assert!(String::from_utf8(json).unwrap().contains("traceEvents"));
-    /// # std::io::Result::Ok(())
-    /// ```
-    ///
-    /// # Errors
-    /// `InvalidInput` if tracing is off, or the writer's error.
-    pub fn write_trace(&self, mut out: impl Write) -> io::Result<()> {
-        self.scheduler.observer.shared().write_trace(&mut out)
-    }
-
-    pub(crate) fn scheduler(&self) -> &Scheduler {
-        &self.scheduler
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        self.scheduler.shutdown();
-    }
-}
-
-impl std::fmt::Debug for Runtime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime")
-            .field("stats", &self.stats())
-            .finish()
-    }
-}
-
-/// Settings for a [`Runtime`].
-///
-/// ```
-/// let rt = nbio::Runtime::builder().event_interval(31).build()?;
-/// assert_eq!(rt.block_on(async { 7 }), 7);
-/// # std::io::Result::Ok(())
-/// ```
-#[derive(Clone, Debug)]
-pub struct Builder {
-    config: Config,
-}
-
-impl Builder {
-    /// The default settings, with the environment's say: `NBIO_TRACE=file.json` turns the
-    /// journal on and writes it to that file when the runtime is dropped; `NBIO_EXPLAIN=1`
-    /// prints every event as it happens.
-    pub fn new() -> Builder {
-        Builder {
-            config: Config {
-                event_interval: DEFAULT_EVENT_INTERVAL,
-                observe: ObserveConfig::from_env(),
-            },
-        }
-    }
-
-    /// Records the journal of events (spawns, polls, wakes and their causes, reactor waits,
-    /// `WouldBlock`s) for [`Runtime::write_trace`]. Off by default; costs a clock read per
-    /// event when on.
-    pub fn trace(mut self, on: bool) -> Builder {
-        self.config.observe.trace = on;
-        self
-    }
-
-    /// How many journal events to keep (default 262,144); older ones are dropped first, and
-    /// the trace says how many were.
-    pub fn trace_capacity(mut self, events: usize) -> Builder {
-        self.config.observe.trace_capacity = events;
-        self
-    }
-
-    /// Prints every event as it happens, one line each on stderr, in the spirit of the
-    /// article's prints ("send_data#2: WouldBlock with 5,242,880 bytes remaining, waiting for
-    /// writable on fd 7").
-    pub fn explain(mut self, on: bool) -> Builder {
-        self.config.observe.explain = on;
-        self
-    }
-
-    /// Warns on stderr, one line per offence, when a single poll holds the thread longer than
-    /// `threshold` (default 10 ms); `None` turns the warning off.
-    pub fn slow_poll_threshold(mut self, threshold: Option<Duration>) -> Builder {
-        self.config.observe.slow_poll_threshold = threshold;
-        self
-    }
-
-    /// How many task polls may run between two looks at the reactor while tasks are always
-    /// ready (default 61). Lower favours I/O latency, higher favours throughput of busy tasks.
-    ///
-    /// # Panics
-    /// If `polls` is zero.
-    pub fn event_interval(mut self, polls: u32) -> Builder {
-        assert!(polls > 0, "event_interval must be at least 1");
-        self.config.event_interval = polls;
-        self
-    }
-
-    /// Creates the runtime.
-    ///
-    /// # Errors
-    /// If the poller cannot be created.
-    pub fn build(self) -> io::Result<Runtime> {
-        Ok(Runtime {
-            scheduler: Rc::new(Scheduler::new(self.config)?),
-        })
-    }
-}
-
-impl Default for Builder {
-    fn default() -> Builder {
-        Builder::new()
-    }
-}
 
 /// Runs `future` to completion on a new runtime on this thread, then drops the runtime.
 ///
@@ -272,10 +82,11 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    spawn_here(future, Location::caller())
+    spawn_named(future, None, Location::caller())
 }
 
-/// Spawns a task whose future need not be `Send` on the current runtime.
+/// Spawns a task whose future need not be `Send` on the current runtime. It stays on this
+/// thread for its whole life: on a worker of the multi-thread runtime, that worker.
 ///
 /// ```
 /// use std::rc::Rc;
@@ -294,19 +105,37 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    spawn_here(future, Location::caller())
+    spawn_local_named(future, None, Location::caller())
 }
 
-fn spawn_here<F>(future: F, location: &'static Location<'static>) -> JoinHandle<F::Output>
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    spawn_named(future, None, location)
-}
-
-/// Spawns on the current runtime, with an optional name; what every spawn comes down to.
+/// Spawns a `Send` task on the current runtime, with an optional name.
 pub(crate) fn spawn_named<F>(
+    future: F,
+    name: Option<Arc<str>>,
+    location: &'static Location<'static>,
+) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    on_current(
+        "nbio::spawn",
+        "Runtime::spawn",
+        Some(location),
+        |current| match current {
+            Current::Thread(scheduler) => scheduler.spawn(future, name, location),
+            Current::Worker(worker) => {
+                worker
+                    .shared
+                    .spawn(future, name, location, Some(worker.observer()))
+            }
+            Current::BlockOn(block_on) => block_on.spawn(future, name, location),
+        },
+    )
+}
+
+/// Spawns a task pinned to this thread on the current runtime, with an optional name.
+pub(crate) fn spawn_local_named<F>(
     future: F,
     name: Option<Arc<str>>,
     location: &'static Location<'static>,
@@ -316,10 +145,14 @@ where
     F::Output: 'static,
 {
     on_current(
-        "nbio::spawn",
-        "Runtime::spawn",
+        "nbio::spawn_local",
+        "Runtime::spawn_local",
         Some(location),
-        |scheduler| scheduler.spawn(future, name, location),
+        |current| match current {
+            Current::Thread(scheduler) => scheduler.spawn(future, name, location),
+            Current::Worker(worker) => worker.spawn_local(future, name, location),
+            Current::BlockOn(block_on) => block_on.spawn_local(future, name, location),
+        },
     )
 }
 
@@ -337,7 +170,16 @@ where
 /// # Panics
 /// If called outside of a runtime.
 pub fn stats() -> Stats {
-    on_current("nbio::stats", "Runtime::stats", None, Scheduler::stats)
+    on_current(
+        "nbio::stats",
+        "Runtime::stats",
+        None,
+        |current| match current {
+            Current::Thread(scheduler) => scheduler.stats(),
+            Current::Worker(worker) => worker.shared.stats(),
+            Current::BlockOn(block_on) => block_on.stats(),
+        },
+    )
 }
 
 /// The live tasks of the current runtime; see [`Runtime::dump`].
@@ -345,10 +187,19 @@ pub fn stats() -> Stats {
 /// # Panics
 /// If called outside of a runtime.
 pub fn dump() -> Dump {
-    on_current("nbio::dump", "Runtime::dump", None, Scheduler::dump)
+    on_current(
+        "nbio::dump",
+        "Runtime::dump",
+        None,
+        |current| match current {
+            Current::Thread(scheduler) => scheduler.dump(),
+            Current::Worker(worker) => worker.shared.dump(),
+            Current::BlockOn(block_on) => block_on.dump(),
+        },
+    )
 }
 
-/// Runs `f` on the current runtime.
+/// Runs `f` on what runs on this thread.
 ///
 /// # Panics
 /// Outside of a runtime, with a message that names the call (`what`, made at `at`) and the
@@ -357,10 +208,10 @@ fn on_current<R>(
     what: &str,
     instead: &str,
     at: Option<&Location<'_>>,
-    f: impl FnOnce(&Scheduler) -> R,
+    f: impl FnOnce(&Current) -> R,
 ) -> R {
     current::with_current(|current| match current {
-        Some(scheduler) => f(scheduler),
+        Some(current) => f(current),
         None => {
             let at = at.map(|at| format!(" (at {at})")).unwrap_or_default();
             panic!(

@@ -27,7 +27,7 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::atomic::{fence, AtomicU64};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
@@ -35,6 +35,7 @@ use polling::Events;
 
 use super::current;
 use super::doorbell::{Doorbell, INJECTED, MAIN_WOKEN};
+use super::injector::{Injected, Injector};
 use crate::context::{self, Entered};
 use crate::loom;
 use crate::observe::{
@@ -61,73 +62,66 @@ pub(crate) struct Config {
 
 /// The part of a runtime that other threads may touch.
 pub(crate) struct Shared {
-    /// Tasks woken from other threads, waiting to move into the run queue.
-    injector: Mutex<Injector>,
+    /// Tasks woken (or spawned) from other threads, waiting to move into the run queue.
+    pub(super) injector: Injector,
     /// Whether the loop is parked, and the work waiting for it: `INJECTED` while the injector
     /// has tasks, `MAIN_WOKEN` when the future passed to `block_on` must be polled.
-    doorbell: Doorbell,
+    pub(super) doorbell: Doorbell,
+    /// Ids of new tasks: the runtime's thread and `Handle::spawn` from other threads draw them.
+    next_id: AtomicU64,
     /// Wakes of tasks that came from other threads.
     remote_wakes: AtomicU64,
     /// Wakes of the `block_on` future: all of them, and those from other threads.
     main_wakes: AtomicU64,
     main_remote_wakes: AtomicU64,
+    /// Tasks spawned from other threads (through a `Handle`).
+    spawned_elsewhere: AtomicU64,
     /// The reactor, shared with sockets and timers.
     pub(crate) reactor: Arc<Reactor>,
-}
-
-struct Injector {
-    queue: VecDeque<TaskRef>,
-    /// The runtime is gone: wakes from other threads are dropped instead of queued.
-    closed: bool,
+    /// What the runtime's threads record into (for spawns from other threads).
+    pub(super) observed: Arc<observe::Shared>,
 }
 
 impl Shared {
-    fn lock_injector(&self) -> MutexGuard<'_, Injector> {
-        // A push or a drain cannot be left half done by a panic: poisoning is harmless.
-        self.injector.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The slow path of a wake: from another thread (or from this one outside `block_on`).
     fn push_remote(&self, task: TaskRef) {
-        let mut injector = self.lock_injector();
-        if injector.closed {
-            drop(injector);
-            drop(task);
-            return;
-        }
-        injector.queue.push_back(task);
-        let rang = self.doorbell.ring(INJECTED);
-        drop(injector);
-        self.remote_wakes.fetch_add(1, Relaxed);
-        if rang.parked {
-            self.reactor.notify();
+        if self
+            .injector
+            .push(Injected::Woken(task), &self.doorbell, &self.reactor)
+        {
+            self.remote_wakes.fetch_add(1, Relaxed);
         }
     }
 
-    /// Moves tasks woken from other threads into `queue`; returns how many came.
-    fn take_injected(&self, queue: &mut VecDeque<TaskRef>) -> usize {
-        if !self.doorbell.pending(INJECTED) {
-            return 0;
-        }
-        // Under the lock: a push after this drain rings again.
-        let mut injector = self.lock_injector();
-        self.doorbell.take(INJECTED);
-        let moved = injector.queue.len();
-        queue.append(&mut injector.queue);
-        moved
-    }
-
-    /// Refuses further remote wakes and returns what was queued.
-    fn close(&self) -> VecDeque<TaskRef> {
-        let mut injector = self.lock_injector();
-        injector.closed = true;
-        mem::take(&mut injector.queue)
+    /// `Handle::spawn` from another thread: the task is made here and handed to the runtime's
+    /// thread, which lists it and runs it at its next turn.
+    pub(crate) fn spawn_from_elsewhere<F>(
+        self: &Arc<Self>,
+        future: F,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let id = TaskId(self.next_id.fetch_add(1, Relaxed));
+        let meta = TaskMeta::new(id, self.observed.site_of(location));
+        let task = raw::allocate(future, Arc::clone(self), meta);
+        self.observed.spawned_elsewhere(id, name, location);
+        self.spawned_elsewhere.fetch_add(1, Relaxed);
+        let spawned = Injected::Spawned {
+            registered: task.registered,
+            queued: task.queued,
+        };
+        self.injector.push(spawned, &self.doorbell, &self.reactor);
+        JoinHandle::new(task.handle)
     }
 }
 
 impl Schedule for Arc<Shared> {
     fn schedule(&self, task: TaskRef) {
-        current::with_current(|current| match current {
+        current::with_scheduler(|current| match current {
             // The fast path: woken on the runtime's own thread, while it runs.
             Some(scheduler) if Arc::ptr_eq(&scheduler.shared, self) => scheduler.push_woken(task),
             _ => self.push_remote(task),
@@ -153,7 +147,7 @@ impl Wake for MainWaker {
         if rang.fresh {
             // Counted like a task's wake: once per time it makes the future runnable.
             self.shared.main_wakes.fetch_add(1, Relaxed);
-            let here = current::with_current(|current| {
+            let here = current::with_scheduler(|current| {
                 current.is_some_and(|scheduler| Arc::ptr_eq(&scheduler.shared, &self.shared))
             });
             if !here {
@@ -187,7 +181,6 @@ pub(crate) struct Scheduler {
     /// Every task whose future still exists.
     tasks: RefCell<TaskList>,
     counters: Counters,
-    next_id: Cell<u64>,
     config: Config,
     /// The poller's event buffer, kept between waits.
     events: RefCell<Events>,
@@ -201,18 +194,18 @@ pub(crate) struct Scheduler {
 
 impl Scheduler {
     pub(crate) fn new(config: Config) -> io::Result<Scheduler> {
+        let observed = observe::Shared::new(&config.observe, TaskMeta::NO_SITE);
         let shared = Arc::new(Shared {
-            injector: Mutex::new(Injector {
-                queue: VecDeque::new(),
-                closed: false,
-            }),
+            injector: Injector::new(),
             doorbell: Doorbell::new(),
+            next_id: AtomicU64::new(1),
             remote_wakes: AtomicU64::new(0),
             main_wakes: AtomicU64::new(0),
             main_remote_wakes: AtomicU64::new(0),
+            spawned_elsewhere: AtomicU64::new(0),
             reactor: Arc::new(Reactor::new()?),
+            observed: Arc::clone(&observed),
         });
-        let observed = observe::Shared::new(&config.observe, TaskMeta::NO_SITE);
         Ok(Scheduler {
             main_waker: Arc::new(MainWaker {
                 shared: Arc::clone(&shared),
@@ -222,7 +215,6 @@ impl Scheduler {
             run_queue: RefCell::default(),
             tasks: RefCell::default(),
             counters: Counters::default(),
-            next_id: Cell::new(1),
             config,
             events: RefCell::new(Events::new()),
             woken: RefCell::default(),
@@ -240,8 +232,7 @@ impl Scheduler {
         F: Future + 'static,
         F::Output: 'static,
     {
-        let id = TaskId(self.next_id.get());
-        self.next_id.set(id.0 + 1);
+        let id = TaskId(self.shared.next_id.fetch_add(1, Relaxed));
         let meta = TaskMeta::new(id, self.observer.site_of(location));
         let task = raw::allocate(future, Arc::clone(&self.shared), meta);
         self.observer.spawned(id, name, location);
@@ -262,7 +253,7 @@ impl Scheduler {
 
     /// Runs `future` to completion on this thread, running spawned tasks meanwhile.
     pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
-        let _current = current::enter(self);
+        let _current = current::enter(current::Current::Thread(Rc::clone(self)));
         let _context = context::enter(Entered {
             reactor: Arc::clone(&self.shared.reactor),
             observer: Rc::clone(&self.observer),
@@ -310,18 +301,29 @@ impl Scheduler {
         }
     }
 
-    /// Moves the tasks woken from other threads into the run queue.
+    /// Moves the tasks woken (or spawned) from other threads into the run queue.
     fn take_remote_wakes(&self) {
-        let started = self.observer.journaling().then(Instant::now);
-        let mut queue = self.run_queue.borrow_mut();
-        let moved = self.shared.take_injected(&mut queue);
-        if moved == 0 {
+        if !self.shared.doorbell.pending(INJECTED) {
             return;
         }
-        for task in queue.range(queue.len() - moved..) {
-            let header = task.header();
-            self.observer
-                .woke(header.id(), &header.notes, Cause::Thread);
+        let started = self.observer.journaling().then(Instant::now);
+        let injected = self.shared.injector.take(&self.shared.doorbell);
+        let moved = injected.len();
+        let mut queue = self.run_queue.borrow_mut();
+        for injected in injected {
+            let task = match injected {
+                Injected::Woken(task) => {
+                    let header = task.header();
+                    self.observer
+                        .woke(header.id(), &header.notes, Cause::Thread);
+                    task
+                }
+                Injected::Spawned { registered, queued } => {
+                    self.tasks.borrow_mut().insert(registered);
+                    queued
+                }
+            };
+            queue.push_back(task);
         }
         if let Some(started) = started {
             self.observer.remote_wakes(started, moved);
@@ -473,7 +475,8 @@ impl Scheduler {
 
     fn task_info(&self, task: &Header) -> TaskInfo {
         let state = task.state.load();
-        let (polls, _, stamp, last_woken_by) = TaskNotes::of(&task.notes).read();
+        let notes = TaskNotes::of(&task.notes).read();
+        let (polls, stamp, last_woken_by) = (notes.polls, notes.stamp, notes.last_woken_by);
         TaskInfo {
             id: task.id(),
             name: self
@@ -492,6 +495,7 @@ impl Scheduler {
             since_last_poll: (polls > 0).then(|| self.observer.since_stamp(stamp)),
             last_woken_by,
             waker_held: state.outside_refs() > 0,
+            worker: None,
         }
     }
 
@@ -502,7 +506,8 @@ impl Scheduler {
         let main_wakes = self.shared.main_wakes.load(Relaxed);
         let main_remote_wakes = self.shared.main_remote_wakes.load(Relaxed);
         Stats {
-            tasks_spawned: self.counters.spawned.get(),
+            tasks_spawned: self.counters.spawned.get()
+                + self.shared.spawned_elsewhere.load(Relaxed),
             tasks_completed: self.counters.completed.get(),
             tasks_alive: self.tasks.borrow().len() as u64,
             polls: self.counters.polls.get(),
@@ -518,12 +523,17 @@ impl Scheduler {
             timers_pending: self.shared.reactor.pending_timers() as u64,
             longest_poll: self.observer.shared().longest_poll(),
             poll_sample_period: self.observer.shared().poll_sample_period(),
+            workers: Vec::new(),
         }
     }
 
     /// Drops every task's future (the runtime is being dropped), then the reactor's timers.
     pub(crate) fn shutdown(&self) {
-        drop(self.shared.close());
+        for injected in self.shared.injector.close() {
+            if let Injected::Spawned { registered, .. } = injected {
+                registered.shutdown(); // spawned from elsewhere, never listed: drop it here
+            }
+        }
         loop {
             let queued = mem::take(&mut *self.run_queue.borrow_mut());
             drop(queued);

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
 
-use super::{spawn_named, Runtime};
+use super::{spawn_local_named, spawn_named, Runtime};
 use crate::task::JoinHandle;
 
 /// Spawns tasks with options; today, a name. Named tasks are easier to find in slow-poll
@@ -57,7 +57,7 @@ impl Builder {
         F: Future + 'static,
         F::Output: 'static,
     {
-        spawn_named(future, self.name, Location::caller())
+        spawn_local_named(future, self.name, Location::caller())
     }
 
     /// Spawns on `runtime`, as [`Runtime::spawn`]; works outside of `block_on` too.
@@ -67,9 +67,7 @@ impl Builder {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        runtime
-            .scheduler()
-            .spawn(future, self.name, Location::caller())
+        runtime.spawn_named(future, self.name, Location::caller())
     }
 
     /// Spawns a future that need not be `Send` on `runtime`, as [`Runtime::spawn_local`].
@@ -79,8 +77,6 @@ impl Builder {
         F: Future + 'static,
         F::Output: 'static,
     {
-        runtime
-            .scheduler()
-            .spawn(future, self.name, Location::caller())
+        runtime.spawn_local_named(future, self.name, Location::caller())
     }
 }

@@ -75,6 +75,20 @@ pub(crate) fn write(
     for starts in poll_starts.values_mut() {
         starts.sort();
     }
+    // When each track's polls started, to end a steal's arrow at the thief's next poll.
+    let mut polls_by_track: HashMap<u32, Vec<Duration>> = HashMap::new();
+    for record in records {
+        if let Event::Poll { .. } = record.event {
+            polls_by_track
+                .entry(record.track)
+                .or_default()
+                .push(record.at);
+        }
+    }
+    for starts in polls_by_track.values_mut() {
+        starts.sort();
+    }
+    let mut next_steal = 0u64;
 
     let mut events = Vec::with_capacity(records.len() + 4);
     events.push(format!(
@@ -200,6 +214,30 @@ pub(crate) fn write(
                     json_string(&label(*who)),
                     took.as_secs_f64() * 1e3
                 ));
+            }
+            Event::Steal { victim, tasks } => {
+                events.push(format!(
+                    r#"{{"name":"steal","cat":"steal","ph":"i","s":"t","ts":{ts},"pid":{PID},"tid":{tid},"args":{{"from_worker":{},"tasks":{tasks}}}}}"#,
+                    victim + 1
+                ));
+                // An arrow from the victim's track to the thief's next poll.
+                let victim_name = format!("worker {}", victim + 1);
+                let next = polls_by_track.get(&record.track).and_then(|starts| {
+                    starts.get(starts.partition_point(|&start| start < record.at))
+                });
+                if let (Some(from), Some(&to)) =
+                    (tracks.iter().position(|name| *name == victim_name), next)
+                {
+                    next_steal += 1;
+                    events.push(format!(
+                        r#"{{"name":"steal","cat":"steal","ph":"s","id":"steal-{next_steal}","ts":{ts},"pid":{PID},"tid":{}}}"#,
+                        from + 1
+                    ));
+                    events.push(format!(
+                        r#"{{"name":"steal","cat":"steal","ph":"f","bp":"e","id":"steal-{next_steal}","ts":{},"pid":{PID},"tid":{tid}}}"#,
+                        micros(to)
+                    ));
+                }
             }
         }
     }

@@ -54,6 +54,9 @@ pub struct TaskInfo {
     /// Whether anything outside the runtime (a socket, a timer, another task, another thread)
     /// holds a waker of this task.
     pub waker_held: bool,
+    /// On a multi-thread runtime, the index of the worker that last polled it (0 is the
+    /// first); `None` on the current-thread runtime, or if it ran elsewhere.
+    pub worker: Option<usize>,
 }
 
 impl TaskInfo {
@@ -100,6 +103,9 @@ impl fmt::Display for TaskInfo {
             write!(f, " (spawned at {at})")?;
         }
         write!(f, ": {state}, {} poll(s)", thousands(self.polls))?;
+        if let Some(worker) = self.worker {
+            write!(f, ", last on worker {}", worker + 1)?;
+        }
         if let Some(ago) = self.since_last_poll {
             write!(f, ", last polled {} ago", human(ago))?;
         }

@@ -173,18 +173,27 @@ pub(crate) enum Event {
         who: Who,
         took: Duration,
     },
+    /// The recording worker took `tasks` tasks from the queue of worker `victim`.
+    Steal {
+        victim: usize,
+        tasks: usize,
+    },
 }
 
 /// What the runtime remembers about each task for dumps, packed into one word that the task's
 /// header keeps for the observer (`Header::notes`): when it was last polled, what last woke
 /// it, and how many times it was polled.
 ///
-/// Bits 0–31: the poll clock (in units of 2^20 ns, about a millisecond) at the last poll,
-/// wrapping after 52 days; bits 32–34: the last wake's cause; bits 35–63: polls, saturating at
-/// 2^29 − 1. Only the thread polling the task writes it; dumps read it from anywhere.
+/// Bits 0–27: the poll clock (in units of 2^20 ns, about a millisecond) at the last poll,
+/// wrapping after 3 days; bits 28–31: the worker that last polled it (0: not a worker of a
+/// multi-thread runtime, else its index + 1, 15 for any past the 14th); bits 32–34: the last
+/// wake's cause; bits 35–63: polls, saturating at 2^29 − 1. Only the thread polling the task
+/// writes it; dumps read it from anywhere.
 pub(crate) struct TaskNotes<'a>(&'a AtomicU64);
 
-const STAMP_MASK: u64 = (1 << 32) - 1;
+const STAMP_MASK: u64 = (1 << 28) - 1;
+const WORKER_SHIFT: u32 = 28;
+const WORKER_MASK: u64 = 0b1111 << WORKER_SHIFT;
 const CAUSE_SHIFT: u32 = 32;
 const CAUSE_MASK: u64 = 0b111 << CAUSE_SHIFT;
 const POLLS_SHIFT: u32 = 35;
@@ -199,12 +208,15 @@ impl<'a> TaskNotes<'a> {
         TaskNotes(word)
     }
 
-    /// A poll is starting at `stamp`.
-    pub(crate) fn record_poll(&self, stamp: u32) {
+    /// A poll is starting at `stamp`, on `thread` (the worker code described above).
+    pub(crate) fn record_poll(&self, stamp: u32, thread: u8) {
         let word = self.0.load(Relaxed);
         let polls = ((word >> POLLS_SHIFT) + 1).min(POLLS_MAX);
         self.0.store(
-            (polls << POLLS_SHIFT) | (word & CAUSE_MASK) | u64::from(stamp),
+            (polls << POLLS_SHIFT)
+                | (word & CAUSE_MASK)
+                | (u64::from(thread.min(15)) << WORKER_SHIFT)
+                | (u64::from(stamp) & STAMP_MASK),
             Relaxed,
         );
     }
@@ -218,16 +230,29 @@ impl<'a> TaskNotes<'a> {
         );
     }
 
-    /// (polls, whether the count saturated, the last poll's stamp, what last woke it).
-    pub(crate) fn read(&self) -> (u64, bool, u32, &'static str) {
+    /// What the notes say.
+    pub(crate) fn read(&self) -> NotesRead {
         let word = self.0.load(Relaxed);
         let polls = word >> POLLS_SHIFT;
         let cause = (word & CAUSE_MASK) >> CAUSE_SHIFT;
-        (
+        let worker = ((word & WORKER_MASK) >> WORKER_SHIFT) as usize;
+        NotesRead {
             polls,
-            polls == POLLS_MAX,
-            (word & STAMP_MASK) as u32,
-            Cause::describe_code(cause),
-        )
+            stamp: (word & STAMP_MASK) as u32,
+            worker: worker.checked_sub(1),
+            last_woken_by: Cause::describe_code(cause),
+        }
     }
+}
+
+/// A task's notes, read.
+pub(crate) struct NotesRead {
+    /// How many times it was polled (saturating).
+    pub(crate) polls: u64,
+    /// The coarse clock (in 2^20 ns units, 28 bits) when it was last polled.
+    pub(crate) stamp: u32,
+    /// The index of the worker that last polled it, on a multi-thread runtime.
+    pub(crate) worker: Option<usize>,
+    /// What last woke it.
+    pub(crate) last_woken_by: &'static str,
 }

@@ -157,6 +157,13 @@ pub(crate) fn line(record: &Record, names: Names<'_>) -> Option<String> {
                 ),
             };
         }
+        Event::Steal { victim, tasks } => {
+            let _ = write!(
+                out,
+                "stole {tasks} task(s) from worker {} (its queue was busy, this one was idle)",
+                victim + 1
+            );
+        }
         Event::SlowPoll { who, took } => {
             let _ = write!(
                 out,

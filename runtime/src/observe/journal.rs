@@ -28,10 +28,15 @@ impl Journal {
         }
     }
 
-    pub(crate) fn record(&mut self, record: Record, names: Names<'_>) {
+    /// Keeps `record` (and prints it, when explaining). `thread` names the thread it came
+    /// from in the printed line, on a runtime with several.
+    pub(crate) fn record(&mut self, record: Record, names: Names<'_>, thread: Option<&str>) {
         if self.explain {
             if let Some(line) = explain::line(&record, names) {
-                eprintln!("{line}");
+                match thread {
+                    Some(thread) => eprintln!("{thread}: {line}"),
+                    None => eprintln!("{line}"),
+                }
             }
         }
         if self.keep {

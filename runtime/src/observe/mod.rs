@@ -48,7 +48,7 @@ mod watchdog;
 
 pub use dump::{Dump, TaskInfo, TaskState};
 pub(crate) use event::{Cause, PollOutcome, TaskNotes, WaitReason, Who};
-pub use stats::Stats;
+pub use stats::{Stats, WorkerStats};
 
 use event::{Event, Record, STAMP_UNIT_SHIFT};
 use journal::Journal;
@@ -109,6 +109,10 @@ pub(crate) struct Shared {
     journal: Option<Mutex<Journal>>,
     /// The name of each thread that records, by track: "the runtime's thread", "worker 1", …
     tracks: Mutex<Vec<String>>,
+    /// The track of records made by threads without an `Observer`, once there is one.
+    other_track: std::sync::OnceLock<u32>,
+    /// The runtime has several threads: the narrative says which one each line comes from.
+    many_threads: AtomicBool,
     trace_path: Option<PathBuf>,
 }
 
@@ -151,6 +155,8 @@ impl Shared {
                     ))
                 }),
                 tracks: Mutex::default(),
+                other_track: std::sync::OnceLock::new(),
+                many_threads: AtomicBool::new(false),
                 trace_path: config.trace_path.clone(),
             }
         })
@@ -172,6 +178,49 @@ impl Shared {
     /// The spawn site with index `site`.
     pub(crate) fn site(&self, site: u32) -> Option<&'static Location<'static>> {
         lock(&self.sites).get(site)
+    }
+
+    /// The index of `location` among the spawn sites, for a spawn from a thread that has no
+    /// `Observer` of this runtime (a plain thread with a `Handle`).
+    pub(crate) fn site_of(&self, location: &'static Location<'static>) -> u32 {
+        lock(&self.sites).intern(location)
+    }
+
+    /// A task was spawned from a thread that has no `Observer` of this runtime: its name is
+    /// kept, and the journal records the spawn on the track of other threads.
+    pub(crate) fn spawned_elsewhere(
+        &self,
+        id: TaskId,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+    ) {
+        if let Some(name) = &name {
+            self.any_named.store(true, Relaxed);
+            lock(&self.names).insert(id, Arc::clone(name));
+        }
+        if let Some(journal) = &self.journal {
+            let track = *self.other_track.get_or_init(|| {
+                let mut tracks = lock(&self.tracks);
+                tracks.push("other threads".to_string());
+                tracks.len() as u32 - 1
+            });
+            let record = Record {
+                at: self.epoch.elapsed(),
+                track,
+                event: Event::Spawn {
+                    task: id,
+                    name,
+                    location,
+                    by: Who::Nobody,
+                },
+            };
+            lock(journal).record(record, &|id| self.name_of(id), Some("other threads"));
+        }
+    }
+
+    /// The runtime runs tasks on several threads (set before their observers are made).
+    pub(crate) fn set_many_threads(&self) {
+        self.many_threads.store(true, Relaxed);
     }
 
     /// The longest poll the watchdog measured.
@@ -243,6 +292,8 @@ pub(crate) struct Observer {
     watched: Cell<bool>,
     /// Polls so far on this thread: the lane's sequence number.
     seq: Cell<u64>,
+    /// How task notes name this thread: 0, or a worker's index + 1.
+    worker_code: u8,
     /// The coarse clock at the start of the current turn, as a dump stamp.
     stamp: Cell<u32>,
     /// Who is being polled right now.
@@ -253,6 +304,8 @@ pub(crate) struct Observer {
     rate_limit: RefCell<RateLimit>,
     /// The last spawn site this thread looked up: loops spawn from one place.
     last_site: Cell<Option<(usize, u32)>>,
+    /// How the narrative names this thread, on a runtime with several.
+    narrated_as: Option<String>,
 }
 
 /// When a poll started, if the journal wants to know.
@@ -263,6 +316,17 @@ impl Observer {
     /// and traces name that thread. The watchdog watches it if `watched`: a thread that polls
     /// tasks, not one whose work may block by design (a blocking pool's).
     pub(crate) fn new(shared: &Arc<Shared>, thread: &str, watched: bool) -> Observer {
+        Observer::for_worker(shared, thread, watched, None)
+    }
+
+    /// As `new`, for worker `worker` of a multi-thread runtime: task notes remember which
+    /// worker polled them.
+    pub(crate) fn for_worker(
+        shared: &Arc<Shared>,
+        thread: &str,
+        watched: bool,
+        worker: Option<usize>,
+    ) -> Observer {
         let track = {
             let mut tracks = lock(&shared.tracks);
             tracks.push(thread.to_string());
@@ -278,11 +342,16 @@ impl Observer {
             watched: Cell::new(false),
             shared: Arc::clone(shared),
             seq: Cell::new(0),
+            worker_code: worker.map_or(0, |index| (index + 1).min(15) as u8),
             stamp: Cell::new(0),
             current: Cell::new(Who::Nobody),
             waking: Cell::new(None),
             rate_limit: RefCell::default(),
             last_site: Cell::new(None),
+            narrated_as: shared
+                .many_threads
+                .load(Relaxed)
+                .then(|| thread.to_string()),
         }
     }
 
@@ -304,7 +373,8 @@ impl Observer {
                 track: self.track,
                 event,
             };
-            lock(journal).record(record, &|id| self.shared.name_of(id));
+            let thread = self.narrated_as.as_deref();
+            lock(journal).record(record, &|id| self.shared.name_of(id), thread);
         }
     }
 
@@ -389,7 +459,7 @@ impl Observer {
     pub(crate) fn poll_started(&self, who: Who, notes: Option<&AtomicU64>) -> PollStart {
         self.current.set(who);
         if let Some(notes) = notes {
-            TaskNotes::of(notes).record_poll(self.stamp.get());
+            TaskNotes::of(notes).record_poll(self.stamp.get(), self.worker_code);
         }
         if let Some(lane) = &self.lane {
             let seq = self.seq.get() + 1;
@@ -504,6 +574,13 @@ impl Observer {
         }
     }
 
+    /// This worker took `tasks` tasks from the queue of worker `victim`.
+    pub(crate) fn stole(&self, victim: usize, tasks: usize) {
+        if self.journaling() {
+            self.record(Instant::now(), Event::Steal { victim, tasks });
+        }
+    }
+
     /// A look at the reactor that began at `started` ended, after waking its tasks.
     pub(crate) fn reactor_waited(&self, started: Instant, events: usize, blocking: bool) {
         self.record(
@@ -552,7 +629,13 @@ impl Observer {
 
     /// How long ago a poll stamped `stamp` began (to the coarse clock's tick).
     pub(crate) fn since_stamp(&self, stamp: u32) -> Duration {
-        let now = (clock::coarse_nanos() >> STAMP_UNIT_SHIFT) as u32;
-        Duration::from_nanos(u64::from(now.wrapping_sub(stamp)) << STAMP_UNIT_SHIFT)
+        since_stamp(stamp)
     }
+}
+
+/// How long ago a poll stamped `stamp` began (to the coarse clock's tick), from any thread.
+pub(crate) fn since_stamp(stamp: u32) -> Duration {
+    let now = (clock::coarse_nanos() >> STAMP_UNIT_SHIFT) as u32;
+    let elapsed = now.wrapping_sub(stamp) & ((1 << 28) - 1);
+    Duration::from_nanos(u64::from(elapsed) << STAMP_UNIT_SHIFT)
 }

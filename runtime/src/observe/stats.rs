@@ -15,7 +15,7 @@ use std::time::Duration;
 ///     assert!(stats.reactor_waits >= 1);
 /// });
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
     /// Tasks spawned so far.
@@ -62,6 +62,29 @@ pub struct Stats {
     /// threshold (2.5 ms by default), at least 1 ms. `None` when the warning is off, and then
     /// `longest_poll` is not measured.
     pub poll_sample_period: Option<Duration>,
+    /// One entry per worker thread of a multi-thread runtime (`Builder::worker_threads`), in
+    /// order; empty on the current-thread runtime. The runtime-wide counters above include
+    /// the workers'.
+    pub workers: Vec<WorkerStats>,
+}
+
+/// What one worker of a multi-thread runtime did; see [`Stats::workers`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerStats {
+    /// Tasks it polled.
+    pub polls: u64,
+    /// Tasks it took from other workers' queues.
+    pub steals: u64,
+    /// Wakes made on it that queued the woken task on its own queue.
+    pub wakes: u64,
+    /// Wakes made on it that had to hand the task to another thread (a task pinned elsewhere,
+    /// or one of another runtime).
+    pub cross_thread_wakes: u64,
+    /// Times it went to sleep with nothing to do.
+    pub parks: u64,
+    /// Times another thread woke it (to take work, or for its pinned tasks).
+    pub unparks: u64,
 }
 
 impl fmt::Display for Stats {

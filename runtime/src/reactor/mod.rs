@@ -263,16 +263,21 @@ impl Reactor {
         block: bool,
     ) -> io::Result<Option<usize>> {
         let timeout = if block {
-            self.lock_timers()
-                .next_deadline()
-                .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+            let mut timers = self.lock_timers();
+            let deadline = timers.next_deadline();
+            timers.blocked_until = Some(deadline);
+            deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()))
         } else {
             Some(Duration::ZERO)
         };
         let mut delivered = None;
         if block || self.waiting.load(Acquire) != 0 {
             events.clear();
-            delivered = Some(self.poller.wait(events, timeout)?);
+            let waited = self.poller.wait(events, timeout);
+            if block {
+                self.lock_timers().blocked_until = None;
+            }
+            delivered = Some(waited?);
             self.counters.waits.fetch_add(1, Relaxed);
             self.dispatch(events, woken);
         }
@@ -310,9 +315,15 @@ impl Reactor {
         self.counters.timers_fired.fetch_add(fired as u64, Relaxed);
     }
 
-    /// Adds a timer that wakes `waker` at `deadline`; returns its id.
+    /// Adds a timer that wakes `waker` at `deadline`; returns its id. If another thread is
+    /// blocked in this reactor until a later deadline (or none), its wait is cut short, so that
+    /// it can wait again until this one.
     pub(crate) fn insert_timer(&self, deadline: Instant, waker: &Waker) -> u64 {
-        self.lock_timers().insert(deadline, waker)
+        let (id, cut_short) = self.lock_timers().insert(deadline, waker);
+        if cut_short {
+            self.notify();
+        }
+        id
     }
 
     /// Points a pending timer at a new waker; false if it already fired.

@@ -18,15 +18,23 @@ use std::time::Instant;
 pub(crate) struct Timers {
     entries: BTreeMap<(Instant, u64), Waker>,
     next_id: u64,
+    /// While a thread blocks in the reactor: the deadline its wait ends at (`Some(None)`: it
+    /// waits for an event only). A timer armed meanwhile with an earlier deadline, from
+    /// another thread, must cut that wait short.
+    pub(crate) blocked_until: Option<Option<Instant>>,
 }
 
 impl Timers {
-    /// Adds a timer; the returned id, with the deadline, finds it again.
-    pub(crate) fn insert(&mut self, deadline: Instant, waker: &Waker) -> u64 {
+    /// Adds a timer; the returned id, with the deadline, finds it again. The flag says whether
+    /// a thread blocked in the reactor waits past the new deadline, and must be woken.
+    pub(crate) fn insert(&mut self, deadline: Instant, waker: &Waker) -> (u64, bool) {
         let id = self.next_id;
         self.next_id += 1;
         self.entries.insert((deadline, id), waker.clone());
-        id
+        let cut_short = self
+            .blocked_until
+            .is_some_and(|until| until.map_or(true, |until| deadline < until));
+        (id, cut_short)
     }
 
     /// Makes a pending timer wake `waker` instead. Returns false if it already fired.

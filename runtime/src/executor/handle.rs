@@ -1,0 +1,121 @@
+//! `Handle`: a runtime as seen from any thread.
+//!
+//! A `Runtime` lives on the thread that made it (it is not `Send`: that thread runs its
+//! `block_on`, and its `spawn_local` tasks). A `Handle` is the part that travels: it can be
+//! cloned and sent anywhere, and spawns onto its runtime from any thread, inside the runtime or
+//! not. On the multi-thread flavour the task is queued for the workers at once; on the
+//! current-thread flavour it waits in the runtime's injection queue until its thread next runs
+//! the loop.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::sync::Arc;
+
+use super::current::{self, Current};
+use super::multi_thread;
+use super::scheduler;
+use crate::task::JoinHandle;
+
+/// A handle to a runtime: `Clone + Send + Sync`, to spawn onto it from any thread.
+///
+/// ```
+/// let rt = nbio::Runtime::new()?;
+/// let handle = rt.handle();
+/// // From a plain thread: the task waits for the runtime's thread to run it.
+/// let task = std::thread::spawn(move || handle.spawn(async { "from a thread" }))
+///     .join()
+///     .unwrap();
+/// assert_eq!(rt.block_on(task).unwrap(), "from a thread");
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    CurrentThread(Arc<scheduler::Shared>),
+    MultiThread(Arc<multi_thread::Shared>),
+}
+
+impl Handle {
+    pub(crate) fn current_thread(shared: &Arc<scheduler::Shared>) -> Handle {
+        Handle {
+            inner: Inner::CurrentThread(Arc::clone(shared)),
+        }
+    }
+
+    pub(crate) fn multi_thread(shared: &Arc<multi_thread::Shared>) -> Handle {
+        Handle {
+            inner: Inner::MultiThread(Arc::clone(shared)),
+        }
+    }
+
+    /// The handle of the runtime running the calling code.
+    ///
+    /// ```
+    /// nbio::block_on(async {
+    ///     let handle = nbio::Handle::current();
+    ///     assert_eq!(handle.spawn(async { 1 }).await.unwrap(), 1);
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// Outside of a runtime, with a message that says so.
+    #[track_caller]
+    pub fn current() -> Handle {
+        let at = Location::caller();
+        current::with_current(|current| match current {
+            Some(Current::Thread(scheduler)) => Handle::current_thread(&scheduler.shared),
+            Some(Current::Worker(worker)) => Handle::multi_thread(&worker.shared),
+            Some(Current::BlockOn(block_on)) => Handle::multi_thread(block_on.shared()),
+            None => panic!(
+                "nbio::Handle::current called outside of an nbio runtime (at {at}); call it \
+                 from code run by nbio::block_on, or keep the Handle from Runtime::handle"
+            ),
+        })
+    }
+
+    /// Spawns a task onto the runtime, from any thread.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let location = Location::caller();
+        match &self.inner {
+            Inner::CurrentThread(shared) => current::with_scheduler(|current| match current {
+                // On the runtime's own thread: the ordinary spawn.
+                Some(scheduler) if Arc::ptr_eq(&scheduler.shared, shared) => {
+                    scheduler.spawn(future, None, location)
+                }
+                _ => shared.spawn_from_elsewhere(future, None, location),
+            }),
+            Inner::MultiThread(shared) => current::with_current(|current| {
+                let observer = match current {
+                    Some(Current::Worker(worker)) if Arc::ptr_eq(&worker.shared, shared) => {
+                        Some(worker.observer())
+                    }
+                    Some(Current::BlockOn(block_on)) if Arc::ptr_eq(block_on.shared(), shared) => {
+                        Some(block_on.observer())
+                    }
+                    _ => None,
+                };
+                shared.spawn(future, None, location, observer)
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let flavor = match self.inner {
+            Inner::CurrentThread(_) => "current_thread",
+            Inner::MultiThread(_) => "multi_thread",
+        };
+        f.debug_struct("Handle").field("flavor", &flavor).finish()
+    }
+}

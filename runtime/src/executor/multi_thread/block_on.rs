@@ -1,0 +1,276 @@
+//! The thread in `block_on`: it polls the future it was given, and the tasks pinned to it,
+//! while the workers run everything else.
+//!
+//! On the current-thread runtime `block_on` runs the whole loop. Here the loop runs on the
+//! workers, and the calling thread has a smaller job: poll the `block_on` future when it is
+//! woken, run the tasks `spawn_local` pinned to this thread, and otherwise sleep on its own
+//! condition variable. It does not drive the reactor; a worker does, and a socket or timer
+//! event for the `block_on` future wakes this thread from the worker.
+//!
+//! Before it sleeps with nothing to wake it, it checks whether anything at all could: every
+//! worker asleep, every queue empty, no timer, no socket awaited, no waker held anywhere. Then
+//! the future can never complete, and instead of hanging, `block_on` reports the stuck tasks.
+//! The runtime's threads are not stopped while it looks, so it takes that answer only after a
+//! second look, 50 ms later, finds the same.
+
+use std::future::Future;
+use std::panic::Location;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::atomic::{fence, AtomicBool};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use super::idle::Parker;
+use super::pinned::{Owner, Pinned, PinnedRunner};
+use super::{lock, Shared};
+use crate::context::{self, Entered};
+use crate::executor::current::{self, Current};
+use crate::observe::{Cause, Observer, PollOutcome, TaskNotes, Who};
+use crate::task::raw::RunOutcome;
+use crate::task::JoinHandle;
+
+/// How long the deadlock check waits between its two looks.
+const DEADLOCK_CONFIRM: Duration = Duration::from_millis(50);
+
+/// The `block_on` side of a multi-thread runtime. One per runtime, on the thread that built it.
+pub(crate) struct BlockOn {
+    shared: Arc<Shared>,
+    runner: PinnedRunner,
+    parker: Arc<Parker>,
+    observer: Rc<Observer>,
+    main: Arc<MainWaker>,
+}
+
+/// The waker of the `block_on` future: marks it due and wakes the thread.
+struct MainWaker {
+    woken: AtomicBool,
+    parker: Arc<Parker>,
+    shared: Arc<Shared>,
+}
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.woken.swap(true, AcqRel) {
+            self.shared.main_wakes.fetch_add(1, Relaxed);
+            let here = current::with_current(
+                |current| matches!(current, Some(Current::BlockOn(b)) if Arc::ptr_eq(&b.shared, &self.shared)),
+            );
+            if !here {
+                self.shared.main_remote_wakes.fetch_add(1, Relaxed);
+            }
+        }
+        self.parker.unpark();
+    }
+}
+
+impl BlockOn {
+    pub(crate) fn new(shared: &Arc<Shared>) -> BlockOn {
+        let parker = Arc::new(Parker::new());
+        BlockOn {
+            runner: PinnedRunner::new(Pinned::new(Owner::BlockOn(Arc::clone(&parker)))),
+            observer: Rc::new(Observer::new(&shared.observe, "the block_on thread", true)),
+            main: Arc::new(MainWaker {
+                woken: AtomicBool::new(false),
+                parker: Arc::clone(&parker),
+                shared: Arc::clone(shared),
+            }),
+            parker,
+            shared: Arc::clone(shared),
+        }
+    }
+
+    pub(crate) fn pinned_runner(&self) -> &PinnedRunner {
+        &self.runner
+    }
+
+    pub(crate) fn observer(&self) -> &Observer {
+        &self.observer
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Spawns a `Send` task from this thread (for the workers).
+    pub(crate) fn spawn<F>(
+        &self,
+        future: F,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared
+            .spawn(future, name, location, Some(&self.observer))
+    }
+
+    pub(crate) fn stats(&self) -> crate::observe::Stats {
+        self.shared.stats()
+    }
+
+    pub(crate) fn dump(&self) -> crate::observe::Dump {
+        self.shared.dump()
+    }
+
+    /// Spawns a task pinned to this thread.
+    pub(crate) fn spawn_local<F>(
+        &self,
+        future: F,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.shared
+            .spawn_pinned(future, name, location, &self.observer, &self.runner)
+    }
+
+    /// Runs `future` to completion on this thread.
+    pub(crate) fn run<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
+        let _current = current::enter(Current::BlockOn(Rc::clone(self)));
+        let _context = context::enter(Entered {
+            reactor: Arc::clone(&self.shared.reactor),
+            observer: Rc::clone(&self.observer),
+        });
+        let mut future = pin!(future);
+        let waker = Waker::from(Arc::clone(&self.main));
+        let mut cx = Context::from_waker(&waker);
+        self.main.woken.store(true, Relaxed); // the first poll is not a wake
+        self.observer.resume();
+        loop {
+            if self.main.woken.swap(false, AcqRel) {
+                context::reset_budget();
+                let started = self.observer.poll_started(Who::Main, None);
+                let poll = future.as_mut().poll(&mut cx);
+                let outcome = if poll.is_ready() {
+                    PollOutcome::Done
+                } else {
+                    PollOutcome::Pending
+                };
+                self.observer.poll_ended(started, Who::Main, None, outcome);
+                if let Poll::Ready(output) = poll {
+                    return output;
+                }
+            }
+            let mut ran = 0;
+            while ran < self.shared.event_interval {
+                let Some(task) = self.runner.pop() else {
+                    break;
+                };
+                self.run_pinned(task);
+                ran += 1;
+            }
+            if ran == 0 && !self.main.woken.load(Acquire) {
+                self.sleep();
+            } else {
+                self.observer.begin_turn();
+            }
+        }
+    }
+
+    fn run_pinned(&self, task: crate::task::raw::TaskRef) {
+        let header = task.header();
+        let (id, site) = (header.id(), header.meta.site());
+        context::reset_budget();
+        let started = self
+            .observer
+            .poll_started(Who::Task(id), Some(&header.notes));
+        let outcome = task.run();
+        let polled = match &outcome {
+            RunOutcome::Idle => PollOutcome::Pending,
+            RunOutcome::Requeue(_) => PollOutcome::Yielded,
+            RunOutcome::Finished(task) if task.has_output() => PollOutcome::Done,
+            RunOutcome::Finished(_) => PollOutcome::Cancelled,
+        };
+        self.observer
+            .poll_ended(started, Who::Task(id), Some(site), polled);
+        match outcome {
+            RunOutcome::Idle => {}
+            RunOutcome::Requeue(task) => {
+                TaskNotes::of(&task.header().notes).record_wake(Cause::Itself);
+                self.runner.push(task);
+            }
+            RunOutcome::Finished(task) => {
+                if polled == PollOutcome::Done {
+                    self.shared.completed.fetch_add(1, Relaxed);
+                }
+                // SAFETY: a pinned task is listed with its thread's pinned tasks until it
+                // finishes, and finishes once.
+                let listed = unsafe { lock(&self.runner.pinned.tasks).remove(&task) };
+                self.observer.finished(id);
+                drop(listed);
+            }
+        }
+    }
+
+    /// Sleeps until the future or a pinned task is woken; reports a deadlock instead of
+    /// sleeping forever.
+    fn sleep(&self) {
+        if self.nothing_can_happen() {
+            self.parker.park_timeout(DEADLOCK_CONFIRM);
+            if self.nothing_can_happen() {
+                panic!(
+                    "nbio: deadlock: the future passed to block_on is waiting, and nothing can \
+                     ever wake it: every worker is idle, no task is ready, no timer is pending, \
+                     no socket is awaited, and no waker is held outside the runtime.\n{}",
+                    self.shared.dump()
+                );
+            }
+        } else {
+            self.parker.park();
+        }
+        self.observer.resume();
+    }
+
+    /// True when nothing can ever wake this thread: see the module docs. It errs on the side
+    /// of waiting.
+    fn nothing_can_happen(&self) -> bool {
+        let shared = &self.shared;
+        if shared.reactor.pending_timers() != 0 || shared.reactor.has_waiters() {
+            return false;
+        }
+        // Our own `Arc` and the `Waker` that `run` holds account for two references.
+        let main_waker_held = Arc::strong_count(&self.main) > 2;
+        fence(Acquire);
+        if main_waker_held || self.main.woken.load(Acquire) || self.runner.has_ready() {
+            return false;
+        }
+        if shared.idle.sleeping() != shared.workers.len() || shared.idle.searching() {
+            return false;
+        }
+        if !shared.inject.is_empty()
+            || shared
+                .workers
+                .iter()
+                .any(|slot| !slot.queue.is_empty() || slot.pinned.has_inbox())
+        {
+            return false;
+        }
+        let mut can_run = false;
+        let mut look = |list: &crate::task::list::TaskList| {
+            list.for_each(|task| {
+                let state = task.state.load();
+                can_run |= state.is_scheduled() || state.is_running() || state.outside_refs() > 0;
+            })
+        };
+        for shard in shared.tasks.iter() {
+            look(&lock(shard));
+        }
+        for slot in shared.workers.iter() {
+            look(&lock(&slot.pinned.tasks));
+        }
+        look(&lock(&self.runner.pinned.tasks));
+        !can_run
+    }
+}

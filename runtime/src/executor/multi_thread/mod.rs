@@ -1,0 +1,500 @@
+//! Many threads: the work-stealing flavour, beside the current-thread loop.
+//!
+//! The current-thread runtime is the article's loop on one thread. This flavour runs the same
+//! loop on `n` worker threads at once (`Builder::worker_threads(n)`), and adds what that needs:
+//!
+//! - each worker has its own run queue (`queue.rs`), which idle workers steal half of, so that a
+//!   worker stuck in a long poll does not hold up the tasks queued behind it;
+//! - one shared injection queue (`inject.rs`) for tasks that come from outside the workers;
+//! - a handshake that wakes a sleeping worker only when there is work it could take, and never
+//!   misses one on its way to sleep (`idle.rs`);
+//! - one reactor for the whole runtime, driven by whichever worker goes to sleep first: it waits
+//!   in the reactor instead of on its condition variable, and wakes the tasks of the events;
+//! - tasks pinned to a thread for `spawn_local` (`pinned.rs`);
+//! - the `block_on` thread (`block_on.rs`), which polls the future passed to `block_on` (and the
+//!   tasks it pins) while the workers run everything else.
+//!
+//! `worker.rs` is the worker's loop; this file is what the threads share and the runtime's own
+//! side: building, spawning, stats, dumps and shutdown.
+
+use std::future::Future;
+use std::io;
+use std::panic::Location;
+use std::rc::Rc;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::{self, JoinHandle as ThreadHandle};
+
+mod block_on;
+mod idle;
+mod inject;
+#[cfg(all(test, nbio_loom))]
+mod loom_tests;
+mod pinned;
+mod queue;
+mod worker;
+
+pub(crate) use block_on::BlockOn;
+pub(crate) use worker::Worker;
+
+use super::current::{self, Current};
+use super::scheduler::Config;
+use crate::observe::{self, Dump, Observer, Stats, TaskInfo, TaskNotes, TaskState, WorkerStats};
+use crate::reactor::Reactor;
+use crate::task::list::TaskList;
+use crate::task::raw::{self, Header, Schedule, TaskMeta, TaskRef};
+use crate::task::{JoinHandle, TaskId};
+use idle::{Idle, Parker, Unparked};
+use inject::Inject;
+use pinned::{Owner, Pinned};
+use queue::Queue;
+
+/// How many locks the list of live `Send` tasks is split over: a spawn and a finish each take
+/// one, picked by task id, so two workers rarely meet on the same one.
+const LIST_SHARDS: usize = 16;
+
+/// What the threads of one multi-thread runtime share.
+pub(crate) struct Shared {
+    /// The one reactor, driven by whichever worker parks in it.
+    pub(crate) reactor: Arc<Reactor>,
+    workers: Box<[WorkerSlot]>,
+    inject: Inject,
+    idle: Idle,
+    /// Held by the worker that blocks in the reactor; the others park on their condvar.
+    driver: AtomicBool,
+    /// Every `Send` task whose future still exists, in shards.
+    tasks: Box<[Mutex<TaskList>]>,
+    next_id: AtomicU64,
+    spawned: AtomicU64,
+    completed: AtomicU64,
+    /// Wakes from threads that are not this runtime's workers (and pinned tasks woken from
+    /// another thread than theirs).
+    remote_wakes: AtomicU64,
+    /// Wakes of the `block_on` future, all and from other threads.
+    pub(crate) main_wakes: AtomicU64,
+    pub(crate) main_remote_wakes: AtomicU64,
+    pub(crate) observe: Arc<observe::Shared>,
+    pub(crate) event_interval: u32,
+    shutting_down: AtomicBool,
+    /// The pinned tasks of the `block_on` thread, for stats and dumps from any thread.
+    block_on_pinned: OnceLock<Arc<Pinned>>,
+}
+
+/// What the others may touch of one worker.
+pub(crate) struct WorkerSlot {
+    queue: Queue,
+    parker: Parker,
+    pinned: Arc<Pinned>,
+    counters: WorkerCounters,
+}
+
+/// Counters one worker writes (plain stores of its own, read by `stats`).
+#[derive(Default)]
+pub(crate) struct WorkerCounters {
+    polls: AtomicU64,
+    steals: AtomicU64,
+    local_wakes: AtomicU64,
+    cross_thread_wakes: AtomicU64,
+    parks: AtomicU64,
+    unparks: AtomicU64,
+}
+
+/// Adds one to a counter only its owner writes.
+fn bump(counter: &AtomicU64) {
+    add(counter, 1);
+}
+
+/// Adds `n` to a counter only its owner writes: a load and a store, no read-modify-write.
+fn add(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Relaxed) + n, Relaxed);
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every update under these locks is a single list operation: poisoning is harmless.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn shard(&self, id: TaskId) -> &Mutex<TaskList> {
+        &self.tasks[id.0 as usize % LIST_SHARDS]
+    }
+
+    /// Makes a task of `future` (a `Send` one: any worker may run it) and queues it.
+    pub(crate) fn spawn<F>(
+        self: &Arc<Self>,
+        future: F,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+        observer: Option<&Observer>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let id = TaskId(self.next_id.fetch_add(1, Relaxed));
+        let site = match observer {
+            Some(observer) => observer.site_of(location),
+            None => self.observe.site_of(location),
+        };
+        let task = raw::allocate(future, Arc::clone(self), TaskMeta::new(id, site));
+        match observer {
+            Some(observer) => observer.spawned(id, name, location),
+            None => self.observe.spawned_elsewhere(id, name, location),
+        }
+        lock(self.shard(id)).insert(task.registered);
+        self.spawned.fetch_add(1, Relaxed);
+        current::with_current(|current| match current {
+            Some(Current::Worker(worker)) if Arc::ptr_eq(&worker.shared, self) => {
+                worker.push_spawned(task.queued)
+            }
+            _ => self.push_injected(task.queued),
+        });
+        JoinHandle::new(task.handle)
+    }
+
+    /// Makes a task pinned to the thread of `pinned` (a worker, or the `block_on` thread),
+    /// which is the calling thread: `spawn_local`.
+    pub(crate) fn spawn_pinned<F>(
+        &self,
+        future: F,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+        observer: &Observer,
+        runner: &pinned::PinnedRunner,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let id = TaskId(self.next_id.fetch_add(1, Relaxed));
+        let meta = TaskMeta::new(id, observer.site_of(location));
+        let task = raw::allocate(future, Arc::clone(&runner.pinned), meta);
+        observer.spawned(id, name, location);
+        lock(&runner.pinned.tasks).insert(task.registered);
+        self.spawned.fetch_add(1, Relaxed);
+        runner.requeue(task.queued);
+        JoinHandle::new(task.handle)
+    }
+
+    /// Queues a task for any worker, and wakes one if one sleeps.
+    fn push_injected(&self, task: TaskRef) {
+        if self.inject.push([task]) {
+            self.announce();
+        }
+    }
+
+    /// A wake from a thread that is not one of ours.
+    fn note_remote_wake(&self) {
+        self.remote_wakes.fetch_add(1, Relaxed);
+    }
+
+    /// Work was published that a sleeping worker could take: wake one, unless one is already
+    /// searching (it will find this too).
+    fn announce(&self) {
+        if let Some(worker) = self.idle.worker_to_wake() {
+            self.unpark(worker);
+        }
+    }
+
+    /// Wakes worker `index` from its condvar or from the reactor.
+    fn unpark(&self, index: usize) {
+        let slot = &self.workers[index];
+        slot.counters.unparks.fetch_add(1, Relaxed);
+        if slot.parker.unpark() == Unparked::NotifyDriver {
+            self.reactor.notify();
+        }
+    }
+
+    /// Whether any work waits that a worker could take: what a worker checks once more after
+    /// registering as a sleeper.
+    fn has_work_for(&self, index: usize) -> bool {
+        !self.inject.is_empty()
+            || self.workers[index].pinned.has_inbox()
+            || self.workers.iter().any(|slot| !slot.queue.is_empty())
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Acquire)
+    }
+
+    /// The task finished: take it off its shard and count it.
+    fn finished(&self, task: &TaskRef, had_output: bool) -> TaskRef {
+        let id = task.header().id();
+        // SAFETY: every `Send` task of this runtime is listed in the shard of its id until it
+        // finishes, and finishes once.
+        let listed = unsafe { lock(self.shard(id)).remove(task) };
+        if had_output {
+            self.completed.fetch_add(1, Relaxed);
+        }
+        listed
+    }
+}
+
+impl Schedule for Arc<Shared> {
+    fn schedule(&self, task: TaskRef) {
+        current::with_current(|current| match current {
+            // The fast path: woken on one of this runtime's workers.
+            Some(Current::Worker(worker)) if Arc::ptr_eq(&worker.shared, self) => {
+                worker.push_woken(task)
+            }
+            Some(Current::Worker(worker)) => {
+                bump(&worker.counters().cross_thread_wakes);
+                self.note_remote_wake();
+                self.push_injected(task);
+            }
+            _ => {
+                self.note_remote_wake();
+                self.push_injected(task);
+            }
+        });
+    }
+}
+
+/// The multi-thread runtime, as `Runtime` holds it.
+pub(crate) struct MultiThread {
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<ThreadHandle<()>>>,
+    block_on: Rc<BlockOn>,
+}
+
+impl MultiThread {
+    /// Builds the runtime and starts its `workers` threads.
+    pub(crate) fn new(config: &Config, workers: usize) -> io::Result<MultiThread> {
+        let observed = observe::Shared::new(&config.observe, TaskMeta::NO_SITE);
+        observed.set_many_threads();
+        let reactor = Arc::new(Reactor::new()?);
+        let shared = Arc::new_cyclic(|weak| Shared {
+            reactor,
+            workers: (0..workers)
+                .map(|index| WorkerSlot {
+                    queue: Queue::new(),
+                    parker: Parker::new(),
+                    pinned: Pinned::new(Owner::Worker {
+                        runtime: weak.clone(),
+                        index,
+                    }),
+                    counters: WorkerCounters::default(),
+                })
+                .collect(),
+            inject: Inject::new(),
+            idle: Idle::new(workers),
+            driver: AtomicBool::new(false),
+            tasks: (0..LIST_SHARDS).map(|_| Mutex::default()).collect(),
+            next_id: AtomicU64::new(1),
+            spawned: AtomicU64::new(0),
+            completed: AtomicU64::new(0),
+            remote_wakes: AtomicU64::new(0),
+            main_wakes: AtomicU64::new(0),
+            main_remote_wakes: AtomicU64::new(0),
+            observe: observed,
+            event_interval: config.event_interval,
+            shutting_down: AtomicBool::new(false),
+            block_on_pinned: OnceLock::new(),
+        });
+        let block_on = Rc::new(BlockOn::new(&shared));
+        let _ = shared
+            .block_on_pinned
+            .set(Arc::clone(&block_on.pinned_runner().pinned));
+        let runtime = MultiThread {
+            shared,
+            threads: Mutex::default(),
+            block_on,
+        };
+        for index in 0..workers {
+            let shared = Arc::clone(&runtime.shared);
+            let spawned = thread::Builder::new()
+                .name(format!("nbio-worker-{}", index + 1))
+                .spawn(move || Worker::run(shared, index));
+            match spawned {
+                Ok(handle) => lock(&runtime.threads).push(handle),
+                // Dropping `runtime` stops and joins the workers already started.
+                Err(err) => {
+                    return Err(io::Error::new(
+                        err.kind(),
+                        format!("could not start nbio worker thread {}: {err}", index + 1),
+                    ))
+                }
+            }
+        }
+        Ok(runtime)
+    }
+
+    /// Runs `future` on this thread until it completes; the workers run everything else.
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.block_on.run(future)
+    }
+
+    /// Spawns a `Send` task from this (the runtime's) thread.
+    pub(crate) fn spawn<F>(
+        &self,
+        future: F,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared
+            .spawn(future, name, location, Some(self.block_on.observer()))
+    }
+
+    /// Spawns a task pinned to this (the runtime's, the `block_on`) thread.
+    pub(crate) fn spawn_local<F>(
+        &self,
+        future: F,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.block_on.spawn_local(future, name, location)
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Counters of the runtime, as they are now.
+    pub(crate) fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    /// The live tasks, oldest first.
+    pub(crate) fn dump(&self) -> Dump {
+        self.shared.dump()
+    }
+
+    /// Drops every task's future and joins the workers.
+    pub(crate) fn shutdown(&self) {
+        let shared = &self.shared;
+        shared.shutting_down.store(true, Release);
+        // Wake everyone: sleeping workers see the flag and leave their loops.
+        for index in 0..shared.workers.len() {
+            shared.unpark(index);
+        }
+        shared.reactor.notify();
+        for handle in lock(&self.threads).drain(..) {
+            // A worker thread only ends by returning from its loop; a panic there is a bug in
+            // nbio that has already been printed.
+            let _ = handle.join();
+        }
+        // The workers dropped their pinned tasks and emptied their queues; the rest of the
+        // `Send` tasks (idle ones, and those queued for any worker) go here, on this thread.
+        drop(shared.inject.close());
+        for shard in shared.tasks.iter() {
+            loop {
+                let Some(task) = lock(shard).pop() else {
+                    break;
+                };
+                task.shutdown();
+            }
+        }
+        self.block_on.pinned_runner().shutdown();
+        shared.reactor.shutdown();
+        shared.observe.shutdown();
+    }
+}
+
+impl Shared {
+    /// Every thread's pinned tasks: the workers', then the `block_on` thread's.
+    fn all_pinned(&self) -> impl Iterator<Item = &Arc<Pinned>> {
+        self.workers
+            .iter()
+            .map(|slot| &slot.pinned)
+            .chain(self.block_on_pinned.get())
+    }
+
+    /// Counters, summed over the threads.
+    pub(crate) fn stats(&self) -> Stats {
+        let reactor = &self.reactor.counters;
+        let workers: Vec<WorkerStats> = self
+            .workers
+            .iter()
+            .map(|slot| {
+                let c = &slot.counters;
+                WorkerStats {
+                    polls: c.polls.load(Relaxed),
+                    steals: c.steals.load(Relaxed),
+                    wakes: c.local_wakes.load(Relaxed),
+                    cross_thread_wakes: c.cross_thread_wakes.load(Relaxed),
+                    parks: c.parks.load(Relaxed),
+                    unparks: c.unparks.load(Relaxed),
+                }
+            })
+            .collect();
+        let alive = self
+            .tasks
+            .iter()
+            .map(|shard| lock(shard).len())
+            .chain(self.all_pinned().map(|pinned| lock(&pinned.tasks).len()))
+            .sum::<usize>();
+        let pinned_wakes: u64 = self.all_pinned().map(|pinned| pinned.wakes()).sum();
+        let remote = self.remote_wakes.load(Relaxed);
+        let main = self.main_wakes.load(Relaxed);
+        let main_remote = self.main_remote_wakes.load(Relaxed);
+        let local: u64 = workers.iter().map(|w| w.wakes).sum::<u64>() + pinned_wakes;
+        Stats {
+            tasks_spawned: self.spawned.load(Relaxed),
+            tasks_completed: self.completed.load(Relaxed),
+            tasks_alive: alive as u64,
+            polls: workers.iter().map(|w| w.polls).sum(),
+            wakes: local + remote + main,
+            remote_wakes: remote + main_remote,
+            block_on_wakes: main,
+            reactor_waits: reactor.waits.load(Relaxed),
+            io_events: reactor.io_events.load(Relaxed),
+            would_block: reactor.would_block.load(Relaxed),
+            short_writes: reactor.short_writes.load(Relaxed),
+            io_waiters: self.reactor.waiters() as u64,
+            timers_fired: reactor.timers_fired.load(Relaxed),
+            timers_pending: self.reactor.pending_timers() as u64,
+            longest_poll: self.observe.longest_poll(),
+            poll_sample_period: self.observe.poll_sample_period(),
+            workers,
+        }
+    }
+
+    /// Every live task, in id order: the `Send` ones and each thread's pinned ones.
+    pub(crate) fn dump(&self) -> Dump {
+        let mut tasks = Vec::new();
+        let mut add = |list: &TaskList| list.for_each(|task| tasks.push(task_info(self, task)));
+        for shard in self.tasks.iter() {
+            add(&lock(shard));
+        }
+        for pinned in self.all_pinned() {
+            add(&lock(&pinned.tasks));
+        }
+        tasks.sort_by_key(|task| task.id);
+        Dump { tasks }
+    }
+}
+
+/// What a dump says of one task.
+fn task_info(shared: &Shared, task: &Header) -> TaskInfo {
+    let state = task.state.load();
+    let notes = TaskNotes::of(&task.notes).read();
+    TaskInfo {
+        id: task.id(),
+        name: shared
+            .observe
+            .name_of(task.id())
+            .map(|name| name.to_string()),
+        spawned_at: shared.observe.site(task.meta.site()),
+        state: if state.is_running() {
+            TaskState::Running
+        } else if state.is_scheduled() {
+            TaskState::Scheduled
+        } else {
+            TaskState::Idle
+        },
+        polls: notes.polls,
+        since_last_poll: (notes.polls > 0).then(|| observe::since_stamp(notes.stamp)),
+        last_woken_by: notes.last_woken_by,
+        waker_held: state.outside_refs() > 0,
+        worker: notes.worker,
+    }
+}

@@ -1,0 +1,377 @@
+//! A worker: the article's loop on one of several threads, with work stealing.
+//!
+//! Each turn a worker takes a task from, in this order: its own queue (and, every other turn,
+//! the tasks pinned to it), the injection queue, and the queue of another worker (half of it).
+//! Every 61st turn the injection queue comes first, so that a busy local queue never starves it.
+//! With nothing anywhere it goes to sleep, in the reactor if no other worker is waiting there,
+//! else on its own condition variable.
+//!
+//! When a task running here wakes or spawns another, the new one goes on this worker's queue.
+//! A spawn, or a wake behind tasks already queued, is work another worker could take: it is
+//! announced, and a sleeping worker is woken (unless one is already searching). A wake into an
+//! empty queue is not: the woken task runs next, right here, and waking another worker for it
+//! would only make the two fight over one task (the ping-pong of a hand-off between two tasks,
+//! which other runtimes pay a context switch for on every turn).
+
+use std::cell::{Cell, RefCell};
+use std::mem;
+use std::rc::Rc;
+use std::sync::atomic::Ordering::{AcqRel, Relaxed, Release};
+use std::sync::Arc;
+use std::time::Instant;
+
+use polling::Events;
+
+use super::pinned::PinnedRunner;
+use super::queue::{self, Queue};
+use super::{add, bump, lock, Shared, WorkerCounters, WorkerSlot};
+use crate::context::{self, Entered};
+use crate::executor::current::{self, Current};
+use crate::loom;
+use crate::observe::{Cause, Observer, PollOutcome, TaskNotes, Who};
+use crate::reactor::{Trigger, Woken};
+use crate::task::raw::{RunOutcome, TaskRef};
+
+/// Every this many turns a worker looks at the injection queue before its own.
+const INJECT_FIRST_EVERY: u32 = 61;
+
+/// One worker, as its own thread sees it.
+pub(crate) struct Worker {
+    index: usize,
+    pub(crate) shared: Arc<Shared>,
+    runner: PinnedRunner,
+    observer: Rc<Observer>,
+    /// Turns so far (for the injection queue's turn and the choice of whom to steal from).
+    tick: Cell<u32>,
+    /// Woken to look for work, and not found any yet.
+    searching: Cell<bool>,
+    events: RefCell<Events>,
+    /// Wakers the reactor handed out, kept for their capacity between waits.
+    woken: RefCell<Vec<Woken>>,
+}
+
+impl Worker {
+    /// The body of worker thread `index`.
+    pub(crate) fn run(shared: Arc<Shared>, index: usize) {
+        let name = format!("worker {}", index + 1);
+        let observer = Rc::new(Observer::for_worker(
+            &shared.observe,
+            &name,
+            true,
+            Some(index),
+        ));
+        let worker = Rc::new(Worker {
+            index,
+            runner: PinnedRunner::new(Arc::clone(&shared.workers[index].pinned)),
+            observer: Rc::clone(&observer),
+            tick: Cell::new(0),
+            searching: Cell::new(false),
+            events: RefCell::new(Events::new()),
+            woken: RefCell::default(),
+            shared,
+        });
+        let _current = current::enter(Current::Worker(Rc::clone(&worker)));
+        let _context = context::enter(Entered {
+            reactor: Arc::clone(&worker.shared.reactor),
+            observer,
+        });
+        worker.observer.resume();
+        worker.work();
+        worker.exit();
+    }
+
+    fn slot(&self) -> &WorkerSlot {
+        &self.shared.workers[self.index]
+    }
+
+    fn queue(&self) -> &Queue {
+        &self.slot().queue
+    }
+
+    /// This worker's counters.
+    pub(crate) fn counters(&self) -> &WorkerCounters {
+        &self.slot().counters
+    }
+
+    /// The tasks pinned to this worker.
+    pub(crate) fn pinned_runner(&self) -> &PinnedRunner {
+        &self.runner
+    }
+
+    /// The recorder of this thread.
+    pub(crate) fn observer(&self) -> &Observer {
+        &self.observer
+    }
+
+    /// Spawns a task pinned to this worker.
+    pub(crate) fn spawn_local<F>(
+        &self,
+        future: F,
+        name: Option<std::sync::Arc<str>>,
+        location: &'static std::panic::Location<'static>,
+    ) -> crate::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + 'static,
+        F::Output: 'static,
+    {
+        self.shared
+            .spawn_pinned(future, name, location, &self.observer, &self.runner)
+    }
+
+    /// The loop: up to `event_interval` polls, a look at the reactor, again; sleep when there
+    /// is nothing to do.
+    fn work(&self) {
+        while !self.shared.is_shutting_down() {
+            let mut ran = 0;
+            while ran < self.shared.event_interval {
+                let Some((task, pinned)) = self.next_task() else {
+                    break;
+                };
+                self.found_work();
+                self.run_task(task, pinned);
+                ran += 1;
+            }
+            if ran == 0 {
+                self.park();
+            } else {
+                self.look_at_reactor();
+                self.observer.begin_turn();
+            }
+        }
+    }
+
+    /// The next task to run, and whether it is pinned to this thread.
+    fn next_task(&self) -> Option<(TaskRef, bool)> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick % INJECT_FIRST_EVERY == 0 {
+            if let Some(task) = self.take_injected() {
+                return Some((task, false));
+            }
+        }
+        if tick % 2 == 0 {
+            if let Some(task) = self.runner.pop() {
+                return Some((task, true));
+            }
+        }
+        if let Some(task) = self.queue().pop() {
+            return Some((task, false));
+        }
+        if let Some(task) = self.runner.pop() {
+            return Some((task, true));
+        }
+        if let Some(task) = self.take_injected() {
+            return Some((task, false));
+        }
+        self.steal().map(|task| (task, false))
+    }
+
+    /// Takes a fair share of the injection queue: one to run now, the rest onto this queue.
+    fn take_injected(&self) -> Option<TaskRef> {
+        let share = self.shared.inject.len() / self.shared.workers.len() + 1;
+        let mut batch = self
+            .shared
+            .inject
+            .pop_batch(share.min(queue::CAPACITY / 2))
+            .into_iter();
+        let first = batch.next()?;
+        for task in batch {
+            if let Some(overflow) = self.queue().push(task) {
+                self.shared.inject.push(overflow);
+            }
+        }
+        Some(first)
+    }
+
+    /// Takes half of another worker's queue; returns one of the tasks to run now.
+    fn steal(&self) -> Option<TaskRef> {
+        let workers = self.shared.workers.len();
+        let start = self.tick.get() as usize;
+        for offset in 0..workers {
+            let victim = (start + offset) % workers;
+            if victim == self.index {
+                continue;
+            }
+            let stolen = self.shared.workers[victim].queue.steal_half(self.queue());
+            if stolen > 0 {
+                add(&self.counters().steals, stolen as u64);
+                self.observer.stole(victim, stolen);
+                return self.queue().pop();
+            }
+        }
+        None
+    }
+
+    /// A task was found. A worker woken to search stops searching; if more work is left, the
+    /// next sleeper is woken to take it.
+    fn found_work(&self) {
+        if self.searching.replace(false) {
+            self.shared.idle.stop_searching();
+            if !self.queue().is_empty() || !self.shared.inject.is_empty() {
+                self.shared.announce();
+            }
+        }
+    }
+
+    fn run_task(&self, task: TaskRef, pinned: bool) {
+        bump(&self.counters().polls);
+        let header = task.header();
+        let (id, site) = (header.id(), header.meta.site());
+        context::reset_budget();
+        let started = self
+            .observer
+            .poll_started(Who::Task(id), Some(&header.notes));
+        let outcome = task.run();
+        let polled = match &outcome {
+            RunOutcome::Idle => PollOutcome::Pending,
+            RunOutcome::Requeue(_) => PollOutcome::Yielded,
+            RunOutcome::Finished(task) if task.has_output() => PollOutcome::Done,
+            RunOutcome::Finished(_) => PollOutcome::Cancelled,
+        };
+        self.observer
+            .poll_ended(started, Who::Task(id), Some(site), polled);
+        match outcome {
+            RunOutcome::Idle => {}
+            RunOutcome::Requeue(task) => {
+                // Woken while it ran, almost always by itself (yield_now): it goes to the back,
+                // here, and nobody else needs to hear of it.
+                bump(&self.counters().local_wakes);
+                TaskNotes::of(&task.header().notes).record_wake(Cause::Itself);
+                if pinned {
+                    self.runner.requeue(task);
+                } else {
+                    self.push_local(task, false);
+                }
+            }
+            RunOutcome::Finished(task) => {
+                let done = polled == PollOutcome::Done;
+                let listed = if pinned {
+                    if done {
+                        self.shared.completed.fetch_add(1, Relaxed);
+                    }
+                    // SAFETY: a pinned task is listed with its thread's pinned tasks until it
+                    // finishes, and finishes once.
+                    unsafe { lock(&self.runner.pinned.tasks).remove(&task) }
+                } else {
+                    self.shared.finished(&task, done)
+                };
+                self.observer.finished(id);
+                drop(listed);
+            }
+        }
+    }
+
+    /// A `Send` task woken by code running on this worker.
+    pub(crate) fn push_woken(&self, task: TaskRef) {
+        bump(&self.counters().local_wakes);
+        let header = task.header();
+        self.observer
+            .woke(header.id(), &header.notes, self.observer.waking());
+        // Into an empty queue it is the next task here: no one else needs to know.
+        let behind_others = !self.queue().is_empty();
+        self.push_local(task, behind_others);
+    }
+
+    /// A task spawned by code running on this worker: work another worker may take.
+    pub(crate) fn push_spawned(&self, task: TaskRef) {
+        self.push_local(task, true);
+    }
+
+    fn push_local(&self, task: TaskRef, announce: bool) {
+        let mut announce = announce;
+        if let Some(overflow) = self.queue().push(task) {
+            self.shared.inject.push(overflow);
+            announce = true;
+        }
+        if announce {
+            self.shared.announce();
+        }
+    }
+
+    /// Nothing to do: sleep, in the reactor if no other worker waits there.
+    fn park(&self) {
+        let shared = &self.shared;
+        if self.searching.replace(false) {
+            shared.idle.stop_searching();
+        }
+        shared.idle.sleep(self.index);
+        // The last look, after registering as a sleeper (see `idle.rs`).
+        if shared.has_work_for(self.index) || self.runner.has_ready() || shared.is_shutting_down() {
+            if !shared.idle.unsleep(self.index) {
+                self.searching.set(true); // chosen meanwhile: we count as searching
+            }
+            return;
+        }
+        bump(&self.counters().parks);
+        let parker = &self.slot().parker;
+        if !shared.driver.swap(true, AcqRel) {
+            parker.park_on_driver(|| self.wait_on_reactor(true));
+            shared.driver.store(false, Release);
+        } else {
+            parker.park();
+        }
+        if !shared.idle.unsleep(self.index) {
+            self.searching.set(true); // another worker woke us to take work
+        }
+        self.observer.resume();
+        // The events' tasks are woken now that we are awake again: a wake behind others is
+        // announced, and we are no longer a sleeper that could be chosen for it.
+        self.wake_collected();
+    }
+
+    /// Busy: a look at the reactor without blocking, unless another worker waits in it.
+    fn look_at_reactor(&self) {
+        let shared = &self.shared;
+        if shared.driver.swap(true, AcqRel) {
+            return;
+        }
+        self.wait_on_reactor(false);
+        shared.driver.store(false, Release);
+        self.wake_collected();
+    }
+
+    /// Waits for (or looks for) events and due timers; their wakers are kept in `woken`.
+    fn wait_on_reactor(&self, block: bool) {
+        let started = self.observer.journaling().then(Instant::now);
+        let mut woken = self.woken.borrow_mut();
+        let result = self
+            .shared
+            .reactor
+            .wait(&mut self.events.borrow_mut(), &mut woken, block);
+        let events = match result {
+            Ok(events) => events,
+            // epoll_wait only fails on a bad descriptor or buffer: a bug, not a condition.
+            Err(err) => panic!("nbio: the reactor could not wait for events: {err}"),
+        };
+        if let Some(started) = started {
+            if events.is_some() || !woken.is_empty() {
+                self.observer
+                    .reactor_waited(started, events.unwrap_or(0), block);
+            }
+        }
+    }
+
+    /// Wakes what the last reactor wait handed out.
+    fn wake_collected(&self) {
+        let mut woken = mem::take(&mut *self.woken.borrow_mut());
+        for (waker, trigger) in woken.drain(..) {
+            self.observer.set_waking(Some(match trigger {
+                Trigger::Io { fd, dir } => Cause::Io { fd, dir },
+                Trigger::Timer => Cause::Timer,
+            }));
+            // A socket may be awaited by a task of another runtime: its waker is not ours.
+            loom::wake_guarded(waker);
+        }
+        self.observer.set_waking(None);
+        *self.woken.borrow_mut() = woken;
+    }
+
+    /// The runtime shuts down: let go of what is queued here (the runtime's thread drops the
+    /// futures of `Send` tasks), and drop the pinned tasks' futures here, on their thread.
+    fn exit(&self) {
+        while let Some(task) = self.queue().pop() {
+            drop(task);
+        }
+        self.runner.shutdown();
+    }
+}
