@@ -19,18 +19,23 @@ cd "$(dirname "$0")/.."
 #                              is valgrind's, and the bound means nothing.
 #   load_connections           16,000 sockets through the same code as tcp and
 #                              connection_churn; under valgrind it measures valgrind.
+#   mt_io                      500 connections through the same code as mt_scheduling and tcp.
 # A new test file is not picked up by itself: add it here.
 TESTS=(nbio observe budget abandoned
        join runtime_drop panics shutdown block_on stats wakeups wake_storm
        stream_model faults timers timer_properties tcp readiness readiness_contract fd_reuse
-       sigpipe udp unix io_traits fairness connection_churn)
+       sigpipe udp unix io_traits fairness connection_churn
+       mt_scheduling mt_wakes mt_lifecycle)
 
 # Tests skipped inside a binary, with the reason.
 #   readiness_contract: the two loops that must not spin are bounded by the CPU time of the
 #   runtime's thread; under valgrind that CPU is valgrind's (the same code paths run in the
 #   other tests of the binary).
+#   mt_wakes: the million wakes are the wake_storm test's work on two workers; under valgrind
+#   (which runs one thread at a time) it takes many minutes. The exact-counters test runs.
 declare -A SKIP=(
     [readiness_contract]="--skip a_readable_and_try_read_loop_sleeps --skip a_readable_and_try_recv_loop_sleeps"
+    [mt_wakes]="--skip a_million_wakes"
 )
 
 if ! command -v valgrind >/dev/null; then

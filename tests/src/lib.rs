@@ -330,6 +330,13 @@ pub fn shuffled(n: usize, seed: u64) -> Vec<usize> {
     order
 }
 
+/// How many threads this process has now, counted in `/proc/self/task`.
+pub fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("list /proc/self/task")
+        .count()
+}
+
 /// How many file descriptors this process has open, counted in `/proc/self/fd`. The directory
 /// handle used to count is not included.
 pub fn open_fds() -> usize {

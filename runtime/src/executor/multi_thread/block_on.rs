@@ -11,7 +11,8 @@
 //! worker asleep, every queue empty, no timer, no socket awaited, no waker held anywhere. Then
 //! the future can never complete, and instead of hanging, `block_on` reports the stuck tasks.
 //! The runtime's threads are not stopped while it looks, so it takes that answer only after a
-//! second look, 50 ms later, finds the same.
+//! second look, 50 ms later, finds the same. It looks whenever it is about to sleep, and again
+//! when the last worker falls asleep (that worker wakes it for this).
 
 use std::future::Future;
 use std::panic::Location;
@@ -96,6 +97,10 @@ impl BlockOn {
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    pub(crate) fn parker(&self) -> Arc<Parker> {
+        Arc::clone(&self.parker)
     }
 
     /// Spawns a `Send` task from this thread (for the workers).

@@ -79,6 +79,9 @@ pub(crate) struct Shared {
     shutting_down: AtomicBool,
     /// The pinned tasks of the `block_on` thread, for stats and dumps from any thread.
     block_on_pinned: OnceLock<Arc<Pinned>>,
+    /// The `block_on` thread's bed: the last worker to fall asleep wakes it, so that it looks
+    /// again whether anything can still wake its future (its deadlock check).
+    block_on_parker: OnceLock<Arc<Parker>>,
 }
 
 /// What the others may touch of one worker.
@@ -214,6 +217,16 @@ impl Shared {
             || self.workers.iter().any(|slot| !slot.queue.is_empty())
     }
 
+    /// A worker is about to sleep: if it is the last one awake, the `block_on` thread looks
+    /// again whether its future can still be woken.
+    fn falling_asleep(&self) {
+        if self.idle.sleeping() == self.workers.len() {
+            if let Some(parker) = self.block_on_parker.get() {
+                parker.unpark();
+            }
+        }
+    }
+
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Acquire)
     }
@@ -291,11 +304,13 @@ impl MultiThread {
             event_interval: config.event_interval,
             shutting_down: AtomicBool::new(false),
             block_on_pinned: OnceLock::new(),
+            block_on_parker: OnceLock::new(),
         });
         let block_on = Rc::new(BlockOn::new(&shared));
         let _ = shared
             .block_on_pinned
             .set(Arc::clone(&block_on.pinned_runner().pinned));
+        let _ = shared.block_on_parker.set(block_on.parker());
         let runtime = MultiThread {
             shared,
             threads: Mutex::default(),

@@ -303,6 +303,7 @@ impl Worker {
             return;
         }
         bump(&self.counters().parks);
+        shared.falling_asleep();
         let parker = &self.slot().parker;
         if !shared.driver.swap(true, AcqRel) {
             parker.park_on_driver(|| self.wait_on_reactor(true));
