@@ -15,6 +15,9 @@ use std::cell::Cell;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, AtomicU8};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nbio::net::AsyncTcpStream;
@@ -60,11 +63,13 @@ pub struct ClientConfig {
 /// ```
 /// assert_eq!(demo::client::payload(demo::client::ARTICLE_REPEAT).len(), 7_340_032);
 /// ```
-pub fn payload(repeat: usize) -> Rc<[u8]> {
+pub fn payload(repeat: usize) -> Arc<[u8]> {
     PATTERN.repeat(repeat).into()
 }
 
-/// One sender's progress, shared with the live display.
+/// One sender's progress, shared with the live display. Atomics, not `Cell`s: with
+/// `--threads N` the senders run on worker threads while the display runs on the `block_on`
+/// thread.
 #[derive(Debug)]
 pub struct SendProgress {
     /// The server.
@@ -72,15 +77,37 @@ pub struct SendProgress {
     /// Bytes to send.
     pub total: u64,
     /// Bytes `write_all` has taken so far.
-    pub sent: Cell<u64>,
+    pub sent: AtomicU64,
     /// How often the send found the socket's buffer full and waited for writability.
-    pub waits: Rc<Cell<u64>>,
-    /// Where the sender is.
-    pub phase: Cell<Phase>,
+    pub waits: Arc<AtomicU64>,
+    /// Where the sender is (a `Phase`).
+    phase: AtomicU8,
+}
+
+impl SendProgress {
+    /// Where the sender is now.
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Relaxed) {
+            0 => Phase::Connecting,
+            1 => Phase::Sending,
+            2 => Phase::Confirming,
+            _ => Phase::Done,
+        }
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        self.phase.store(phase as u8, Relaxed);
+    }
+
+    /// Bytes taken so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Relaxed)
+    }
 }
 
 /// Where a sender is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Phase {
     /// Waiting for the TCP handshake.
     Connecting,
@@ -147,7 +174,7 @@ impl ClientReport {
 /// # Errors
 /// The first failure among the senders, in the order the servers were given: a refused or
 /// timed-out connect, a server gone mid-send, a missing confirmation.
-pub async fn run(config: &ClientConfig, payload: Rc<[u8]>) -> Result<ClientReport, Failure> {
+pub async fn run(config: &ClientConfig, payload: Arc<[u8]>) -> Result<ClientReport, Failure> {
     let count = Rc::new(Cell::new(0));
     // The article's task list, in its order: other_task() first, then the senders.
     let counter = nbio::task::Builder::new()
@@ -158,21 +185,22 @@ pub async fn run(config: &ClientConfig, payload: Rc<[u8]>) -> Result<ClientRepor
 
     let mut senders = Vec::new();
     for &addr in &config.servers {
-        let progress = Rc::new(SendProgress {
+        let progress = Arc::new(SendProgress {
             addr,
             total: payload.len() as u64,
-            sent: Cell::new(0),
-            waits: Rc::new(Cell::new(0)),
-            phase: Cell::new(Phase::Connecting),
+            sent: AtomicU64::new(0),
+            waits: Arc::new(AtomicU64::new(0)),
+            phase: AtomicU8::new(Phase::Connecting as u8),
         });
-        let send = send_to(addr, Rc::clone(&payload), Rc::clone(&progress));
-        let send = CountWaits::new(send, Rc::clone(&progress.waits));
+        let send = send_to(addr, Arc::clone(&payload), Arc::clone(&progress));
+        // `spawn`, not `spawn_local`: on a multi-thread runtime (`--threads N`) the senders
+        // run on the workers, side by side; on the article's one loop they take turns.
         let task = nbio::task::Builder::new()
             .name(&format!("send {addr}"))
-            .spawn_local(send);
-        senders.push((Rc::clone(&progress), task));
+            .spawn(send);
+        senders.push((Arc::clone(&progress), task));
     }
-    let progress: Vec<_> = senders.iter().map(|(p, _)| Rc::clone(p)).collect();
+    let progress: Vec<_> = senders.iter().map(|(p, _)| Arc::clone(p)).collect();
     let live = Live::start(config.live, progress, Rc::clone(&count), &config.counter);
 
     let mut sends = Vec::new();
@@ -219,8 +247,8 @@ pub async fn run(config: &ClientConfig, payload: Rc<[u8]>) -> Result<ClientRepor
 /// One sender: the article's `send_data_task`, plus the confirmation.
 async fn send_to(
     addr: SocketAddr,
-    payload: Rc<[u8]>,
-    progress: Rc<SendProgress>,
+    payload: Arc<[u8]>,
+    progress: Arc<SendProgress>,
 ) -> Result<SendReport, Failure> {
     let started = Instant::now();
     let stream = match timeout(CONNECT_TIMEOUT, AsyncTcpStream::connect(addr)).await {
@@ -234,16 +262,16 @@ async fn send_to(
         }
     };
 
-    progress.phase.set(Phase::Sending);
+    progress.set_phase(Phase::Sending);
     for slice in payload.chunks(SLICE) {
         // The article's whole `while len(data): try: sock.send(data) ... except EAGAIN:
         // yield ('w', sock)` loop is this one call. When the socket's buffer is full it waits
-        // for writability, and the thread runs the counter and the servers meanwhile.
-        stream
-            .write_all(slice)
+        // for writability, and the thread runs the counter and the servers meanwhile. Each
+        // time it has to wait, its future returns `Pending`: `CountWaits` counts those.
+        CountWaits::new(stream.write_all(slice), &progress.waits)
             .await
             .map_err(|err| send_failure(addr, &progress, &err))?;
-        progress.sent.set(progress.sent.get() + slice.len() as u64);
+        progress.sent.fetch_add(slice.len() as u64, Relaxed);
     }
     // Shutting down the write half is how the server learns that this was everything: its
     // next read returns 0 and it replies with its count.
@@ -251,14 +279,14 @@ async fn send_to(
         .shutdown(Shutdown::Write)
         .map_err(|err| send_failure(addr, &progress, &err))?;
 
-    progress.phase.set(Phase::Confirming);
+    progress.set_phase(Phase::Confirming);
     let confirmed = read_confirmation(&stream, addr).await?;
-    progress.phase.set(Phase::Done);
+    progress.set_phase(Phase::Done);
     Ok(SendReport {
         addr,
-        sent: progress.sent.get(),
+        sent: progress.sent(),
         confirmed,
-        waits: progress.waits.get(),
+        waits: progress.waits.load(Relaxed),
         elapsed: started.elapsed(),
     })
 }
@@ -318,7 +346,7 @@ fn send_failure(addr: SocketAddr, progress: &SendProgress, err: &io::Error) -> F
     );
     Failure::new(format!(
         "sending to {addr} failed after {} of {} bytes: {err}{}",
-        thousands(progress.sent.get()),
+        thousands(progress.sent()),
         thousands(progress.total),
         if gone { " (the server went away)" } else { "" }
     ))

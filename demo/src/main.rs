@@ -80,6 +80,13 @@ struct RuntimeArgs {
     #[arg(long, global = true, value_name = "FILE.json")]
     trace: Option<PathBuf>,
 
+    /// Run the tasks on N worker threads (nbio's multi-thread runtime) instead of on this one
+    /// thread, the article's single loop (the default, 1). With 2, the two sends run side by
+    /// side, one on each worker, while the counter keeps ticking on the main thread.
+    #[arg(long, global = true, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: u16,
+
     /// Narrate every event on stderr as it happens, in the spirit of the article's prints
     /// ("send ...#2: short write, the kernel took 2,883,584 bytes with 4,456,448 bytes remaining:
     /// its buffer is full, waiting for writable on fd 7").
@@ -216,9 +223,13 @@ impl RuntimeArgs {
         })
     }
 
-    /// The runtime every subcommand runs on: one thread, this one.
+    /// The runtime every subcommand runs on: one thread, this one, unless --threads asks for
+    /// worker threads.
     fn build(&self) -> Result<nbio::Runtime, Failure> {
         let mut builder = nbio::Runtime::builder();
+        if self.threads > 1 {
+            builder = builder.worker_threads(usize::from(self.threads));
+        }
         if let Some(polls) = self.event_interval {
             builder = builder.event_interval(polls);
         }

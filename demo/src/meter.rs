@@ -1,45 +1,41 @@
-//! Counting waits for readiness per task, from the outside.
+//! Counting waits for room per send, from the outside.
 //!
-//! nbio counts every time a read or a write had to wait for readiness (it got `WouldBlock`, or a
-//! write found the kernel's buffer full because it took less than it was offered), in
-//! [`nbio::Stats::would_block`]. That counter covers the whole runtime, but the demo wants it
-//! per connection: how often did the send to *this* server find the socket's buffer full?
-//!
-//! A runtime runs its tasks on one thread, one poll at a time, and a wait is counted inside the
-//! poll of the task whose syscall met it. So the difference of the counter across one poll of a
-//! task is exactly that task's share. [`CountWaits`] wraps a future and adds up those
-//! differences.
+//! The demo wants to say, per connection, how often the send to *this* server found the
+//! socket's buffer full and had to wait for writability. A future that has to wait returns
+//! `Pending` (nbio's `write_all` returns it exactly when the kernel's buffer is full, and only
+//! then: it never yields for any other reason), so counting the `Pending`s of a `write_all` is
+//! counting its waits. That holds whichever thread polls it, so it also works with
+//! `--threads N`, where the senders run side by side on worker threads and a runtime-wide
+//! counter such as [`nbio::Stats::would_block`] could not tell them apart.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::task::{Context, Poll};
 
-/// A future that counts, in `waits`, the waits for readiness that happen while it is polled.
+/// A future that adds one to `waits` each time the future it wraps returns `Pending`.
 ///
 /// ```
-/// use std::{cell::Cell, rc::Rc};
+/// use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// use demo::meter::CountWaits;
 ///
 /// nbio::block_on(async {
-///     let waits = Rc::new(Cell::new(0));
-///     let quiet = CountWaits::new(async { 1 + 1 }, Rc::clone(&waits));
-///     assert_eq!(nbio::spawn_local(quiet).await.unwrap(), 2);
-///     assert_eq!(waits.get(), 0); // no socket, so nothing ever had to wait
+///     let waits = AtomicU64::new(0);
+///     assert_eq!(CountWaits::new(async { 1 + 1 }, &waits).await, 2);
+///     assert_eq!(waits.load(Relaxed), 0); // it never had to wait
+///     CountWaits::new(nbio::yield_now(), &waits).await;
+///     assert_eq!(waits.load(Relaxed), 1); // it waited once
 /// });
 /// ```
-///
-/// It must be polled inside an nbio runtime (it reads [`nbio::stats`]).
-pub struct CountWaits<F> {
+pub struct CountWaits<'a, F> {
     future: Pin<Box<F>>,
-    waits: Rc<Cell<u64>>,
+    waits: &'a AtomicU64,
 }
 
-impl<F: Future> CountWaits<F> {
+impl<'a, F: Future> CountWaits<'a, F> {
     /// Wraps `future`; its waits are added to `waits` as they happen, so a display can show
     /// them live.
-    pub fn new(future: F, waits: Rc<Cell<u64>>) -> CountWaits<F> {
+    pub fn new(future: F, waits: &'a AtomicU64) -> CountWaits<'a, F> {
         CountWaits {
             future: Box::pin(future),
             waits,
@@ -47,16 +43,16 @@ impl<F: Future> CountWaits<F> {
     }
 }
 
-impl<F: Future> Future for CountWaits<F> {
+impl<F: Future> Future for CountWaits<'_, F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         // Boxing the inner future makes this wrapper `Unpin`, so no pin projection is needed.
         let this = self.get_mut();
-        let before = nbio::stats().would_block;
         let poll = this.future.as_mut().poll(cx);
-        let after = nbio::stats().would_block;
-        this.waits.set(this.waits.get() + (after - before));
+        if poll.is_pending() {
+            this.waits.fetch_add(1, Relaxed);
+        }
         poll
     }
 }

@@ -7,6 +7,7 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -30,7 +31,7 @@ pub struct Live {
 
 /// The state the display reads, and how it draws it.
 struct View {
-    sends: Vec<Rc<SendProgress>>,
+    sends: Vec<Arc<SendProgress>>,
     count: Rc<Cell<u64>>,
     limit: Option<u64>,
     bars: Option<Bars>,
@@ -48,7 +49,7 @@ impl Live {
     /// a plain line every second while the sends run (none at all for a quick run).
     pub fn start(
         bars: bool,
-        sends: Vec<Rc<SendProgress>>,
+        sends: Vec<Arc<SendProgress>>,
         count: Rc<Cell<u64>>,
         counter: &CounterConfig,
     ) -> Live {
@@ -111,7 +112,7 @@ async fn report_every(period: Duration, view: Rc<View>) {
 }
 
 impl Bars {
-    fn new(sends: &[Rc<SendProgress>], limit: Option<u64>) -> Bars {
+    fn new(sends: &[Arc<SendProgress>], limit: Option<u64>) -> Bars {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stdout());
         let send_style = ProgressStyle::with_template(
             "{prefix:>15} [{bar:24.cyan/blue}] {bytes:>10} / {total_bytes:<10} {wide_msg}",
@@ -160,11 +161,11 @@ impl Bars {
 impl View {
     fn draw_bars(&self, bars: &Bars) {
         for (send, bar) in self.sends.iter().zip(&bars.sends) {
-            bar.set_position(send.sent.get());
+            bar.set_position(send.sent());
             bar.set_message(send_status(send));
         }
         bars.counter.set_position(self.count.get());
-        let still_sending = self.sends.iter().any(|s| s.phase.get() != Phase::Done);
+        let still_sending = self.sends.iter().any(|s| s.phase() != Phase::Done);
         bars.counter.set_message(if still_sending {
             "counting while the sends run"
         } else {
@@ -185,7 +186,7 @@ impl View {
             line += &format!(
                 "  {} {:.1}/{:.1} MiB",
                 send.addr,
-                mib(send.sent.get()),
+                mib(send.sent()),
                 mib(send.total)
             );
         }
@@ -198,11 +199,11 @@ fn mib(bytes: u64) -> f64 {
 }
 
 fn send_status(send: &SendProgress) -> String {
-    let waits = match send.waits.get() {
+    let waits = match send.waits.load(std::sync::atomic::Ordering::Relaxed) {
         1 => "1 wait".to_string(),
         n => format!("{} waits", thousands(n)),
     };
-    match send.phase.get() {
+    match send.phase() {
         Phase::Connecting => "connecting".to_string(),
         Phase::Sending => waits,
         Phase::Confirming => format!("{waits}, awaiting confirmation"),

@@ -125,6 +125,22 @@ pub fn summary(report: &ClientReport) -> String {
         bytes as f64 / (1024.0 * 1024.0) / report.elapsed.as_secs_f64().max(1e-9),
     );
     let stats = &report.stats;
+    if !stats.workers.is_empty() {
+        let steals: u64 = stats.workers.iter().map(|w| w.steals).sum();
+        let _ = writeln!(
+            out,
+            "  threads   {} workers ran the sends and the servers ({} polls, {});\n            \
+             the counter ticked on the main thread",
+            stats.workers.len(),
+            stats
+                .workers
+                .iter()
+                .map(|w| thousands(w.polls))
+                .collect::<Vec<_>>()
+                .join(" and "),
+            plural(steals, "steal", "steals"),
+        );
+    }
     let _ = writeln!(
         out,
         "  runtime   {} spawned, {}, {} ({} from other threads)",

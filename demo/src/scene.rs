@@ -5,7 +5,7 @@
 //! the client script. Here the servers are tasks too. They listen on ports the system picks
 //! (`127.0.0.1:0`), so the scene runs on any machine without a port to choose.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use nbio::net::AsyncTcpListener;
 
@@ -39,7 +39,7 @@ pub const SERVERS: usize = 2;
 /// A server that cannot bind or fails, or any failure of the client.
 pub async fn run(
     mut client: ClientConfig,
-    payload: Rc<[u8]>,
+    payload: Arc<[u8]>,
     read_size: usize,
 ) -> Result<ClientReport, Failure> {
     let mut servers = Vec::new();

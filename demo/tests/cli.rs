@@ -119,6 +119,41 @@ fn scene_confirms_every_byte_at_both_servers_while_the_counter_advances() {
 }
 
 #[test]
+fn threads_2_runs_the_sends_on_two_workers_and_every_byte_arrives() {
+    let output = demo(&["--threads", "2"]);
+    assert!(output.status.success(), "{}", output.dump());
+    let rows = table_rows(&output.stdout);
+    assert_eq!(
+        rows.len(),
+        2,
+        "one row per server:
+{}",
+        output.stdout
+    );
+    for (addr, _sent, confirmed, _waits) in &rows {
+        assert_eq!(confirmed, "7,340,032", "{addr}:\n{}", output.stdout);
+    }
+    assert!(
+        output
+            .stdout
+            .contains("2 workers ran the sends and the servers"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains("every byte arrived"),
+        "{}",
+        output.stdout
+    );
+}
+
+#[test]
+fn threads_0_is_a_one_line_usage_error() {
+    let line = assert_one_line_failure(&demo(&["--threads", "0"]));
+    assert!(line.contains("--threads"), "{line}");
+}
+
+#[test]
 fn counter_replay_goes_on_to_its_limit_after_the_sends() {
     let output = demo(&["--repeat", "1000", "--count", "5", "--tick-ms", "2"]);
     assert!(output.status.success(), "{}", output.dump());

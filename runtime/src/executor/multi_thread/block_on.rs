@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use super::idle::Parker;
+use super::idle::{Parker, Unparked};
 use super::pinned::{Owner, Pinned, PinnedRunner};
 use super::{lock, Shared};
 use crate::context::{self, Entered};
@@ -67,7 +67,9 @@ impl Wake for MainWaker {
                 self.shared.main_remote_wakes.fetch_add(1, Relaxed);
             }
         }
-        self.parker.unpark();
+        if self.parker.unpark() == Unparked::NotifyDriver {
+            self.shared.reactor.notify();
+        }
     }
 }
 
@@ -75,7 +77,10 @@ impl BlockOn {
     pub(crate) fn new(shared: &Arc<Shared>) -> BlockOn {
         let parker = Arc::new(Parker::new());
         BlockOn {
-            runner: PinnedRunner::new(Pinned::new(Owner::BlockOn(Arc::clone(&parker)))),
+            runner: PinnedRunner::new(Pinned::new(Owner::BlockOn {
+                parker: Arc::clone(&parker),
+                runtime: Arc::downgrade(shared),
+            })),
             observer: Rc::new(Observer::new(&shared.observe, "the block_on thread", true)),
             main: Arc::new(MainWaker {
                 woken: AtomicBool::new(false),
@@ -233,6 +238,9 @@ impl BlockOn {
                 );
             }
         } else {
+            // Not in the reactor: measured on the demo's scene, a third thread waking for the
+            // reactor's events on two cores slows the workers more than it helps (the events
+            // are dispatched to the injection queue instead of a worker's own queue).
             self.parker.park();
         }
         self.observer.resume();

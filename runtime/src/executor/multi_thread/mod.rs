@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{self, JoinHandle as ThreadHandle};
 
 mod block_on;
+mod driver;
 mod idle;
 mod inject;
 #[cfg(all(test, nbio_loom))]

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
-use super::idle::Parker;
+use super::idle::{Parker, Unparked};
 use super::Shared;
 use crate::executor::current::{self, Current};
 use crate::task::list::TaskList;
@@ -23,8 +23,11 @@ use crate::task::raw::{Schedule, TaskRef};
 pub(crate) enum Owner {
     /// Worker number `index` of the runtime.
     Worker { runtime: Weak<Shared>, index: usize },
-    /// The thread in the runtime's `block_on`.
-    BlockOn(Arc<Parker>),
+    /// The thread in the runtime's `block_on`, which may be waiting in the reactor.
+    BlockOn {
+        parker: Arc<Parker>,
+        runtime: Weak<Shared>,
+    },
 }
 
 /// The part of a thread's pinned tasks that other threads reach.
@@ -87,8 +90,12 @@ impl Pinned {
                     runtime.unpark(*index);
                 }
             }
-            Owner::BlockOn(parker) => {
-                parker.unpark();
+            Owner::BlockOn { parker, runtime } => {
+                if parker.unpark() == Unparked::NotifyDriver {
+                    if let Some(runtime) = runtime.upgrade() {
+                        runtime.reactor.notify();
+                    }
+                }
             }
         }
     }

@@ -13,23 +13,18 @@
 //! would only make the two fight over one task (the ping-pong of a hand-off between two tasks,
 //! which other runtimes pay a context switch for on every turn).
 
-use std::cell::{Cell, RefCell};
-use std::mem;
+use std::cell::Cell;
 use std::rc::Rc;
-use std::sync::atomic::Ordering::{AcqRel, Relaxed, Release};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Instant;
 
-use polling::Events;
-
+use super::driver::Seat;
 use super::pinned::PinnedRunner;
 use super::queue::{self, Queue};
 use super::{add, bump, lock, Shared, WorkerCounters, WorkerSlot};
 use crate::context::{self, Entered};
 use crate::executor::current::{self, Current};
-use crate::loom;
 use crate::observe::{Cause, Observer, PollOutcome, TaskNotes, Who};
-use crate::reactor::{Trigger, Woken};
 use crate::task::raw::{RunOutcome, TaskRef};
 
 /// Every this many turns a worker looks at the injection queue before its own.
@@ -45,9 +40,8 @@ pub(crate) struct Worker {
     tick: Cell<u32>,
     /// Woken to look for work, and not found any yet.
     searching: Cell<bool>,
-    events: RefCell<Events>,
-    /// Wakers the reactor handed out, kept for their capacity between waits.
-    woken: RefCell<Vec<Woken>>,
+    /// Its seat at the reactor (`driver.rs`).
+    seat: Seat,
 }
 
 impl Worker {
@@ -66,8 +60,7 @@ impl Worker {
             observer: Rc::clone(&observer),
             tick: Cell::new(0),
             searching: Cell::new(false),
-            events: RefCell::new(Events::new()),
-            woken: RefCell::default(),
+            seat: Seat::new(),
             shared,
         });
         let _current = current::enter(Current::Worker(Rc::clone(&worker)));
@@ -134,7 +127,7 @@ impl Worker {
             if ran == 0 {
                 self.park();
             } else {
-                self.look_at_reactor();
+                self.seat.look(&self.shared, &self.observer);
                 self.observer.begin_turn();
             }
         }
@@ -304,67 +297,16 @@ impl Worker {
         }
         bump(&self.counters().parks);
         shared.falling_asleep();
-        let parker = &self.slot().parker;
-        if !shared.driver.swap(true, AcqRel) {
-            parker.park_on_driver(|| self.wait_on_reactor(true));
-            shared.driver.store(false, Release);
-        } else {
-            parker.park();
-        }
+        let drove = self.seat.sleep(shared, &self.slot().parker, &self.observer);
         if !shared.idle.unsleep(self.index) {
             self.searching.set(true); // another worker woke us to take work
         }
         self.observer.resume();
-        // The events' tasks are woken now that we are awake again: a wake behind others is
-        // announced, and we are no longer a sleeper that could be chosen for it.
-        self.wake_collected();
-    }
-
-    /// Busy: a look at the reactor without blocking, unless another worker waits in it.
-    fn look_at_reactor(&self) {
-        let shared = &self.shared;
-        if shared.driver.swap(true, AcqRel) {
-            return;
+        if drove {
+            // The events' tasks are woken now that we are awake again: a wake behind others
+            // is announced, and we are no longer a sleeper that could be chosen for it.
+            self.seat.wake_collected(&self.observer);
         }
-        self.wait_on_reactor(false);
-        shared.driver.store(false, Release);
-        self.wake_collected();
-    }
-
-    /// Waits for (or looks for) events and due timers; their wakers are kept in `woken`.
-    fn wait_on_reactor(&self, block: bool) {
-        let started = self.observer.journaling().then(Instant::now);
-        let mut woken = self.woken.borrow_mut();
-        let result = self
-            .shared
-            .reactor
-            .wait(&mut self.events.borrow_mut(), &mut woken, block);
-        let events = match result {
-            Ok(events) => events,
-            // epoll_wait only fails on a bad descriptor or buffer: a bug, not a condition.
-            Err(err) => panic!("nbio: the reactor could not wait for events: {err}"),
-        };
-        if let Some(started) = started {
-            if events.is_some() || !woken.is_empty() {
-                self.observer
-                    .reactor_waited(started, events.unwrap_or(0), block);
-            }
-        }
-    }
-
-    /// Wakes what the last reactor wait handed out.
-    fn wake_collected(&self) {
-        let mut woken = mem::take(&mut *self.woken.borrow_mut());
-        for (waker, trigger) in woken.drain(..) {
-            self.observer.set_waking(Some(match trigger {
-                Trigger::Io { fd, dir } => Cause::Io { fd, dir },
-                Trigger::Timer => Cause::Timer,
-            }));
-            // A socket may be awaited by a task of another runtime: its waker is not ours.
-            loom::wake_guarded(waker);
-        }
-        self.observer.set_waking(None);
-        *self.woken.borrow_mut() = woken;
     }
 
     /// The runtime shuts down: let go of what is queued here (the runtime's thread drops the
