@@ -147,3 +147,20 @@ fn step6_nbio_runs_the_same_scene_with_async_await() {
         "{out}"
     );
 }
+
+#[test]
+fn the_stealing_example_has_the_other_worker_run_the_blocked_parents_children() {
+    let out = run_example("stealing");
+    let children: Vec<&str> = out.lines().filter(|l| l.contains("child ")).collect();
+    assert_eq!(children.len(), 8, "{out}");
+    // The parent blocks worker 1 or worker 2; whichever it is, its children ran elsewhere.
+    let blocked = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("the parent blocked "))
+        .unwrap_or_else(|| panic!("no line says where the parent ran:\n{out}"));
+    assert!(
+        children.iter().all(|line| !line.ends_with(blocked)),
+        "a child waited for the blocked worker:\n{out}"
+    );
+    assert!(out.contains("tasks stolen from the other"), "{out}");
+}

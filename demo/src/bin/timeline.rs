@@ -1,11 +1,15 @@
 //! Draws a trace written by `demo --trace` (or any nbio program with `NBIO_TRACE`) as an SVG
-//! timeline: one row per task, each poll a bar, each WouldBlock a red mark, and a row for the
-//! reactor's waits. The guide's executor chapter shows one, made with:
+//! timeline: one row per task, each poll a bar, each wait for readiness a red mark, and a row
+//! for the reactor's waits. The guide's executor chapter shows one, made with:
 //!
 //! ```text
 //! cargo run --release -p demo -- --trace target/demo.json
 //! cargo run --release -p demo --bin timeline -- target/demo.json docs/demo-timeline.svg
 //! ```
+//!
+//! With `--by-thread`, one row per thread instead (a multi-thread runtime's workers, its
+//! `block_on` thread), each poll a bar in its task's colour and labelled with its task, and each
+//! steal a green mark: the many-threads chapter shows one.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -17,17 +21,23 @@ const LABEL: f64 = 250.0;
 const ROW: f64 = 26.0;
 const TOP: f64 = 64.0;
 
-/// One row: a task (or the reactor), its poll bars and its WouldBlock marks, in microseconds.
+/// One row: a task, a thread or the reactor; its poll bars (start, duration, task) and its
+/// marks (time, red for a wait or green for a steal), in microseconds.
 struct Row {
     label: String,
-    bars: Vec<(f64, f64)>,
-    marks: Vec<f64>,
+    bars: Vec<(f64, f64, String)>,
+    marks: Vec<(f64, &'static str)>,
 }
 
+const WAIT: &str = "#c0392b";
+const STEAL: &str = "#27ae60";
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let by_thread = args.iter().any(|arg| arg == "--by-thread");
+    args.retain(|arg| arg != "--by-thread");
     let [input, output] = args.as_slice() else {
-        eprintln!("timeline: usage: timeline TRACE.json OUT.svg");
+        eprintln!("timeline: usage: timeline [--by-thread] TRACE.json OUT.svg");
         return ExitCode::from(2);
     };
     let trace = match std::fs::read_to_string(input)
@@ -44,7 +54,11 @@ fn main() -> ExitCode {
         eprintln!("timeline: {input} has no traceEvents array; is it an nbio trace?");
         return ExitCode::FAILURE;
     };
-    let svg = draw(&rows(events));
+    let svg = if by_thread {
+        draw(&thread_rows(events), true)
+    } else {
+        draw(&rows(events), false)
+    };
     match std::fs::write(output, svg) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -81,19 +95,17 @@ fn rows(events: &[Value]) -> Vec<Row> {
             (Some("X"), Some("poll")) => {
                 let label = event["name"].as_str().unwrap_or("?");
                 let i = row_of(&mut rows, label);
-                rows[i]
-                    .bars
-                    .push((ts, event["dur"].as_f64().unwrap_or(0.0)));
+                let dur = event["dur"].as_f64().unwrap_or(0.0);
+                rows[i].bars.push((ts, dur, label.to_string()));
             }
             (Some("X"), Some("reactor")) => {
-                reactor
-                    .bars
-                    .push((ts, event["dur"].as_f64().unwrap_or(0.0)));
+                let dur = event["dur"].as_f64().unwrap_or(0.0);
+                reactor.bars.push((ts, dur, String::new()));
             }
             (Some("i"), Some("io")) => {
                 let label = event["args"]["task"].as_str().unwrap_or("?");
                 let i = row_of(&mut rows, label);
-                rows[i].marks.push(ts);
+                rows[i].marks.push((ts, WAIT));
             }
             _ => {}
         }
@@ -102,12 +114,63 @@ fn rows(events: &[Value]) -> Vec<Row> {
     rows
 }
 
-fn draw(rows: &[Row]) -> String {
+/// One row per thread, in the order of the trace's thread names.
+fn thread_rows(events: &[Value]) -> Vec<Row> {
+    let mut rows: Vec<(u64, Row)> = events
+        .iter()
+        .filter(|event| event["ph"] == "M" && event["name"] == "thread_name")
+        .map(|event| {
+            let label = event["args"]["name"].as_str().unwrap_or("?").to_string();
+            (
+                event["tid"].as_u64().unwrap_or(0),
+                Row {
+                    label,
+                    bars: Vec::new(),
+                    marks: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    for event in events {
+        let tid = event["tid"].as_u64().unwrap_or(0);
+        let Some((_, row)) = rows.iter_mut().find(|(t, _)| *t == tid) else {
+            continue;
+        };
+        let ts = event["ts"].as_f64().unwrap_or(0.0);
+        match (event["ph"].as_str(), event["cat"].as_str()) {
+            (Some("X"), Some("poll")) => {
+                let task = event["name"].as_str().unwrap_or("?").to_string();
+                row.bars
+                    .push((ts, event["dur"].as_f64().unwrap_or(0.0), task));
+            }
+            (Some("i"), Some("io")) => row.marks.push((ts, WAIT)),
+            (Some("i"), Some("steal")) => row.marks.push((ts, STEAL)),
+            _ => {}
+        }
+    }
+    rows.into_iter()
+        .map(|(_, row)| row)
+        .filter(|row| !row.bars.is_empty())
+        .collect()
+}
+
+/// A colour per task, the same for the same name.
+fn task_colour(task: &str) -> String {
+    const PALETTE: [&str; 8] = [
+        "#3a6ea5", "#e67e22", "#8e44ad", "#16a085", "#c0392b", "#2c3e50", "#d35400", "#7f8c8d",
+    ];
+    let hash = task
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    PALETTE[hash as usize % PALETTE.len()].to_string()
+}
+
+fn draw(rows: &[Row], by_thread: bool) -> String {
     let spans = rows.iter().flat_map(|row| {
         row.bars
             .iter()
-            .map(|&(start, dur)| (start, start + dur))
-            .chain(row.marks.iter().map(|&t| (t, t)))
+            .map(|&(start, dur, _)| (start, start + dur))
+            .chain(row.marks.iter().map(|&(t, _)| (t, t)))
     });
     let (start, end) = spans.fold((f64::MAX, f64::MIN), |(lo, hi), (a, b)| {
         (lo.min(a), hi.max(b))
@@ -123,18 +186,25 @@ fn draw(rows: &[Row]) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="sans-serif" font-size="12">"#
     );
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let (title, legend) = if by_thread {
+        (
+            "nbio's threads: each bar is one poll, coloured by its task",
+            "green mark: a worker stole tasks from another's queue; red mark: a wait for readiness",
+        )
+    } else {
+        (
+            "The demo on nbio's one thread: each bar is one poll",
+            "red mark: a read or write must wait and its task waits for the reactor; grey: the reactor waiting for events",
+        )
+    };
     let _ = writeln!(
         svg,
-        r#"<text x="12" y="22" font-size="15" font-weight="bold">The demo on nbio's one thread: each bar is one poll</text>"#
+        r#"<text x="12" y="22" font-size="15" font-weight="bold">{title}</text>"#
     );
-    let _ = writeln!(
-        svg,
-        r##"<text x="12" y="42" fill="#444">red mark: a read or write got WouldBlock and its task waits for the reactor; grey: the reactor waiting for events</text>"##
-    );
+    let _ = writeln!(svg, r##"<text x="12" y="42" fill="#444">{legend}</text>"##);
     for (i, row) in rows.iter().enumerate() {
         let y = TOP + i as f64 * ROW;
-        let is_reactor = i + 1 == rows.len();
-        let colour = if is_reactor { "#9a9a9a" } else { "#3a6ea5" };
+        let is_reactor = !by_thread && i + 1 == rows.len();
         let _ = writeln!(
             svg,
             r##"<line x1="{LABEL}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#e4e4e4"/>"##,
@@ -149,21 +219,37 @@ fn draw(rows: &[Row]) -> String {
             y + ROW * 0.62,
             escape(&row.label)
         );
-        for &(begin, dur) in &row.bars {
+        for (begin, dur, task) in &row.bars {
+            let (begin, dur) = (*begin, *dur);
             let width = (x(begin + dur) - x(begin)).max(1.0);
+            let colour = match (is_reactor, by_thread) {
+                (true, _) => "#9a9a9a".to_string(),
+                (false, true) => task_colour(task),
+                (false, false) => "#3a6ea5".to_string(),
+            };
             let _ = writeln!(
                 svg,
-                r#"<rect x="{:.2}" y="{:.1}" width="{width:.2}" height="{:.1}" fill="{colour}"/>"#,
+                r#"<rect x="{:.2}" y="{:.1}" width="{width:.2}" height="{:.1}" fill="{colour}"><title>{}</title></rect>"#,
                 x(begin),
                 y + 5.0,
-                ROW - 10.0
+                ROW - 10.0,
+                escape(task)
             );
+            if by_thread && width > 60.0 {
+                let _ = writeln!(
+                    svg,
+                    r#"<text x="{:.1}" y="{:.1}" fill="white" font-size="10">{}</text>"#,
+                    x(begin) + 3.0,
+                    y + ROW * 0.62,
+                    escape(task)
+                );
+            }
         }
-        for &t in &row.marks {
+        for &(t, colour) in &row.marks {
             let (cx, top) = (x(t), y + 3.0);
             let _ = writeln!(
                 svg,
-                r##"<path d="M{:.1} {top:.1} L{:.1} {top:.1} L{cx:.1} {:.1} Z" fill="#c0392b"/>"##,
+                r##"<path d="M{:.1} {top:.1} L{:.1} {top:.1} L{cx:.1} {:.1} Z" fill="{colour}"/>"##,
                 cx - 5.0,
                 cx + 5.0,
                 top + 8.0
