@@ -6,8 +6,9 @@
 //! Sockets and timers never look here: what they need is in `crate::context`, which the
 //! executor sets up beside this.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
+use std::ptr;
 use std::rc::Rc;
 
 use super::multi_thread::{BlockOn, Worker};
@@ -25,6 +26,13 @@ pub(crate) enum Current {
 
 thread_local! {
     static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+    /// The current-thread runtime running here, if that is what runs, as a plain pointer: the
+    /// fast path of every wake on that runtime's thread asks this, one load from a
+    /// thread-local that needs no lazy set-up, instead of borrowing `CURRENT`.
+    ///
+    /// Invariant: non-null only while `CURRENT` holds `Current::Thread` of that scheduler,
+    /// whose `Rc` keeps it alive.
+    static SCHEDULER: Cell<*const Scheduler> = const { Cell::new(ptr::null()) };
 }
 
 /// While alive, this thread runs an executor.
@@ -45,6 +53,9 @@ pub(crate) fn enter(current: Current) -> EnterGuard {
             "nbio: block_on called on a thread that is already running an nbio runtime; \
              `.await` the future instead (a nested block_on would stall every other task)"
         );
+        if let Current::Thread(scheduler) = &current {
+            SCHEDULER.set(Rc::as_ptr(scheduler));
+        }
         *slot = Some(current);
     });
     EnterGuard {
@@ -54,6 +65,7 @@ pub(crate) fn enter(current: Current) -> EnterGuard {
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
+        let _ = SCHEDULER.try_with(|fast| fast.set(ptr::null()));
         let previous = CURRENT.with(|slot| slot.borrow_mut().take());
         drop(previous);
     }
@@ -74,9 +86,10 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Current>) -> R) -> R {
 }
 
 /// Calls `f` with the current-thread runtime running on this thread, if that is what runs.
+#[inline]
 pub(crate) fn with_scheduler<R>(f: impl FnOnce(Option<&Scheduler>) -> R) -> R {
-    with_current(|current| match current {
-        Some(Current::Thread(scheduler)) => f(Some(scheduler)),
-        _ => f(None),
-    })
+    let scheduler = SCHEDULER.try_with(Cell::get).unwrap_or(ptr::null());
+    // SAFETY: non-null only while `CURRENT` holds the `Rc` of this scheduler (see SCHEDULER),
+    // and `f` cannot outlive this call.
+    f(unsafe { scheduler.as_ref() })
 }

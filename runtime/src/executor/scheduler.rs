@@ -246,8 +246,7 @@ impl Scheduler {
     fn push_woken(&self, task: TaskRef) {
         bump(&self.counters.local_wakes);
         let header = task.header();
-        self.observer
-            .woke(header.id(), &header.notes, self.observer.waking());
+        self.observer.woke_here(header.id(), &header.notes);
         self.run_queue.borrow_mut().push_back(task);
     }
 

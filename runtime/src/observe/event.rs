@@ -221,6 +221,20 @@ impl<'a> TaskNotes<'a> {
         );
     }
 
+    /// The task was just woken by code that `who` was running (the common case: one task
+    /// waking another, or the `block_on` future waking a task).
+    #[inline]
+    pub(crate) fn record_wake_by(&self, who: Who) {
+        let code = match who {
+            Who::Task(_) => 2,
+            Who::Main => 3,
+            Who::Nobody => 7,
+        };
+        let word = self.0.load(Relaxed);
+        self.0
+            .store((word & !CAUSE_MASK) | (code << CAUSE_SHIFT), Relaxed);
+    }
+
     /// The task was just woken by `cause`.
     pub(crate) fn record_wake(&self, cause: Cause) {
         let word = self.0.load(Relaxed);

@@ -383,7 +383,21 @@ impl Observer {
         self.shared.name_of(id)
     }
 
+    #[inline]
     pub(crate) fn spawned(
+        &self,
+        id: TaskId,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+    ) {
+        // The common case, an unnamed task and no journal, costs two tests.
+        if name.is_some() || self.journaling() {
+            self.spawned_noted(id, name, location);
+        }
+    }
+
+    #[cold]
+    fn spawned_noted(
         &self,
         id: TaskId,
         name: Option<Arc<str>>,
@@ -408,6 +422,7 @@ impl Observer {
     }
 
     /// The index of `location` among the spawn sites, for the task header.
+    #[inline]
     pub(crate) fn site_of(&self, location: &'static Location<'static>) -> u32 {
         let key = Sites::key(location);
         if let Some((last, site)) = self.last_site.get() {
@@ -426,6 +441,7 @@ impl Observer {
     }
 
     /// Task `id` is gone: forget its name and its warnings.
+    #[inline]
     pub(crate) fn finished(&self, id: TaskId) {
         if self.shared.any_named.load(Relaxed) {
             lock(&self.shared.names).remove(&id);
@@ -556,14 +572,6 @@ impl Observer {
         self.waking.set(cause);
     }
 
-    /// What the wake happening now is blamed on.
-    #[inline]
-    pub(crate) fn waking(&self) -> Cause {
-        self.waking
-            .get()
-            .unwrap_or_else(|| Cause::of(self.current.get()))
-    }
-
     /// A task entered the run queue because of `cause`: noted in its notes word, and in the
     /// journal if one is kept.
     #[inline]
@@ -571,6 +579,24 @@ impl Observer {
         TaskNotes::of(notes).record_wake(cause);
         if self.journaling() {
             self.record(Instant::now(), Event::Wake { task, cause });
+        }
+    }
+
+    /// A task entered the run queue, woken by code running on this thread: what `waking`
+    /// says, without building the cause unless the journal wants it (the hot path of every
+    /// local wake).
+    #[inline]
+    pub(crate) fn woke_here(&self, task: TaskId, notes: &AtomicU64) {
+        match self.waking.get() {
+            Some(cause) => self.woke(task, notes, cause),
+            None => {
+                let who = self.current.get();
+                TaskNotes::of(notes).record_wake_by(who);
+                if self.journaling() {
+                    let cause = Cause::of(who);
+                    self.record(Instant::now(), Event::Wake { task, cause });
+                }
+            }
         }
     }
 

@@ -11,7 +11,6 @@
 //!   that instead of blaming it;
 //! - otherwise it computed for that long on the CPU: the task's doing.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::explain::human;
@@ -67,35 +66,38 @@ impl SlowPoll {
 }
 
 /// When each offender was last warned about, and how many slow polls went unmentioned since.
+/// A short list searched in order: only the tasks that were slow are in it, and `forget` runs
+/// for every task that finishes, so it must cost next to nothing when the task is not there.
 #[derive(Default)]
 pub(crate) struct RateLimit {
-    warned: HashMap<Who, (Instant, u64)>,
+    warned: Vec<(Who, Instant, u64)>,
 }
 
 impl RateLimit {
     /// Whether to print a line for `who` now; if so, how many were held back since the last.
     pub(crate) fn admit(&mut self, who: Who) -> Option<u64> {
         let now = Instant::now();
-        match self.warned.get_mut(&who) {
-            Some((last, held_back)) if now.duration_since(*last) < WARNING_EVERY => {
+        match self.warned.iter_mut().find(|(w, _, _)| *w == who) {
+            Some((_, last, held_back)) if now.duration_since(*last) < WARNING_EVERY => {
                 *held_back += 1;
                 None
             }
-            Some((last, held_back)) => {
+            Some((_, last, held_back)) => {
                 *last = now;
                 Some(std::mem::take(held_back))
             }
             None => {
-                self.warned.insert(who, (now, 0));
+                self.warned.push((who, now, 0));
                 Some(0)
             }
         }
     }
 
     /// `who` is gone; forget it.
+    #[inline]
     pub(crate) fn forget(&mut self, who: Who) {
         if !self.warned.is_empty() {
-            self.warned.remove(&who);
+            self.warned.retain(|(w, _, _)| *w != who);
         }
     }
 }

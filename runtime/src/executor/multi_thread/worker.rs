@@ -258,8 +258,7 @@ impl Worker {
     pub(crate) fn push_woken(&self, task: TaskRef) {
         bump(&self.counters().local_wakes);
         let header = task.header();
-        self.observer
-            .woke(header.id(), &header.notes, self.observer.waking());
+        self.observer.woke_here(header.id(), &header.notes);
         // Into an empty queue it is the next task here: no one else needs to know.
         let behind_others = !self.queue().is_empty();
         self.push_local(task, behind_others);
