@@ -8,7 +8,7 @@
 //! is built. Everything they need is here, in one thread-local, set by the executor while it
 //! runs: `net` and `time` ask this module and never the scheduler.
 //!
-//! - [`reactor`]: the reactor to register with;
+//! - [`reactor`]: the reactor to register with, and [`now`]: its clock;
 //! - [`spend_budget`]: whether the task being polled may complete one more socket operation in
 //!   this poll (see `Budget`);
 //! - [`record_wait`]: a note for the journal.
@@ -17,6 +17,7 @@ use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::observe::{Observer, WaitReason};
 use crate::reactor::{Direction, Reactor};
@@ -91,6 +92,12 @@ pub(crate) fn reactor() -> Option<Arc<Reactor>> {
 /// Whether `reactor` is the reactor of the runtime running on this thread.
 pub(crate) fn is_current_reactor(reactor: &Arc<Reactor>) -> bool {
     with(|entered| entered.is_some_and(|entered| Arc::ptr_eq(&entered.reactor, reactor)))
+}
+
+/// Now, by the clock of the runtime running on this thread (its virtual clock, with virtual
+/// time on); outside a runtime, `Instant::now()`.
+pub(crate) fn now() -> Instant {
+    with(|entered| entered.map_or_else(Instant::now, |entered| entered.reactor.now()))
 }
 
 /// A new poll begins: it gets a full budget.

@@ -71,13 +71,15 @@
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 #![cfg(unix)]
 
-// The layers, bottom up; docs/README.md draws them.
+// The layers, which docs/README.md draws: bottom up, loom (the primitives), task, reactor,
+// observe, context, executor; then what runs on them: net, time, sim.
 mod context;
 mod executor;
 mod loom;
 pub mod net;
 mod observe;
 mod reactor;
+pub mod sim;
 pub mod task;
 pub mod time;
 

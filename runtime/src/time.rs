@@ -35,7 +35,64 @@ use crate::reactor::Reactor;
 /// });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(far_or(Instant::now().checked_add(duration)))
+    sleep_until(far_or(now().checked_add(duration)))
+}
+
+/// Now, by the clock of the runtime running this code: the real clock, or its virtual clock
+/// when the runtime was built with [`Builder::virtual_time`](crate::Builder::virtual_time).
+/// Outside a runtime, `Instant::now()`.
+///
+/// ```
+/// use std::time::Duration;
+/// let runtime = nbio::Runtime::builder().virtual_time(true).build()?;
+/// runtime.block_on(async {
+///     let start = nbio::time::now();
+///     nbio::time::sleep(Duration::from_secs(3600)).await; // an hour, in no time
+///     assert!(nbio::time::now() - start >= Duration::from_secs(3600));
+/// });
+/// # std::io::Result::Ok(())
+/// ```
+pub fn now() -> Instant {
+    context::now()
+}
+
+/// Moves the virtual clock forward by `duration`, firing the timers that fall due, then lets
+/// the tasks they woke run. Time that passes by itself (the clock jumps to the next deadline
+/// when nothing can run) needs no call; `advance` is for a test that wants to move the clock
+/// while tasks are still busy.
+///
+/// ```
+/// use std::time::Duration;
+/// let runtime = nbio::Runtime::builder().virtual_time(true).build()?;
+/// runtime.block_on(async {
+///     let timer = nbio::spawn(nbio::time::sleep(Duration::from_secs(10)));
+///     nbio::time::advance(Duration::from_secs(5)).await;
+///     assert!(!timer.is_finished()); // due in 5 more seconds
+///     nbio::time::advance(Duration::from_secs(5)).await;
+///     assert!(timer.is_finished());
+/// });
+/// # std::io::Result::Ok(())
+/// ```
+///
+/// # Panics
+/// Outside a runtime, or on a runtime that runs on real time: advancing real time is not a
+/// thing a program can do.
+pub async fn advance(duration: Duration) {
+    let reactor = context::reactor().unwrap_or_else(|| {
+        panic!("nbio::time::advance called outside of an nbio runtime; await it inside block_on")
+    });
+    assert!(
+        reactor.is_virtual(),
+        "nbio::time::advance needs virtual time: build the runtime with \
+         Builder::virtual_time(true)"
+    );
+    let mut woken = Vec::new();
+    reactor.advance_clock(duration, &mut woken);
+    for (waker, _) in woken {
+        crate::loom::wake_guarded(waker);
+    }
+    // Let what the timers woke run before the caller goes on.
+    crate::yield_now().await;
 }
 
 /// Waits until `deadline`.
@@ -57,7 +114,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 
 /// A deadline that overflowed `Instant` becomes "in about thirty years": never, in practice.
 fn far_or(deadline: Option<Instant>) -> Instant {
-    deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365 * 30))
+    deadline.unwrap_or_else(|| now() + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// The future returned by [`sleep`] and [`sleep_until`].
@@ -83,9 +140,9 @@ impl Sleep {
         self.deadline
     }
 
-    /// Whether the deadline has passed.
+    /// Whether the deadline has passed, by the runtime's clock.
     pub fn is_elapsed(&self) -> bool {
-        Instant::now() >= self.deadline
+        now() >= self.deadline
     }
 
     /// Moves the deadline; the sleep completes at the new one (even if the old one passed).
@@ -111,7 +168,7 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // The clock decides, not the wake: a spurious wake before the deadline changes nothing.
-        if Instant::now() >= self.deadline {
+        if now() >= self.deadline {
             self.cancel();
             return Poll::Ready(());
         }
@@ -239,7 +296,7 @@ impl<F: Future> Future for Timeout<F> {
 /// # Panics
 /// If `period` is zero.
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    interval_at(now(), period)
 }
 
 /// Like [`interval`], with the first tick at `start`.
@@ -275,7 +332,7 @@ impl Interval {
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         ready!(Pin::new(&mut self.sleep).poll(cx));
         let tick = self.sleep.deadline();
-        let now = Instant::now();
+        let now = now();
         let mut next = far_or(tick.checked_add(self.period));
         if next <= now {
             // Behind schedule: skip to the first tick still ahead, keeping the phase.

@@ -22,6 +22,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
         "executor",
         &["loom", "task", "reactor", "observe", "context"],
     ),
+    ("sim", &["executor"]),
 ];
 
 /// What the observer may take from the layers it names: plain types, nothing with behaviour.

@@ -27,6 +27,7 @@ mod loom_tests;
 mod multi_thread;
 mod runtime;
 mod scheduler;
+mod seed;
 pub(crate) mod task_builder;
 
 use current::Current;

@@ -189,6 +189,16 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// The journal as decisions, for `sim::check_determinism`.
+    pub(crate) fn decisions(&self) -> Option<(Vec<String>, u64)> {
+        match &self.flavor {
+            Flavor::CurrentThread(scheduler) => scheduler.observer.shared().decisions(),
+            Flavor::MultiThread(runtime) => runtime.shared().observe.decisions(),
+        }
+    }
+}
+
 impl Drop for Runtime {
     fn drop(&mut self) {
         match &self.flavor {
@@ -228,6 +238,8 @@ impl Builder {
             config: Config {
                 event_interval: DEFAULT_EVENT_INTERVAL,
                 observe: ObserveConfig::from_env(),
+                seed: None,
+                virtual_time: false,
             },
             worker_threads: None,
         }
@@ -300,13 +312,78 @@ impl Builder {
         self
     }
 
+    /// Polls ready tasks in an order drawn from `seed` instead of first woken, first polled:
+    /// the same seed and the same program give the same order of polls on the current-thread
+    /// runtime, so a run that failed can be replayed, and other seeds try other orders. A panic
+    /// that escapes `block_on` says which seed replays it (`NBIO_SEED=42 replays this run`).
+    /// Without it, `NBIO_SEED=n` in the environment does the same; without either, tasks run
+    /// in the order they were woken. On worker threads the seed fixes the runtime's own
+    /// choices (whom a worker steals from first), not what the operating system does.
+    ///
+    /// ```
+    /// let order = |seed| {
+    ///     let runtime = nbio::Runtime::builder().seed(seed).build().unwrap();
+    ///     runtime.block_on(async {
+    ///         let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    ///         let tasks: Vec<_> = (0..8)
+    ///             .map(|i| {
+    ///                 let seen = seen.clone();
+    ///                 nbio::spawn_local(async move { seen.borrow_mut().push(i) })
+    ///             })
+    ///             .collect();
+    ///         for task in tasks {
+    ///             task.await.unwrap();
+    ///         }
+    ///         seen.take()
+    ///     })
+    /// };
+    /// assert_eq!(order(7), order(7)); // the same seed, the same order
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Builder {
+        self.config.seed = Some(seed);
+        self
+    }
+
+    /// Runs the runtime on a virtual clock: it starts at the real now and stands still while
+    /// tasks run; whenever no task can run (and no socket event is ready), it jumps to the next
+    /// timer's deadline. Sleeps, timeouts and intervals then take no real time at all, and a
+    /// test that sleeps an hour runs in microseconds, always the same. `nbio::time::now()` reads
+    /// this clock; `nbio::time::advance(d)` moves it by hand.
+    ///
+    /// Only the current-thread runtime has a virtual clock; with `worker_threads`, `build`
+    /// refuses it.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let runtime = nbio::Runtime::builder().virtual_time(true).build()?;
+    /// let real = Instant::now();
+    /// runtime.block_on(nbio::time::sleep(Duration::from_secs(3600)));
+    /// assert!(real.elapsed() < Duration::from_secs(10));
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn virtual_time(mut self, on: bool) -> Builder {
+        self.config.virtual_time = on;
+        self
+    }
+
     /// Creates the runtime (and starts its worker threads, if it has any).
     ///
     /// # Errors
-    /// If the poller cannot be created, or a worker thread cannot be started.
-    pub fn build(self) -> io::Result<Runtime> {
+    /// If the poller cannot be created, or a worker thread cannot be started; `InvalidInput`
+    /// if `NBIO_SEED` is set but not a number, or if virtual time is asked of worker threads.
+    pub fn build(mut self) -> io::Result<Runtime> {
+        if self.config.seed.is_none() {
+            self.config.seed = super::seed::from_env()?;
+        }
         let flavor = match self.worker_threads {
             None => Flavor::CurrentThread(Rc::new(Scheduler::new(self.config)?)),
+            Some(_) if self.config.virtual_time => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "virtual time needs the current-thread runtime: drop worker_threads, or \
+                     virtual_time",
+                ))
+            }
             Some(workers) => Flavor::MultiThread(MultiThread::new(&self.config, workers)?),
         };
         Ok(Runtime { flavor })

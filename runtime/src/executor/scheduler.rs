@@ -36,6 +36,7 @@ use polling::Events;
 use super::current;
 use super::doorbell::{Doorbell, INJECTED, MAIN_WOKEN};
 use super::injector::{Injected, Injector};
+use super::seed::{ReplayNote, Rng};
 use crate::context::{self, Entered};
 use crate::loom;
 use crate::observe::{
@@ -58,6 +59,10 @@ pub(crate) struct Config {
     pub(crate) event_interval: u32,
     /// What to record, time and print.
     pub(crate) observe: ObserveConfig,
+    /// The seed of the order ready tasks are polled in; `None`: first woken, first polled.
+    pub(crate) seed: Option<u64>,
+    /// A virtual clock instead of real time (`reactor/clock.rs`).
+    pub(crate) virtual_time: bool,
 }
 
 /// The part of a runtime that other threads may touch.
@@ -188,13 +193,20 @@ pub(crate) struct Scheduler {
     woken: RefCell<Vec<Woken>>,
     /// The `block_on` future's waker (see `MainWaker`).
     main_waker: Arc<MainWaker>,
+    /// With a seed, picks each next task among the ready ones (`seed.rs`).
+    rng: Option<Rng>,
     /// Names, journal, slow polls: everything `observe` records on this thread.
     pub(crate) observer: Rc<Observer>,
 }
 
 impl Scheduler {
     pub(crate) fn new(config: Config) -> io::Result<Scheduler> {
-        let observed = observe::Shared::new(&config.observe, TaskMeta::NO_SITE);
+        let mut observe_config = config.observe.clone();
+        if config.virtual_time {
+            // A poll takes no time on the virtual clock: there is no slow poll to warn about.
+            observe_config.slow_poll_threshold = None;
+        }
+        let observed = observe::Shared::new(&observe_config, TaskMeta::NO_SITE);
         let shared = Arc::new(Shared {
             injector: Injector::new(),
             doorbell: Doorbell::new(),
@@ -203,7 +215,7 @@ impl Scheduler {
             main_wakes: AtomicU64::new(0),
             main_remote_wakes: AtomicU64::new(0),
             spawned_elsewhere: AtomicU64::new(0),
-            reactor: Arc::new(Reactor::new()?),
+            reactor: Arc::new(Reactor::with_clock(config.virtual_time)?),
             observed: Arc::clone(&observed),
         });
         Ok(Scheduler {
@@ -211,6 +223,7 @@ impl Scheduler {
                 shared: Arc::clone(&shared),
             }),
             observer: Rc::new(Observer::new(&observed, "the runtime's thread", true)),
+            rng: config.seed.map(Rng::new),
             shared,
             run_queue: RefCell::default(),
             tasks: RefCell::default(),
@@ -253,6 +266,7 @@ impl Scheduler {
     /// Runs `future` to completion on this thread, running spawned tasks meanwhile.
     pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
         let _current = current::enter(current::Current::Thread(Rc::clone(self)));
+        let _replay = ReplayNote(self.rng.as_ref().map(Rng::seed));
         let _context = context::enter(Entered {
             reactor: Arc::clone(&self.shared.reactor),
             observer: Rc::clone(&self.observer),
@@ -287,7 +301,11 @@ impl Scheduler {
     fn turn(&self) {
         self.take_remote_wakes();
         for _ in 0..self.config.event_interval {
-            let Some(task) = self.run_queue.borrow_mut().pop_front() else {
+            let next = match &self.rng {
+                None => self.run_queue.borrow_mut().pop_front(),
+                Some(rng) => rng.pick(&mut self.run_queue.borrow_mut()),
+            };
+            let Some(task) = next else {
                 break;
             };
             self.run_task(task);
@@ -379,6 +397,10 @@ impl Scheduler {
             queue.shrink_to(QUEUE_KEPT);
         }
         drop(queue);
+        if self.shared.reactor.is_virtual() && self.move_virtual_clock() {
+            self.observer.begin_turn();
+            return;
+        }
         let doorbell = &self.shared.doorbell;
         let may_block = doorbell.park();
         if may_block && self.nothing_can_happen() {
@@ -398,6 +420,29 @@ impl Scheduler {
         } else {
             self.observer.begin_turn();
         }
+    }
+
+    /// Virtual time, and no task can run: first deliver the socket events that are ready
+    /// (they always come before the clock moves), then, if there still is nothing to run, move
+    /// the clock to the next timer's deadline. True if either made something runnable.
+    fn move_virtual_clock(&self) -> bool {
+        let runnable = || {
+            !self.run_queue.borrow().is_empty()
+                || self.shared.doorbell.pending(INJECTED | MAIN_WOKEN)
+        };
+        self.poll_reactor(false);
+        if runnable() {
+            return true;
+        }
+        let mut woken = mem::take(&mut *self.woken.borrow_mut());
+        let moved = self.shared.reactor.jump_to_next_timer(&mut woken);
+        self.observer.set_waking(Some(Cause::Timer));
+        for (waker, _) in woken.drain(..) {
+            loom::wake_guarded(waker);
+        }
+        self.observer.set_waking(None);
+        *self.woken.borrow_mut() = woken;
+        moved && runnable()
     }
 
     /// True when the loop is about to block with no way to be woken: the run queue is empty

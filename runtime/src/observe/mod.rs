@@ -41,6 +41,7 @@ mod explain;
 mod journal;
 #[cfg(all(test, nbio_loom))]
 mod loom_tests;
+mod replay;
 mod sites;
 mod slow;
 mod stats;
@@ -239,6 +240,17 @@ impl Shared {
             watchdog.stop();
         }
         self.write_trace_file();
+    }
+
+    /// The journal as decisions (`replay.rs`), and how many records were dropped from it.
+    pub(crate) fn decisions(&self) -> Option<(Vec<String>, u64)> {
+        let journal = lock(self.journal.as_ref()?);
+        let decisions = journal
+            .records()
+            .iter()
+            .filter_map(replay::decision)
+            .collect();
+        Some((decisions, journal.dropped()))
     }
 
     /// Writes the journal as Chrome Trace Event JSON.

@@ -53,6 +53,7 @@ use std::time::{Duration, Instant};
 
 use polling::{Event, Events, PollMode, Poller};
 
+mod clock;
 #[cfg(all(test, nbio_loom))]
 mod loom_tests;
 mod source;
@@ -79,6 +80,8 @@ pub(crate) type Woken = (Waker, Trigger);
 /// can be dropped on any thread.
 pub(crate) struct Reactor {
     poller: Poller,
+    /// What timers are measured against: real time, or the runtime's virtual clock.
+    clock: clock::Clock,
     sources: Mutex<SourceMap>,
     timers: Mutex<Timers>,
     /// How many (source, direction) pairs have a task waiting. When it is zero, a non-blocking
@@ -113,9 +116,16 @@ struct SourceMap {
 }
 
 impl Reactor {
+    /// A reactor on real time.
     pub(crate) fn new() -> io::Result<Reactor> {
+        Reactor::with_clock(false)
+    }
+
+    /// A reactor on real time, or on a virtual clock (see `clock.rs`).
+    pub(crate) fn with_clock(virtual_time: bool) -> io::Result<Reactor> {
         Ok(Reactor {
             poller: Poller::new()?,
+            clock: clock::Clock::new(virtual_time),
             sources: Mutex::default(),
             timers: Mutex::default(),
             waiting: AtomicUsize::new(0),
@@ -264,9 +274,11 @@ impl Reactor {
     ) -> io::Result<Option<usize>> {
         let timeout = if block {
             let mut timers = self.lock_timers();
-            let deadline = timers.next_deadline();
+            // On a virtual clock a blocking wait waits for events only: the loop moves the
+            // clock to the next deadline itself, when nothing else can happen.
+            let deadline = timers.next_deadline().filter(|_| !self.clock.is_virtual());
             timers.blocked_until = Some(deadline);
-            deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()))
+            deadline.map(|deadline| deadline.saturating_duration_since(self.clock.now()))
         } else {
             Some(Duration::ZERO)
         };
@@ -311,7 +323,7 @@ impl Reactor {
         if timers.len() == 0 {
             return;
         }
-        let fired = timers.fire(Instant::now(), woken);
+        let fired = timers.fire(self.clock.now(), woken);
         self.counters.timers_fired.fetch_add(fired as u64, Relaxed);
     }
 
@@ -340,6 +352,37 @@ impl Reactor {
     /// How many timers are pending.
     pub(crate) fn pending_timers(&self) -> usize {
         self.lock_timers().len()
+    }
+
+    /// Now, by this reactor's clock.
+    #[inline]
+    pub(crate) fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// Whether this reactor runs on a virtual clock.
+    pub(crate) fn is_virtual(&self) -> bool {
+        self.clock.is_virtual()
+    }
+
+    /// On a virtual clock: moves it forward by `by` and collects the wakers of the timers that
+    /// fall due, into `woken`. Returns how many fired.
+    pub(crate) fn advance_clock(&self, by: Duration, woken: &mut Vec<Woken>) -> usize {
+        self.clock.advance(by);
+        let before = woken.len();
+        self.fire_timers(woken);
+        woken.len() - before
+    }
+
+    /// On a virtual clock, with nothing else to do: moves it to the earliest deadline and
+    /// collects the wakers of what falls due then. False if no timer is pending.
+    pub(crate) fn jump_to_next_timer(&self, woken: &mut Vec<Woken>) -> bool {
+        let Some(deadline) = self.lock_timers().next_deadline() else {
+            return false;
+        };
+        self.clock.advance_to(deadline);
+        self.fire_timers(woken);
+        true
     }
 
     /// Counts an operation that must wait for readiness (`short`: after a short write).

@@ -77,6 +77,8 @@ pub(crate) struct Shared {
     pub(crate) main_remote_wakes: AtomicU64,
     pub(crate) observe: Arc<observe::Shared>,
     pub(crate) event_interval: u32,
+    /// The seed of the workers' own choices (whom to steal from first), if any.
+    pub(crate) seed: Option<u64>,
     shutting_down: AtomicBool,
     /// The pinned tasks of the `block_on` thread, for stats and dumps from any thread.
     block_on_pinned: OnceLock<Arc<Pinned>>,
@@ -303,6 +305,7 @@ impl MultiThread {
             main_remote_wakes: AtomicU64::new(0),
             observe: observed,
             event_interval: config.event_interval,
+            seed: config.seed,
             shutting_down: AtomicBool::new(false),
             block_on_pinned: OnceLock::new(),
             block_on_parker: OnceLock::new(),

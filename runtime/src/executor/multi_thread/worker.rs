@@ -24,6 +24,7 @@ use super::queue::{self, Queue};
 use super::{add, bump, lock, Shared, WorkerCounters, WorkerSlot};
 use crate::context::{self, Entered};
 use crate::executor::current::{self, Current};
+use crate::executor::seed::Rng;
 use crate::observe::{Cause, Observer, PollOutcome, TaskNotes, Who};
 use crate::task::raw::{RunOutcome, TaskRef};
 
@@ -42,6 +43,8 @@ pub(crate) struct Worker {
     searching: Cell<bool>,
     /// Its seat at the reactor (`driver.rs`).
     seat: Seat,
+    /// With a seed: chooses whom to steal from first.
+    rng: Option<Rng>,
 }
 
 impl Worker {
@@ -61,6 +64,9 @@ impl Worker {
             tick: Cell::new(0),
             searching: Cell::new(false),
             seat: Seat::new(),
+            rng: shared
+                .seed
+                .map(|seed| Rng::new(seed.wrapping_add(index as u64))),
             shared,
         });
         let _current = current::enter(Current::Worker(Rc::clone(&worker)));
@@ -179,7 +185,10 @@ impl Worker {
     /// Takes half of another worker's queue; returns one of the tasks to run now.
     fn steal(&self) -> Option<TaskRef> {
         let workers = self.shared.workers.len();
-        let start = self.tick.get() as usize;
+        let start = match &self.rng {
+            Some(rng) => rng.below(workers),
+            None => self.tick.get() as usize,
+        };
         for offset in 0..workers {
             let victim = (start + offset) % workers;
             if victim == self.index {
