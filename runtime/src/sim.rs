@@ -12,7 +12,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 
-use crate::Runtime;
+use crate::executor::Runtime;
 
 /// Where two runs of the same body, under the same seed, stopped agreeing.
 #[derive(Clone, Debug, PartialEq, Eq)]
