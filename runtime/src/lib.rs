@@ -72,7 +72,11 @@
 #![cfg(unix)]
 
 // The layers, which docs/README.md draws: bottom up, loom (the primitives), task, reactor,
-// observe, context, executor; then what runs on them: net, time, sim.
+// observe, context, executor; then what runs on them: net, time, sim, and the attributes.
+// What the attributes expand to call; hidden, and named so that nobody calls it by hand.
+#[doc(hidden)]
+#[path = "attributes.rs"]
+pub mod __private;
 mod context;
 mod executor;
 mod loom;
@@ -87,4 +91,46 @@ pub use executor::{
     block_on, dump, spawn, spawn_local, stats, yield_now, Builder, Handle, Runtime, YieldNow,
 };
 pub use observe::{Stats, WorkerStats};
+
+/// Runs an `async fn main` on an nbio runtime.
+///
+/// ```
+/// #[nbio::main]
+/// async fn main() {
+///     nbio::spawn(async { println!("on nbio") }).await.unwrap();
+/// }
+/// # // The doctest calls it: an attribute on `main` makes an ordinary `fn main`.
+/// ```
+///
+/// Its arguments: `worker_threads = N` (the multi-thread runtime), `seed = N` (the order in
+/// which ready tasks are polled, `Builder::seed`), `virtual_time` (`Builder::virtual_time`),
+/// as in `#[nbio::main(worker_threads = 2)]`. A wrong one is a compile error:
+///
+/// ```compile_fail
+/// #[nbio::main(threads = 2)] // unknown argument `threads`: expected `worker_threads = N`, ...
+/// async fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[nbio::main] // needs an `async fn`
+/// fn main() {}
+/// ```
+pub use nbio_macros::main;
+
+/// Runs an `async fn` test on an nbio runtime, under a seed that it prints if the test fails.
+///
+/// Each test runs under its own seed: the one given (`#[nbio::test(seed = 7)]`), else
+/// `NBIO_SEED` from the environment, else a fresh one. A failure (a panic, or an `Err` returned)
+/// prints `NBIO_SEED=<n> replays this run`; run the test again with that variable set to replay
+/// the same order of polls. The other arguments are those of [`main`]: `worker_threads = N`,
+/// `virtual_time`. The function returns `()` or a `Result`.
+///
+/// ```
+/// #[nbio::test(virtual_time)]
+/// async fn an_hour_passes_in_no_time() {
+///     nbio::time::sleep(std::time::Duration::from_secs(3600)).await;
+/// }
+/// # fn main() {}
+/// ```
+pub use nbio_macros::test;
 pub use task::{JoinError, JoinHandle};

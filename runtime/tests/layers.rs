@@ -23,6 +23,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
         &["loom", "task", "reactor", "observe", "context"],
     ),
     ("sim", &["executor"]),
+    ("attributes", &["executor"]),
 ];
 
 /// What the observer may take from the layers it names: plain types, nothing with behaviour.

@@ -33,6 +33,7 @@ pub(crate) mod task_builder;
 use current::Current;
 pub use handle::Handle;
 pub use runtime::{Builder, Runtime};
+pub(crate) use seed::from_env as seed_from_env;
 
 use crate::observe::{Dump, Stats};
 use crate::task::JoinHandle;

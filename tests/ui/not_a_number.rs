@@ -1,0 +1,2 @@
+#[nbio::main(seed = "seven")]
+async fn main() {}

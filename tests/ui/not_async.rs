@@ -1,0 +1,2 @@
+#[nbio::main]
+fn main() {}
