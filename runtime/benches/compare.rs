@@ -1,6 +1,7 @@
-//! nbio side by side with tokio (current_thread, and multi_thread with 2 workers), smol
-//! (async-executor's `LocalExecutor` driven by async-io) and plain std threads, on seven
-//! workloads, in one run, as ratios.
+//! nbio side by side with tokio, smol (async-executor driven by async-io) and plain std
+//! threads, in one run, as ratios: first the one-thread runtimes (nbio, tokio current_thread,
+//! smol), then the two-worker ones (nbio `worker_threads(2)`, tokio multi_thread with 2
+//! workers, smol with one `Executor` run by two threads), each table beside std threads.
 //!
 //! ```text
 //! cargo bench -p nbio --bench compare
@@ -10,11 +11,42 @@
 //! |-------------------------|-------------------------------------------------------------|
 //! | `NBIO_BENCH_RUNS=5`     | processes per cell; the table shows their median (default 5, quick 3) |
 //! | `NBIO_BENCH_QUICK=1`    | about a tenth of every count (W1: 5 rounds), for a fast look |
-//! | `NBIO_BENCH_ONLY=W3,W5` | only these workloads (W1 … W7)                              |
-//! | `NBIO_BENCH_RUNTIMES=nbio,smol` | only these columns (nbio, tokio_ct, tokio_mt, smol, std) |
-//! | `NBIO_BENCH_STATS=1`    | children print nbio's `Stats` to stderr after each body (polls, wakes, reactor waits, …) |
+//! | `NBIO_BENCH_ONLY=W3,W5` | only these workloads (W1 … W7, W9, W9b)                     |
+//! | `NBIO_BENCH_RUNTIMES=nbio,nbio_mt` | only these columns (nbio, tokio_ct, smol, nbio_mt, tokio_mt, smol_mt, std) |
+//! | `NBIO_BENCH_STATS=1`    | children print nbio's `Stats` to stderr after each body (polls, wakes, steals per worker, …) |
 //! | `NBIO_BENCH_TIMEOUT=180` | seconds before a child process is killed and its run counted as failed |
-//! | `NBIO_BENCH_OBSERVE=trace` | nbio with its journal on (`quiet`: without slow-poll timing), to measure what observing costs |
+//! | `NBIO_BENCH_OBSERVE=trace` | nbio (both columns) with its journal on (`quiet`: without slow-poll timing), to measure what observing costs |
+//!
+//! # The cells
+//!
+//! Which column runs which workload, which table shows it and which ratios each table has are
+//! listed in `compare/columns.rs`; how each runtime is set up is in `compare/peers.rs` and
+//! `compare/smol.rs`; where they differ by design, in `compare/workloads.rs`.
+//!
+//! | workload | what | figures | columns |
+//! |---|---|---|---|
+//! | W1 | the demo: 2 × 7 MiB `write_all` to two blocking servers while a counter yields; 1 warm-up + 20 rounds | ms per round, counter ticks | all, std: two blocking threads |
+//! | W2 | echo: 50 clients × 2,000 round trips of 64 B, a task per connection | round trips/s | all, std: a thread per connection |
+//! | W3 | spawn 100,000 tasks, await each | ns per task | async |
+//! | W4 | two tasks hand a baton back and forth 1,000,000 times (Arc + Mutex; Rc + Cell where `!Send` tasks run: not tokio_mt, smol_mt) | ns per hand-off | async |
+//! | W5 | one task yields 1,000,000 times | ns per yield | async |
+//! | W6 | 100,000 tasks each sleep 1..=50 ms (seeded); 200 sequential `sleep(1 ms)` | wall, CPU ms; overshoot µs | async |
+//! | W7 | 100,000 idle tasks, each polled once | resident bytes per task | async |
+//! | W9 | one task spawns 40,000 tasks of 1–200 µs of busy CPU (seeded), awaits all | wall ms, floor (work ÷ 2 cores), wall ÷ floor, cores busy (CPU ÷ wall) | all, std: two threads on a shared counter |
+//! | W9b | a seeded tree of 10,000 tasks that spawn their children unevenly, then work; then 10 × a task that spawns 50 children (100 µs each) and blocks its worker in `thread::sleep(20 ms)` | tree: wall, floor, wall ÷ floor, cores busy; blocked: ms until its last child is done, children done while it slept (of 50) | async |
+//!
+//! W9's goal for nbio_mt: at most 1.02 × tokio_mt's wall time, with at least 1.95 of the 2
+//! cores busy. On one-thread columns W9 and W9b show what one core gets (about 2 × the floor);
+//! there W9b's blocked task holds the only thread, so none of its children finish while it
+//! sleeps. On two workers a runtime that steals finishes all 50 on the other worker during
+//! the sleep; one that cannot steal some of them (tokio keeps the last spawned task in a LIFO
+//! slot no other worker can take) finishes those only after it.
+//!
+//! The ratios: the one-thread table shows nbio ÷ the best one-thread peer (tokio_ct, smol) and
+//! nbio ÷ std; the two-worker table nbio_mt ÷ the best two-worker peer (tokio_mt, smol_mt),
+//! nbio_mt ÷ nbio (the goal of W3, W4 and W5: within 1.25 × nbio's own one-thread figures)
+//! and nbio_mt ÷ std (the goal of W1). A ratio is the first figure divided by the second,
+//! whichever way the metric is better.
 //!
 //! # Method
 //!
@@ -46,22 +78,29 @@ use std::time::{Duration, Instant};
 mod batons;
 #[path = "compare/blocking.rs"]
 mod blocking;
+#[path = "compare/columns.rs"]
+mod columns;
 #[path = "compare/json.rs"]
 mod json;
 #[path = "compare/measure.rs"]
 mod measure;
+#[path = "compare/parallel.rs"]
+mod parallel;
 #[path = "compare/peers.rs"]
 mod peers;
 #[path = "compare/report.rs"]
 mod report;
+#[path = "compare/smol.rs"]
+mod smol;
 #[path = "compare/svg.rs"]
 mod svg;
 #[path = "compare/workloads.rs"]
 mod workloads;
 
+use columns::{Table, WORKLOADS};
 use json::RunInfo;
 use report::{Collected, Machine};
-use workloads::{Sizes, RUNTIMES, WORKLOADS};
+use workloads::Sizes;
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -134,7 +173,7 @@ impl Config {
             quick,
             timeout: Duration::from_secs(number("NBIO_BENCH_TIMEOUT", 180)?),
             workloads: selection("NBIO_BENCH_ONLY", &WORKLOADS)?,
-            runtimes: selection("NBIO_BENCH_RUNTIMES", &RUNTIMES)?,
+            runtimes: selection("NBIO_BENCH_RUNTIMES", &columns::runtime_keys())?,
         })
     }
 }
@@ -173,7 +212,7 @@ fn conduct(config: &Config) -> ExitCode {
         .workloads
         .iter()
         .flat_map(|&w| config.runtimes.iter().map(move |&r| (w, r)))
-        .filter(|&(w, r)| workloads::runs_in(r, w))
+        .filter(|&(w, r)| columns::runs_in(r, w))
         .collect();
     eprintln!(
         "compare: {} cells × {} runs{}, load average {}",
@@ -270,24 +309,31 @@ fn write_json(
 }
 
 fn print_report(config: &Config, machine: &Machine, rows: &[report::Row], collected: &Collected) {
-    println!(
-        "\n## nbio vs tokio, smol and std: median of {} process{} per cell{}\n",
-        config.runs,
-        if config.runs == 1 { "" } else { "es" },
-        if config.quick {
-            " (QUICK mode: reduced sizes)"
-        } else {
-            ""
-        }
-    );
     let failed = |runtime: &str, workload: &str| {
-        workloads::runs_in(runtime, workload)
+        columns::runs_in(runtime, workload)
             && config.runtimes.contains(&runtime)
             && !collected
                 .runs
                 .contains_key(&(workload.to_string(), runtime.to_string()))
     };
-    print!("{}", report::markdown(rows, &config.runtimes, failed));
+    for table in Table::ALL {
+        let markdown = report::markdown(rows, table, &config.runtimes, failed);
+        if markdown.is_empty() {
+            continue;
+        }
+        println!(
+            "\n## {}: median of {} process{} per cell{}\n",
+            table.heading(),
+            config.runs,
+            if config.runs == 1 { "" } else { "es" },
+            if config.quick {
+                " (QUICK mode: reduced sizes)"
+            } else {
+                ""
+            }
+        );
+        print!("{markdown}");
+    }
     let sizes: Vec<String> = Sizes::new(config.quick)
         .entries()
         .iter()

@@ -1,10 +1,10 @@
 //! The JSON side: the one line each child prints, and the file the conductor writes.
 //!
-//! # The file (`target/nbio-bench/compare.json`), schema `nbio-compare/1`
+//! # The file (`target/nbio-bench/compare.json`), schema `nbio-compare/2`
 //!
 //! ```text
 //! {
-//!   "schema": "nbio-compare/1",
+//!   "schema": "nbio-compare/2",
 //!   "command": "cargo bench -p nbio --bench compare",
 //!   "machine": { "nproc": 2, "cpu": "…", "kernel": "6.1.0",
 //!                "loadavg_before": "0.52 0.61 0.70 …", "loadavg_after": "…" },
@@ -13,26 +13,30 @@
 //!               "sizes": { "spawn_tasks": 100000, … } },
 //!   "peers": { "tokio": "1.54.1", "async-executor": "…", "async-io": "…", "futures-lite": "…" },
 //!   "wall_seconds": 312.4,
-//!   "columns": [ { "key": "nbio", "label": "nbio" }, … ],
+//!   "columns": [ { "key": "nbio", "label": "nbio", "tables": ["one_thread"] }, … ],
+//!   "ratios": [ { "key": "nbio_vs_best_peer", "label": "nbio ÷ best one-thread peer",
+//!                 "table": "one_thread", "of": "nbio", "over": ["tokio_ct", "smol"] }, … ],
 //!   "rows": [
 //!     { "workload": "W3", "metric": "ns_per_task", "label": "W3 spawn + join", "unit": "ns/task",
 //!       "better": "lower",                        // "lower", "higher" or "info" (no ratio)
 //!       "median": { "nbio": 118.2, "tokio_ct": 160.4, "smol": null, … },  // null: not run/failed
 //!       "runs":   { "nbio": [117.9, 118.2, …], … },                       // one value per process
-//!       "best_peer": "smol", "best_peer_value": 121.0,  // best async peer (tokio_ct/mt, smol)
-//!       "nbio_vs_best_peer": 0.977,                     // nbio ÷ best_peer_value
-//!       "nbio_vs_std": null }                           // nbio ÷ std (W1, W2 only)
+//!       "ratios": { "nbio_vs_best_peer": { "value": 0.977, "against": "smol" },
+//!                   "nbio_vs_std": null, … } }   // one per entry of "ratios" above; null: no figure
 //!   ],
 //!   "failures": [ "W2 smol run 3: timed out after 180 s" ]
 //! }
 //! ```
 //!
-//! A ratio is always nbio's figure divided by the other's; whether below or above 1 is good
-//! is in `better`.
+//! A ratio is always the `of` column's figure divided by the `against` column's (the best of
+//! `over`); whether below or above 1 is good is in `better`. Schema 1 (before the two-worker
+//! columns) had `best_peer`, `nbio_vs_best_peer` and `nbio_vs_std` at the top of each row,
+//! ranked over every async column.
 
 use std::fmt::Write as _;
 
-use crate::report::{column_label, peer_versions, ChildFigures, Machine, Row};
+use crate::columns::{self, RATIOS};
+use crate::report::{peer_versions, ChildFigures, Machine, Row};
 
 /// Everything the JSON file needs beyond the rows.
 pub struct RunInfo<'a> {
@@ -54,7 +58,7 @@ pub fn document(info: &RunInfo<'_>, rows: &[Row]) -> String {
         let quoted: Vec<String> = items.iter().map(|s| quote(s)).collect();
         format!("[{}]", quoted.join(", "))
     };
-    let mut out = String::from("{\n  \"schema\": \"nbio-compare/1\",\n");
+    let mut out = String::from("{\n  \"schema\": \"nbio-compare/2\",\n");
     out += "  \"command\": \"cargo bench -p nbio --bench compare\",\n";
     let _ = writeln!(
         out,
@@ -90,14 +94,34 @@ pub fn document(info: &RunInfo<'_>, rows: &[Row]) -> String {
         .runtimes
         .iter()
         .map(|r| {
+            let tables: Vec<&str> = columns::Table::ALL
+                .into_iter()
+                .filter(|&t| columns::in_table(r, t))
+                .map(columns::Table::key)
+                .collect();
             format!(
-                "{{\"key\": {}, \"label\": {}}}",
+                "{{\"key\": {}, \"label\": {}, \"tables\": {}}}",
                 quote(r),
-                quote(column_label(r))
+                quote(columns::label(r)),
+                strings(&tables)
             )
         })
         .collect();
     let _ = writeln!(out, "  \"columns\": [{}],", columns.join(", "));
+    let ratios: Vec<String> = RATIOS
+        .iter()
+        .map(|ratio| {
+            format!(
+                "{{\"key\": {}, \"label\": {}, \"table\": {}, \"of\": {}, \"over\": {}}}",
+                quote(ratio.key),
+                quote(ratio.label),
+                quote(ratio.table.key()),
+                quote(ratio.of),
+                strings(ratio.over)
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "  \"ratios\": [{}],", ratios.join(", "));
     out += "  \"rows\": [\n";
     let rows: Vec<String> = rows
         .iter()
@@ -125,10 +149,24 @@ fn json_row(row: &Row, runtimes: &[&'static str]) -> String {
             format!("{}: [{}]", quote(r), values.join(", "))
         })
         .collect();
+    let ratios: Vec<String> = RATIOS
+        .iter()
+        .zip(&row.ratios)
+        .map(|(ratio, value)| {
+            let value = match value {
+                Some((value, against)) if value.is_finite() => format!(
+                    "{{\"value\": {}, \"against\": {}}}",
+                    number(Some(*value)),
+                    quote(against)
+                ),
+                _ => "null".into(),
+            };
+            format!("{}: {value}", quote(ratio.key))
+        })
+        .collect();
     format!(
         "    {{\"workload\": {}, \"metric\": {}, \"label\": {}, \"unit\": {}, \"better\": {}, \
-         \"median\": {{{}}}, \"runs\": {{{}}}, \"best_peer\": {}, \"best_peer_value\": {}, \
-         \"nbio_vs_best_peer\": {}, \"nbio_vs_std\": {}}}",
+         \"median\": {{{}}}, \"runs\": {{{}}}, \"ratios\": {{{}}}}}",
         quote(metric.workload),
         quote(metric.key),
         quote(metric.label),
@@ -136,11 +174,7 @@ fn json_row(row: &Row, runtimes: &[&'static str]) -> String {
         quote(metric.better.word()),
         medians.join(", "),
         runs.join(", "),
-        row.best_peer
-            .map_or_else(|| "null".into(), |(peer, _)| quote(peer)),
-        number(row.best_peer.map(|(_, v)| v)),
-        number(row.vs_best_peer),
-        number(row.vs_std),
+        ratios.join(", "),
     )
 }
 

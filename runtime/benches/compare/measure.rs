@@ -6,8 +6,8 @@ use std::time::Duration;
 
 /// User plus system CPU time of this whole process (every thread), from `getrusage`.
 ///
-/// Counting every thread matters for tokio's multi_thread runtime, whose workers burn CPU
-/// that the calling thread never sees.
+/// Counting every thread matters for the two-worker runtimes (W6's CPU time, W9's cores
+/// busy), whose workers burn CPU that the calling thread never sees.
 pub fn process_cpu_time() -> Duration {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: `usage` is a valid, writable rusage; RUSAGE_SELF is a valid `who`.

@@ -1,5 +1,5 @@
 //! The runtimes under comparison, behind one small trait so that every workload is written
-//! once and runs unchanged on each of them.
+//! once and runs unchanged on each of them. nbio and tokio are here, smol in `smol.rs`.
 //!
 //! Each implementation uses its runtime's own, idiomatic calls: its own `spawn`, its own
 //! `yield_now` and timer, its own TCP types and their own `write_all` / `read_exact`. The only
@@ -7,21 +7,20 @@
 //! `expect` on the join result), the same thin layer for all of them.
 //!
 //! Differences that cannot be avoided, and why they are fair:
-//! - smol has no ambient "current executor": its `LocalExecutor` lives in a thread-local so
-//!   that a task can spawn more tasks, as `nbio::spawn` and `tokio::spawn` allow. The
-//!   thread-local look-up costs a few nanoseconds per spawn; nbio and tokio pay a similar one
-//!   for their own current-runtime context.
+//! - smol has no ambient "current executor": see `smol.rs` for how its tasks find theirs.
 //! - smol's `Task` cancels its task when dropped; the others detach. `spawn_detached` calls
 //!   `Task::detach` so that all runtimes keep a dropped-handle task running.
 //! - tokio's current_thread runtime runs `!Send` tasks only inside a `LocalSet`, so the Rc
-//!   variant of W4 runs there (`block_on_local`); everything else runs on the plain runtime.
-//!   tokio's multi_thread runtime does not run `!Send` tasks on its workers at all: no Rc cell.
+//!   variant of W4 runs there (`run_local`); everything else runs on the plain runtime.
+//!   tokio's multi_thread runtime does not run `!Send` tasks on its workers at all (nor does
+//!   smol's `Executor`): no Rc cell for either.
+//! - nbio's two-worker runtime runs `!Send` tasks on any of its threads (`spawn_local` pins
+//!   the task to the thread that spawned it): its Rc variant runs, like every other body, on a
+//!   worker, the players pinned to that worker.
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::rc::Rc;
+use std::net::{Shutdown, SocketAddr};
 use std::time::Duration;
 
 /// One runtime, as the workloads see it.
@@ -35,15 +34,21 @@ pub trait Peer: Sized + 'static {
     type Listener: Send + 'static;
     type Stream: Send + 'static;
 
-    /// A fresh runtime with default settings (2 workers for tokio's multi_thread).
+    /// A fresh runtime with default settings (2 worker threads for the two-worker columns).
     fn build() -> Self;
 
     /// Drives `future` to completion on this thread.
     fn block_on<F: Future>(&self, future: F) -> F::Output;
 
-    /// Like `block_on`, in a context where `spawn_local` works.
-    fn block_on_local<F: Future>(&self, future: F) -> F::Output {
-        self.block_on(future)
+    /// Runs the `!Send` future that `make` builds as a local task (`spawn_local`), where this
+    /// runtime runs local tasks, and returns its output (only called when `LOCAL_TASKS`).
+    fn run_local<M, F>(&self, make: M) -> F::Output
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        self.block_on(async move { Self::spawn_local(make()).await })
     }
 
     /// Prints the runtime's own counters to stderr, if it keeps any (only nbio does); called
@@ -97,12 +102,16 @@ pub trait Peer: Sized + 'static {
 // ---------------------------------------------------------------------------------------------
 // nbio
 
-/// nbio's single-threaded runtime, default settings unless `NBIO_BENCH_OBSERVE` says
-/// `trace` (the journal on, kept in memory) or `quiet` (no slow-poll timing either): the way
-/// to measure what watching the runtime costs.
-pub struct Nbio(nbio::Runtime);
+/// nbio, `MULTI = false`: the current-thread runtime; `MULTI = true`: `worker_threads(2)`.
+/// Default settings otherwise, unless `NBIO_BENCH_OBSERVE` says `trace` (the journal on, kept
+/// in memory) or `quiet` (no slow-poll timing either): the way to measure what watching the
+/// runtime costs.
+pub struct Nbio<const MULTI: bool>(nbio::Runtime);
 
-impl Peer for Nbio {
+pub type NbioCurrentThread = Nbio<false>;
+pub type NbioMultiThread = Nbio<true>;
+
+impl<const MULTI: bool> Peer for Nbio<MULTI> {
     const LOCAL_TASKS: bool = true;
 
     type Listener = nbio::net::AsyncTcpListener;
@@ -110,6 +119,11 @@ impl Peer for Nbio {
 
     fn build() -> Self {
         let builder = nbio::Runtime::builder();
+        let builder = if MULTI {
+            builder.worker_threads(2)
+        } else {
+            builder
+        };
         let builder = match std::env::var("NBIO_BENCH_OBSERVE").as_deref() {
             Ok("trace") => builder.trace(true),
             Ok("quiet") => builder.slow_poll_threshold(None),
@@ -120,6 +134,26 @@ impl Peer for Nbio {
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.0.block_on(future)
+    }
+
+    /// On two workers: a `Send` task on a worker spawns the local task, so that it is pinned
+    /// to that worker, where every other body runs too. On one thread: the default.
+    fn run_local<M, F>(&self, make: M) -> F::Output
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        if !MULTI {
+            return self.block_on(async move { Self::spawn_local(make()).await });
+        }
+        self.0.block_on(async move {
+            let on_worker = nbio::spawn(async move {
+                let local = nbio::spawn_local(make());
+                local.await.expect("an nbio local task failed")
+            });
+            on_worker.await.expect("an nbio task failed")
+        })
     }
 
     fn print_stats(&self) {
@@ -232,8 +266,14 @@ impl<const MULTI: bool> Peer for Tokio<MULTI> {
         self.0.block_on(future)
     }
 
-    fn block_on_local<F: Future>(&self, future: F) -> F::Output {
-        tokio::task::LocalSet::new().block_on(&self.0, future)
+    fn run_local<M, F>(&self, make: M) -> F::Output
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        tokio::task::LocalSet::new()
+            .block_on(&self.0, async move { Self::spawn_local(make()).await })
     }
 
     fn spawn<F>(future: F) -> impl Future<Output = F::Output> + Send + 'static
@@ -305,117 +345,5 @@ impl<const MULTI: bool> Peer for Tokio<MULTI> {
     async fn shutdown_write(stream: &mut Self::Stream) -> io::Result<()> {
         // tokio's `shutdown` on a TcpStream is `shutdown(Write)`.
         tokio::io::AsyncWriteExt::shutdown(stream).await
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// smol: async-executor's LocalExecutor driven by async-io's block_on, with async-io's Async
-// sockets and Timer.
-
-thread_local! {
-    /// The executor of the `Smol` runtime built on this thread, so that tasks can spawn.
-    static SMOL_EXECUTOR: RefCell<Option<Rc<async_executor::LocalExecutor<'static>>>> =
-        const { RefCell::new(None) };
-}
-
-/// smol's single-threaded setup: `async_io::block_on(executor.run(future))`.
-pub struct Smol(Rc<async_executor::LocalExecutor<'static>>);
-
-impl Smol {
-    fn spawn_here<F>(future: F) -> async_executor::Task<F::Output>
-    where
-        F: Future + 'static,
-        F::Output: 'static,
-    {
-        SMOL_EXECUTOR.with(|slot| {
-            slot.borrow()
-                .as_ref()
-                .expect("smol: spawn called on a thread without a Smol runtime")
-                .spawn(future)
-        })
-    }
-}
-
-impl Peer for Smol {
-    const LOCAL_TASKS: bool = true;
-
-    type Listener = async_io::Async<TcpListener>;
-    type Stream = async_io::Async<TcpStream>;
-
-    fn build() -> Self {
-        let executor = Rc::new(async_executor::LocalExecutor::new());
-        SMOL_EXECUTOR.with(|slot| *slot.borrow_mut() = Some(Rc::clone(&executor)));
-        Smol(executor)
-    }
-
-    fn block_on<F: Future>(&self, future: F) -> F::Output {
-        async_io::block_on(self.0.run(future))
-    }
-
-    fn spawn<F>(future: F) -> impl Future<Output = F::Output> + Send + 'static
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        Smol::spawn_here(future)
-    }
-
-    fn spawn_detached<F>(future: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        Smol::spawn_here(future).detach();
-    }
-
-    fn spawn_local<F>(future: F) -> impl Future<Output = F::Output> + 'static
-    where
-        F: Future + 'static,
-        F::Output: 'static,
-    {
-        Smol::spawn_here(future)
-    }
-
-    fn yield_now() -> impl Future<Output = ()> + Send + 'static {
-        futures_lite::future::yield_now()
-    }
-
-    async fn sleep(duration: Duration) {
-        async_io::Timer::after(duration).await;
-    }
-
-    async fn bind(addr: SocketAddr) -> io::Result<Self::Listener> {
-        async_io::Async::<TcpListener>::bind(addr)
-    }
-
-    fn local_addr(listener: &Self::Listener) -> io::Result<SocketAddr> {
-        listener.get_ref().local_addr()
-    }
-
-    async fn accept(listener: &Self::Listener) -> io::Result<Self::Stream> {
-        Ok(listener.accept().await?.0)
-    }
-
-    fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>> + Send {
-        async_io::Async::<TcpStream>::connect(addr)
-    }
-
-    fn set_nodelay(stream: &Self::Stream) -> io::Result<()> {
-        stream.get_ref().set_nodelay(true)
-    }
-
-    async fn read(stream: &mut Self::Stream, buf: &mut [u8]) -> io::Result<usize> {
-        futures_lite::AsyncReadExt::read(stream, buf).await
-    }
-
-    async fn read_exact(stream: &mut Self::Stream, buf: &mut [u8]) -> io::Result<()> {
-        futures_lite::AsyncReadExt::read_exact(stream, buf).await
-    }
-
-    async fn write_all(stream: &mut Self::Stream, buf: &[u8]) -> io::Result<()> {
-        futures_lite::AsyncWriteExt::write_all(stream, buf).await
-    }
-
-    async fn shutdown_write(stream: &mut Self::Stream) -> io::Result<()> {
-        stream.get_ref().shutdown(Shutdown::Write)
     }
 }

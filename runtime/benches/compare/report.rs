@@ -1,9 +1,10 @@
-//! From the children's figures to the report: the rows of the table, the machine it ran on,
-//! and the markdown table. The JSON file is written by `json`.
+//! From the children's figures to the report: the rows, their ratios, the machine it ran on,
+//! and the markdown tables (one per `columns::Table`). The JSON file is written by `json`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::columns::{self, Ratio, Table, RATIOS};
 use crate::measure::median;
 
 /// Which way a metric is better.
@@ -11,7 +12,7 @@ use crate::measure::median;
 pub enum Better {
     Lower,
     Higher,
-    /// Reported for information (W1's counter ticks): more is not simply better.
+    /// Reported for information (W1's counter ticks, W9's floor): more is not simply better.
     Info,
 }
 
@@ -120,6 +121,76 @@ pub const METRICS: &[Metric] = &[
         "B/task",
         Better::Lower,
     ),
+    metric(
+        "W9",
+        "spread_wall_ms",
+        "W9 40,000 tasks of 1–200 µs CPU: wall",
+        "ms",
+        Better::Lower,
+    ),
+    metric(
+        "W9",
+        "spread_floor_ms",
+        "W9 floor: the work ÷ 2 cores",
+        "ms",
+        Better::Info,
+    ),
+    metric(
+        "W9",
+        "spread_wall_over_floor",
+        "W9 wall ÷ floor",
+        "×",
+        Better::Lower,
+    ),
+    metric(
+        "W9",
+        "spread_cores_busy",
+        "W9 cores busy (CPU ÷ wall)",
+        "cores",
+        Better::Higher,
+    ),
+    metric(
+        "W9b",
+        "tree_wall_ms",
+        "W9b uneven spawn tree: wall",
+        "ms",
+        Better::Lower,
+    ),
+    metric(
+        "W9b",
+        "tree_floor_ms",
+        "W9b tree floor: the work ÷ 2 cores",
+        "ms",
+        Better::Info,
+    ),
+    metric(
+        "W9b",
+        "tree_wall_over_floor",
+        "W9b tree wall ÷ floor",
+        "×",
+        Better::Lower,
+    ),
+    metric(
+        "W9b",
+        "tree_cores_busy",
+        "W9b tree cores busy (CPU ÷ wall)",
+        "cores",
+        Better::Higher,
+    ),
+    metric(
+        "W9b",
+        "blocked_children_ms",
+        "W9b blocked 20 ms: its 50 children done after",
+        "ms",
+        Better::Lower,
+    ),
+    metric(
+        "W9b",
+        "blocked_children_in_block",
+        "W9b blocked 20 ms: children done meanwhile",
+        "of 50",
+        Better::Higher,
+    ),
 ];
 
 const fn metric(
@@ -138,21 +209,6 @@ const fn metric(
     }
 }
 
-/// Column labels, by runtime key.
-pub fn column_label(runtime: &str) -> &'static str {
-    match runtime {
-        "nbio" => "nbio",
-        "tokio_ct" => "tokio current_thread",
-        "tokio_mt" => "tokio multi_thread (2)",
-        "smol" => "smol",
-        "std" => "std threads",
-        _ => "?",
-    }
-}
-
-/// The async peers nbio is ranked against.
-const ASYNC_PEERS: [&str; 3] = ["tokio_ct", "tokio_mt", "smol"];
-
 /// The figures one child process reported: metric key and value.
 pub type ChildFigures = Vec<(String, f64)>;
 
@@ -170,9 +226,9 @@ pub struct Row {
     pub runs: BTreeMap<&'static str, Vec<f64>>,
     /// Median of `runs`, by runtime (absent: not run, not applicable, or failed).
     pub median: BTreeMap<&'static str, f64>,
-    pub best_peer: Option<(&'static str, f64)>,
-    pub vs_best_peer: Option<f64>,
-    pub vs_std: Option<f64>,
+    /// One entry per `columns::RATIOS`, in that order: the quotient and the column it divided
+    /// by (absent: a side has no figure, the divisor is 0, or the metric is for information).
+    pub ratios: Vec<Option<(f64, &'static str)>>,
 }
 
 /// Medians and ratios for every metric of the selected workloads.
@@ -185,9 +241,7 @@ pub fn rows(collected: &Collected, workloads: &[&str], runtimes: &[&'static str]
                 metric,
                 runs: BTreeMap::new(),
                 median: BTreeMap::new(),
-                best_peer: None,
-                vs_best_peer: None,
-                vs_std: None,
+                ratios: Vec::new(),
             };
             for &runtime in runtimes {
                 let key = (metric.workload.to_string(), runtime.to_string());
@@ -208,35 +262,41 @@ pub fn rows(collected: &Collected, workloads: &[&str], runtimes: &[&'static str]
                     row.runs.insert(runtime, values);
                 }
             }
-            rank(&mut row);
+            row.ratios = RATIOS.iter().map(|ratio| row.ratio(ratio)).collect();
             row
         })
         .collect()
 }
 
-fn rank(row: &mut Row) {
-    if row.metric.better == Better::Info {
-        return;
+impl Row {
+    /// The best median among `ratio.over` (by the metric's direction), and `ratio.of`'s
+    /// median divided by it.
+    fn ratio(&self, ratio: &Ratio) -> Option<(f64, &'static str)> {
+        let lower = match self.metric.better {
+            Better::Lower => true,
+            Better::Higher => false,
+            Better::Info => return None,
+        };
+        let best = ratio
+            .over
+            .iter()
+            .filter_map(|&peer| self.median.get(peer).map(|&v| (peer, v)))
+            .reduce(|best, next| {
+                let next_wins = if lower {
+                    next.1 < best.1
+                } else {
+                    next.1 > best.1
+                };
+                if next_wins {
+                    next
+                } else {
+                    best
+                }
+            })?;
+        let quotient = self.median.get(ratio.of)? / best.1;
+        // 0 ÷ 0 (W9b's children done meanwhile, on one thread) and x ÷ 0 have no ratio.
+        quotient.is_finite().then_some((quotient, best.0))
     }
-    let lower = row.metric.better == Better::Lower;
-    row.best_peer = ASYNC_PEERS
-        .iter()
-        .filter_map(|&peer| row.median.get(peer).map(|&v| (peer, v)))
-        .reduce(|best, next| {
-            let next_wins = if lower {
-                next.1 < best.1
-            } else {
-                next.1 > best.1
-            };
-            if next_wins {
-                next
-            } else {
-                best
-            }
-        });
-    let nbio = row.median.get("nbio").copied();
-    row.vs_best_peer = nbio.zip(row.best_peer).map(|(n, (_, best))| n / best);
-    row.vs_std = nbio.zip(row.median.get("std").copied()).map(|(n, s)| n / s);
 }
 
 /// The machine the figures come from.
@@ -326,22 +386,50 @@ fn group_thousands(n: i64) -> String {
     out
 }
 
-/// The markdown table: one row per metric, one column per runtime, then the ratios.
+/// The ratios `table` shows, given the selected runtimes: those whose numerator and at least
+/// one denominator were selected.
+pub fn ratios_of(table: Table, runtimes: &[&str]) -> Vec<(usize, &'static Ratio)> {
+    RATIOS
+        .iter()
+        .enumerate()
+        .filter(|(_, ratio)| {
+            ratio.table == table
+                && runtimes.contains(&ratio.of)
+                && ratio.over.iter().any(|peer| runtimes.contains(peer))
+        })
+        .collect()
+}
+
+/// The markdown table of `table`: one row per metric, one column per selected runtime the
+/// table shows, then the table's ratios. Empty if the table has no selected column.
 ///
 /// A cell with no figure shows "failed" if `failed(runtime, workload)` (every process of the
-/// cell failed), else "—" (not applicable: std threads outside W1/W2, a `!Send` variant on
-/// tokio's multi_thread runtime, the counter where there is none).
+/// cell failed), else "—" (not applicable: std threads outside W1/W2/W9, a `!Send` variant on
+/// a runtime without local tasks, the counter where there is none).
 pub fn markdown(
     rows: &[Row],
+    table: Table,
     runtimes: &[&'static str],
     failed: impl Fn(&str, &str) -> bool,
 ) -> String {
-    let mut out = String::from("| workload | unit | better |");
-    for runtime in runtimes {
-        let _ = write!(out, " {} |", column_label(runtime));
+    let shown: Vec<&str> = runtimes
+        .iter()
+        .copied()
+        .filter(|r| columns::in_table(r, table))
+        .collect();
+    if shown.is_empty() {
+        return String::new();
     }
-    out.push_str(" nbio ÷ best async peer | nbio ÷ std |\n|---|---|---|");
-    out.push_str(&"---:|".repeat(runtimes.len() + 2));
+    let ratios = ratios_of(table, runtimes);
+    let mut out = String::from("| workload | unit | better |");
+    for runtime in &shown {
+        let _ = write!(out, " {} |", columns::label(runtime));
+    }
+    for (_, ratio) in &ratios {
+        let _ = write!(out, " {} |", ratio.label);
+    }
+    out.push_str("\n|---|---|---|");
+    out.push_str(&"---:|".repeat(shown.len() + ratios.len()));
     out.push('\n');
     for row in rows {
         let metric = row.metric;
@@ -352,7 +440,7 @@ pub fn markdown(
             metric.unit,
             metric.better.word()
         );
-        for &runtime in runtimes {
+        for &runtime in &shown {
             let cell = match row.median.get(runtime) {
                 Some(&value) => format_value(value),
                 None if failed(runtime, metric.workload) => "failed".into(),
@@ -360,14 +448,17 @@ pub fn markdown(
             };
             let _ = write!(out, " {cell} |");
         }
-        let best = match (row.vs_best_peer, row.best_peer) {
-            (Some(ratio), Some((peer, _))) => format!("{ratio:.2}× ({})", column_label(peer)),
-            _ => "—".into(),
-        };
-        let std = row
-            .vs_std
-            .map_or_else(|| "—".into(), |ratio| format!("{ratio:.2}×"));
-        let _ = writeln!(out, " {best} | {std} |");
+        for &(at, ratio) in &ratios {
+            let cell = match row.ratios[at] {
+                Some((value, peer)) if ratio.names_peer() => {
+                    format!("{value:.2}× ({})", columns::label(peer))
+                }
+                Some((value, _)) => format!("{value:.2}×"),
+                None => "—".into(),
+            };
+            let _ = write!(out, " {cell} |");
+        }
+        out.push('\n');
     }
     out
 }

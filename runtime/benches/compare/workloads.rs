@@ -1,9 +1,10 @@
-//! The workloads W1–W7, each written once against [`Peer`] and run in a child process.
+//! The workloads W1–W7, each written once against [`Peer`] and run in a child process (W9 and
+//! W9b, CPU work over the workers, are in `parallel.rs`).
 //!
 //! Every body runs as a spawned task (not as the future handed to `block_on`), on a runtime
 //! built before the clock starts. Each returns its figures as `(metric key, value)` pairs; the
 //! keys are the ones `report::METRICS` lists. Every runtime gets the same payloads, the same
-//! servers and the same counts.
+//! servers and the same counts. Which runtime runs which workload is listed in `columns.rs`.
 //!
 //! # Reading the figures: where the runtimes differ by design
 //!
@@ -12,12 +13,30 @@
 //!   per yield, and why its W1 counter ticks so rarely on current_thread.
 //! - tokio's timers live on a wheel with 1 ms slots, so W6's `sleep(1 ms)` overshoots by
 //!   about a slot; nbio and async-io use precise deadlines (a timerfd through `polling`).
-//! - On tokio's multi_thread runtime the W1 counter runs on the other worker in parallel with
-//!   the senders, so its tick count is not comparable with the single-threaded runtimes';
-//!   the ticks are reported for information only.
-//! - W6's CPU time is the whole process's (`getrusage(RUSAGE_SELF)`), every thread included.
+//! - On the two-worker runtimes (nbio_mt, tokio_mt, smol_mt) the W1 counter runs on the other
+//!   worker in parallel with the senders, so its tick count is not comparable with the
+//!   single-threaded runtimes'; the ticks are reported for information only.
+//! - W6's CPU time is the whole process's (`getrusage(RUSAGE_SELF)`), every thread included:
+//!   on the two-worker runtimes it counts what both workers spend, spinning or parking.
 //! - W7's figure is everything resident that the idle tasks cost, run-queue capacity
-//!   included, as a user would see it.
+//!   included, as a user would see it; on the two-worker runtimes, their workers' queues too.
+//! - The two-worker columns are set up alike: two threads run tasks, and the thread that calls
+//!   `block_on` only waits for the body. nbio_mt is `Builder::worker_threads(2)`, tokio_mt
+//!   `new_multi_thread().worker_threads(2)`, and smol_mt one `async_executor::Executor` run by
+//!   two threads, each in `async_io::block_on(executor.run(..))` until the runtime is dropped,
+//!   the body spawned onto that executor (`smol.rs`). smol's two threads share one reactor
+//!   (whichever blocks first polls it), as nbio's workers do; tokio's workers share its I/O
+//!   driver the same way.
+//! - W4's Rc variant needs `!Send` tasks: nbio_mt runs it on a worker (`spawn_local` from a
+//!   task there pins both players to that worker), tokio_ct inside a `LocalSet`; tokio_mt and
+//!   smol_mt have no `!Send` tasks on their workers and show "—".
+//! - W9 and W9b busy-wait on the wall clock (see `parallel.rs`). Their floor is the sum of the
+//!   work over two cores for every column, so a one-thread runtime shows about 2.0 × the floor
+//!   and one core busy: what the second core is worth. On one thread W9b's blocked task holds
+//!   the only thread, so none of its children can finish while it sleeps.
+//! - W9 on std threads is two threads taking the next piece of work from a shared counter:
+//!   no task, no queue, the limit for the schedulers. std has no W9b: a fixed pair of threads
+//!   has no spawned children to place and no worker to steal from.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -28,7 +47,11 @@ use std::time::{Duration, Instant};
 use crate::batons::{LocalBaton, SharedBaton};
 use crate::blocking;
 use crate::measure::{median, ms, ns_per, process_cpu_time, resident_bytes, XorShift};
-use crate::peers::{Nbio, Peer, Smol, TokioCurrentThread, TokioMultiThread};
+use crate::parallel;
+use crate::peers::{
+    NbioCurrentThread, NbioMultiThread, Peer, TokioCurrentThread, TokioMultiThread,
+};
+use crate::smol::{SmolMultiThread, SmolOneThread};
 
 /// A child's figures: metric key and value.
 pub type Figures = Vec<(&'static str, f64)>;
@@ -47,6 +70,9 @@ pub struct Sizes {
     pub timer_tasks: usize,
     pub sequential_sleeps: usize,
     pub idle_tasks: usize,
+    pub spread_tasks: usize,
+    pub tree_nodes: usize,
+    pub blocked_rounds: usize,
 }
 
 impl Sizes {
@@ -63,11 +89,14 @@ impl Sizes {
             timer_tasks: full(100_000, 10_000),
             sequential_sleeps: full(200, 50),
             idle_tasks: full(100_000, 10_000),
+            spread_tasks: full(40_000, 4_000),
+            tree_nodes: full(10_000, 1_000),
+            blocked_rounds: full(10, 3),
         }
     }
 
     /// `(name, value)` pairs, for the JSON.
-    pub fn entries(&self) -> [(&'static str, usize); 10] {
+    pub fn entries(&self) -> [(&'static str, usize); 16] {
         [
             ("demo_rounds", self.demo_rounds),
             ("demo_repeats_of_foobar", self.demo_repeats),
@@ -79,29 +108,33 @@ impl Sizes {
             ("timer_tasks", self.timer_tasks),
             ("sequential_sleeps", self.sequential_sleeps),
             ("idle_tasks", self.idle_tasks),
+            ("spread_tasks", self.spread_tasks),
+            ("tree_nodes", self.tree_nodes),
+            ("blocked_rounds", self.blocked_rounds),
+            ("blocked_children", parallel::BLOCKED_CHILDREN),
+            (
+                "blocked_child_work_us",
+                parallel::BLOCKED_CHILD_WORK.as_micros() as usize,
+            ),
+            ("blocked_sleep_ms", parallel::BLOCK_FOR.as_millis() as usize),
         ]
     }
 }
 
-/// Every workload, in table order.
-pub const WORKLOADS: [&str; 7] = ["W1", "W2", "W3", "W4", "W5", "W6", "W7"];
-
-/// Every runtime (column key), in table order.
-pub const RUNTIMES: [&str; 5] = ["nbio", "tokio_ct", "tokio_mt", "smol", "std"];
-
-/// Whether `runtime` takes part in `workload`: plain threads only where blocking I/O is the
-/// natural alternative (W1, W2); a hundred thousand threads is not an answer to W3, W6 or W7.
-pub fn runs_in(runtime: &str, workload: &str) -> bool {
-    runtime != "std" || matches!(workload, "W1" | "W2")
-}
-
 /// Runs one (runtime, workload) cell in this process.
 pub fn run_cell(runtime: &str, workload: &str, sizes: &Sizes) -> Result<Figures, String> {
+    if !crate::columns::runs_in(runtime, workload) {
+        return Err(format!(
+            "{runtime} does not run {workload} (see columns.rs)"
+        ));
+    }
     match runtime {
-        "nbio" => run_on::<Nbio>(workload, sizes),
+        "nbio" => run_on::<NbioCurrentThread>(workload, sizes),
         "tokio_ct" => run_on::<TokioCurrentThread>(workload, sizes),
+        "smol" => run_on::<SmolOneThread>(workload, sizes),
+        "nbio_mt" => run_on::<NbioMultiThread>(workload, sizes),
         "tokio_mt" => run_on::<TokioMultiThread>(workload, sizes),
-        "smol" => run_on::<Smol>(workload, sizes),
+        "smol_mt" => run_on::<SmolMultiThread>(workload, sizes),
         "std" => match workload {
             "W1" => Ok(blocking::demo(
                 blocking::start_count_servers(),
@@ -109,6 +142,7 @@ pub fn run_cell(runtime: &str, workload: &str, sizes: &Sizes) -> Result<Figures,
                 sizes.demo_rounds,
             )),
             "W2" => Ok(blocking::echo(sizes.echo_clients, sizes.echo_round_trips)),
+            "W9" => Ok(parallel::spread_on_threads(sizes)),
             _ => Err(format!("std threads do not run {workload}")),
         },
         _ => Err(format!("unknown runtime {runtime:?}")),
@@ -124,12 +158,14 @@ fn run_on<P: Peer>(workload: &str, sizes: &Sizes) -> Result<Figures, String> {
         "W5" => vec![("ns_per_yield", yields::<P>(sizes.yields))],
         "W6" => timers::<P>(sizes),
         "W7" => vec![("bytes_per_task", idle_memory::<P>(sizes.idle_tasks))],
+        "W9" => parallel::spread::<P>(sizes),
+        "W9b" => parallel::tree_and_block::<P>(sizes),
         _ => return Err(format!("unknown workload {workload:?}")),
     })
 }
 
 /// Builds a runtime (untimed), then runs `body` as a spawned task on it.
-fn in_task<P, F>(body: F) -> F::Output
+pub fn in_task<P, F>(body: F) -> F::Output
 where
     P: Peer,
     F: std::future::Future + Send + 'static,
@@ -332,28 +368,26 @@ fn ping_pong_shared<P: Peer>(per_player: usize) -> f64 {
     })
 }
 
-/// The Rc + Cell variant: body and players are `!Send` tasks (`spawn_local`).
+/// The Rc + Cell variant: body and players are `!Send` tasks (`spawn_local`), on the thread
+/// where the runtime runs local tasks (`Peer::run_local`).
 fn ping_pong_local<P: Peer>(per_player: usize) -> f64 {
     let runtime = P::build();
-    let ns = runtime.block_on_local(async move {
-        P::spawn_local(async move {
-            let baton = Rc::new(LocalBaton::new());
-            let start = Instant::now();
-            let players = [0, 1].map(|me| {
-                let baton = Rc::clone(&baton);
-                P::spawn_local(async move {
-                    for _ in 0..per_player {
-                        baton.my_turn(me).await;
-                        baton.pass(me);
-                    }
-                })
-            });
-            for player in players {
-                player.await;
-            }
-            ns_per(start.elapsed(), 2 * per_player)
-        })
-        .await
+    let ns = runtime.run_local(move || async move {
+        let baton = Rc::new(LocalBaton::new());
+        let start = Instant::now();
+        let players = [0, 1].map(|me| {
+            let baton = Rc::clone(&baton);
+            P::spawn_local(async move {
+                for _ in 0..per_player {
+                    baton.my_turn(me).await;
+                    baton.pass(me);
+                }
+            })
+        });
+        for player in players {
+            player.await;
+        }
+        ns_per(start.elapsed(), 2 * per_player)
     });
     if stats_wanted() {
         runtime.print_stats();
