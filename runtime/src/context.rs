@@ -11,14 +11,16 @@
 //! - [`reactor`]: the reactor to register with;
 //! - [`spend_budget`]: whether the task being polled may complete one more socket operation in
 //!   this poll (see `Budget`);
-//! - [`record_wait`]: a note for the journal.
+//! - [`record_wait`]: a note for the journal;
+//! - [`current_task`]: which task is being polled, for the sync primitives to record who
+//!   waits on them and who holds them.
 
 use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::observe::{Observer, WaitReason};
+use crate::observe::{Observer, WaitReason, Who};
 use crate::reactor::{Direction, Reactor};
 
 /// How many socket operations one poll of a task may complete without waiting before it must
@@ -122,4 +124,16 @@ pub(crate) fn record_wait(fd: RawFd, dir: Direction, remaining: Option<usize>, w
             entered.observer.waiting(fd, dir, remaining, why);
         }
     });
+}
+
+/// The number of the task this thread is polling right now (its `TaskId`), or `None`: between
+/// polls, while polling the future given to `block_on`, or outside a runtime. The sync
+/// primitives keep it beside each waiter and a lock's holder, so that a dump can later say who
+/// waits on what; it costs one read of this thread-local.
+#[inline]
+pub(crate) fn current_task() -> Option<u64> {
+    with(|entered| match entered?.observer.current() {
+        Who::Task(id) => Some(id.as_u64()),
+        Who::Main | Who::Nobody => None,
+    })
 }

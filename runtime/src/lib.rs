@@ -78,6 +78,7 @@ mod loom;
 pub mod net;
 mod observe;
 mod reactor;
+pub mod sync;
 pub mod task;
 pub mod time;
 

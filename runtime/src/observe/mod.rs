@@ -286,6 +286,12 @@ impl Observer {
         }
     }
 
+    /// Who is being polled on this thread right now.
+    #[inline]
+    pub(crate) fn current(&self) -> Who {
+        self.current.get()
+    }
+
     /// The part this thread shares with the runtime's other threads.
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
