@@ -20,7 +20,7 @@ use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::observe::{Observer, WaitReason, Who};
+use crate::observe::{Observer, WaitReason};
 use crate::reactor::{Direction, Reactor};
 
 /// How many socket operations one poll of a task may complete without waiting before it must
@@ -129,11 +129,11 @@ pub(crate) fn record_wait(fd: RawFd, dir: Direction, remaining: Option<usize>, w
 /// The number of the task this thread is polling right now (its `TaskId`), or `None`: between
 /// polls, while polling the future given to `block_on`, or outside a runtime. The sync
 /// primitives keep it beside each waiter and a lock's holder, so that a dump can later say who
-/// waits on what; it costs one read of this thread-local.
+/// waits on what; it costs one load of a thread-local.
 #[inline]
 pub(crate) fn current_task() -> Option<u64> {
-    with(|entered| match entered?.observer.current() {
-        Who::Task(id) => Some(id.as_u64()),
-        Who::Main | Who::Nobody => None,
-    })
+    match crate::observe::polled_task() {
+        0 => None,
+        id => Some(id),
+    }
 }

@@ -321,10 +321,14 @@ impl<T> Sender<T> {
         let inner = self.inner();
         // SAFETY: `RX_WAKER` was set when we set `COMPLETE`; from then on the receiver does
         // not write the cell (it sees `COMPLETE` when it tries to take it back).
-        let waker = inner.rx_waker.with(|cell| unsafe { (*cell).clone() });
-        if let Some(waker) = waker {
-            crate::loom::wake_guarded(waker);
-        }
+        // Woken in place, not cloned: the cell cannot change or be freed while we hold
+        // TX_REF, even if the wake runs the receiver's poll on this very thread.
+        inner.rx_waker.with(|cell| {
+            // SAFETY: as above; the reference lives only for the wake.
+            if let Some(waker) = unsafe { &*cell } {
+                crate::loom::wake_by_ref_guarded(waker);
+            }
+        });
         if inner.state.fetch_and(!TX_REF, AcqRel) & RX_REF == 0 {
             // SAFETY: we cleared the last reference bit.
             unsafe { free(self.inner) };
@@ -430,12 +434,12 @@ impl<T> Receiver<T> {
         // SAFETY: `TX_WAKER` was set when we set `CLOSED`; the sender does not write the cell
         // after that (it sees `CLOSED` when it tries to take it back), and we still hold
         // `RX_REF`, so the block is alive.
-        let waker = unsafe { inner.as_ref() }
-            .tx_waker
-            .with(|cell| unsafe { (*cell).clone() });
-        if let Some(waker) = waker {
-            crate::loom::wake_guarded(waker);
-        }
+        unsafe { inner.as_ref() }.tx_waker.with(|cell| {
+            // SAFETY: as above: the cell is only read from here on, and stays allocated.
+            if let Some(waker) = unsafe { &*cell } {
+                crate::loom::wake_by_ref_guarded(waker);
+            }
+        });
     }
 
     /// Stores the receiver's waker so the sender wakes it; `Err(state)` with the state if the
