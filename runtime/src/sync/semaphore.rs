@@ -339,12 +339,12 @@ impl Semaphore {
         }
     }
 
+    #[inline]
     fn add_to_count(state: usize, n: usize) -> usize {
         let permits = state / ONE;
-        assert!(
-            n <= Semaphore::MAX_PERMITS - permits,
-            "Semaphore: adding {n} permits to {permits} would exceed Semaphore::MAX_PERMITS"
-        );
+        if n > Semaphore::MAX_PERMITS - permits {
+            too_many_permits(n, permits);
+        }
         state + n * ONE
     }
 
@@ -404,6 +404,7 @@ impl Semaphore {
 
     /// A queued waiter is dropped before it completed. It leaves the queue; a permit it was
     /// handed but will never use goes on to the next waiter.
+    #[cold]
     fn leave(&self, key: Key) {
         let mut wakers = WakeList::new();
         {
@@ -420,6 +421,12 @@ impl Semaphore {
         }
         wakers.wake_all();
     }
+}
+
+#[cold]
+#[inline(never)]
+fn too_many_permits(n: usize, permits: usize) -> ! {
+    panic!("Semaphore: adding {n} permits to {permits} would exceed Semaphore::MAX_PERMITS")
 }
 
 /// What a first poll found.
@@ -454,14 +461,35 @@ pub struct Acquire<'a> {
 
 impl<'a> Acquire<'a> {
     /// Polls for the permit without making a [`SemaphorePermit`]: `Mutex` wraps this.
+    #[inline]
     pub(crate) fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
+        // The fast path, kept small enough to inline: a first poll that finds a free permit.
+        if self.key.is_none() && !self.done && crate::context::spend_budget() {
+            if let Ok(()) = self.semaphore.try_take() {
+                self.done = true;
+                return Poll::Ready(Ok(()));
+            }
+            return self.poll_slow(cx, false);
+        }
+        self.poll_slow(cx, true)
+    }
+
+    /// Everything but the fast path: the budget is spent (`check_budget`: not yet checked),
+    /// the permits are gone, or we are queued.
+    #[cold]
+    #[inline(never)]
+    fn poll_slow(
+        &mut self,
+        cx: &mut Context<'_>,
+        check_budget: bool,
+    ) -> Poll<Result<(), AcquireError>> {
         assert!(
             !self.done,
             "an Acquire future was polled after it completed"
         );
         let outcome = match &self.key {
             None => {
-                if !crate::context::spend_budget() {
+                if check_budget && !crate::context::spend_budget() {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
@@ -503,6 +531,7 @@ impl<'a> Future for Acquire<'a> {
 }
 
 impl Drop for Acquire<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             self.semaphore.leave(key);

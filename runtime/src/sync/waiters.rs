@@ -84,6 +84,7 @@ impl<E> WaitList<E> {
     }
 
     /// Whether no waiter is on the queue.
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.queued == 0
     }
@@ -126,6 +127,7 @@ impl<E> WaitList<E> {
 
     /// Takes the first waiter off the queue; its slot stays with its owner, who will find in it
     /// what the caller writes there.
+    #[inline]
     pub(crate) fn pop_front(&mut self) -> Option<&mut Waiter<E>> {
         if self.head == NIL {
             return None;
