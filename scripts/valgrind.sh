@@ -26,7 +26,7 @@ TESTS=(nbio observe budget abandoned
        stream_model faults timers timer_properties tcp readiness readiness_contract fd_reuse
        sigpipe udp unix io_traits fairness connection_churn
        sync_closed sync_delivery sync_backpressure sync_cancel sync_fairness sync_mutex
-       sync_notify sync_semaphore sync_runtimes)
+       sync_notify sync_semaphore sync_runtimes sync_who_waits)
 
 # Tests skipped inside a binary, with the reason.
 #   readiness_contract: the two loops that must not spin are bounded by the CPU time of the
