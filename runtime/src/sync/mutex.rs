@@ -154,7 +154,8 @@ impl<T> Mutex<T> {
         self.data.into_inner()
     }
 
-    /// The task that holds the lock, if it is held by a task of an nbio runtime.
+    /// The task that took the lock, if it is held and was taken by a task of an nbio runtime
+    /// (a guard sent to another task keeps naming the task that locked).
     ///
     /// ```
     /// nbio::block_on(async {
