@@ -1,8 +1,9 @@
 //! Fairness: a `Mutex`, a `Semaphore` and the senders waiting on a full channel are served in
 //! the order they came; a newcomer does not take what a waiter was promised; a waiter that is
-//! dropped gives its turn to the next one.
+//! dropped gives its turn to the next one; and a task that never has to wait (its channel is
+//! always full) still gives the others their turn.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -115,5 +116,51 @@ fn senders_waiting_on_a_full_channel_get_in_the_order_they_came() {
             received
         });
         assert_eq!(received, [0, 1, 2, 3, 4, 5]);
+    });
+}
+
+#[test]
+fn a_receiver_that_never_has_to_wait_still_lets_other_tasks_run() {
+    watched(|| {
+        let (during, messages) = nbio::block_on(async {
+            const MESSAGES: u32 = 10_000;
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            for n in 0..MESSAGES {
+                tx.send(n).unwrap();
+            }
+            let ticks = Rc::new(Cell::new(0u32));
+            let stop = Rc::new(Cell::new(false));
+            let ticker = nbio::spawn_local({
+                let (ticks, stop) = (Rc::clone(&ticks), Rc::clone(&stop));
+                async move {
+                    while !stop.get() {
+                        ticks.set(ticks.get() + 1);
+                        nbio::yield_now().await;
+                    }
+                }
+            });
+            let drainer = nbio::spawn_local({
+                let ticks = Rc::clone(&ticks);
+                async move {
+                    let before = ticks.get();
+                    let mut received = 0;
+                    while received < MESSAGES {
+                        rx.recv().await.unwrap(); // always ready: only the budget yields
+                        received += 1;
+                    }
+                    (ticks.get() - before, received)
+                }
+            });
+            let result = drainer.await.unwrap();
+            stop.set(true);
+            ticker.await.unwrap();
+            result
+        });
+        assert_eq!(messages, 10_000);
+        // The budget is 128 completions per poll: the drainer yields about 78 times.
+        assert!(
+            during >= 40,
+            "the other task ran only {during} times meanwhile"
+        );
     });
 }

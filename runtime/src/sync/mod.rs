@@ -19,8 +19,9 @@
 //! - Cancel-safe: dropping a waiting future (`recv`, `send`, `lock`, `acquire`, `notified`)
 //!   removes its entry and loses nothing; a lock, permit or notification already handed to it
 //!   goes on to the next waiter. Each method's documentation says what its future promises.
-//! - Every wait may cost a task its turn: a wait that completes at once spends one unit of the
-//!   poll's budget, as socket operations do, so a loop over a channel that is always full yields.
+//! - A wait that completes at once spends one unit of the poll's budget, as socket operations
+//!   do (`recv`, `send`, `lock`, `acquire`, `notified`; not the oneshot, which completes once),
+//!   so a loop over a channel that another thread keeps full still lets the others run.
 //!
 //! Each primitive remembers where it was made (`made_at`, a `#[track_caller]` location), and
 //! each waiter records which task waits; a [`Mutex`] records which task holds it. Their `Debug`
