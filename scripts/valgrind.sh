@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # valgrind memcheck over nbio's unit tests and the integration tests that exercise its unsafe
 # code: task allocation and reference counts, wakers, the registry of live tasks, the reactor's
-# sources and timers, shutdown. A test binary fails the run if memcheck finds an invalid read
-# or write, a use of uninitialised memory, a bad free, or memory definitely or indirectly
-# lost at exit; or if one of its tests fails. See docs/reliability.md.
+# sources and timers, shutdown, the oneshot channel's shared block and the mutex's cell. A
+# test binary fails the run if memcheck finds an invalid read or write, a use of uninitialised
+# memory, a bad free, or memory definitely or indirectly lost at exit; or if one of its tests
+# fails. See docs/reliability.md.
 #
 #   scripts/valgrind.sh                 every binary in TESTS below (about 5 minutes)
 #   scripts/valgrind.sh join shutdown   only these
@@ -25,7 +26,9 @@ TESTS=(nbio observe budget abandoned
        join runtime_drop panics shutdown block_on stats wakeups wake_storm
        stream_model faults timers timer_properties tcp readiness readiness_contract fd_reuse
        sigpipe udp unix io_traits fairness connection_churn
-       mt_scheduling mt_wakes mt_lifecycle)
+       mt_scheduling mt_wakes mt_lifecycle
+       sync_closed sync_delivery sync_backpressure sync_cancel sync_fairness sync_mutex
+       sync_notify sync_semaphore sync_runtimes sync_who_waits)
 
 # Tests skipped inside a binary, with the reason.
 #   readiness_contract: the two loops that must not spin are bounded by the CPU time of the

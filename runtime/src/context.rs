@@ -11,7 +11,9 @@
 //! - [`reactor`]: the reactor to register with, and [`now`]: its clock;
 //! - [`spend_budget`]: whether the task being polled may complete one more socket operation in
 //!   this poll (see `Budget`);
-//! - [`record_wait`]: a note for the journal.
+//! - [`record_wait`]: a note for the journal;
+//! - [`current_task`]: which task is being polled, for the sync primitives to record who
+//!   waits on them and who holds them.
 
 use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
@@ -129,4 +131,16 @@ pub(crate) fn record_wait(fd: RawFd, dir: Direction, remaining: Option<usize>, w
             entered.observer.waiting(fd, dir, remaining, why);
         }
     });
+}
+
+/// The number of the task this thread is polling right now (its `TaskId`), or `None`: between
+/// polls, while polling the future given to `block_on`, or outside a runtime. The sync
+/// primitives keep it beside each waiter and a lock's holder, so that a dump can later say who
+/// waits on what; it costs one load of a thread-local.
+#[inline]
+pub(crate) fn current_task() -> Option<u64> {
+    match crate::observe::polled_task() {
+        0 => None,
+        id => Some(id),
+    }
 }

@@ -59,6 +59,7 @@
 //! | `select.select(r, w, [], 0)` | the reactor, on epoll through `polling` |
 //! | `time.sleep(0.02)` | [`time::sleep`], which does not stop the thread |
 //! | the `send` loop with `EAGAIN` | [`net::AsyncTcpStream::write_all`] |
+//! | generators handing data over a shared list | channels and locks: [`sync`] |
 //!
 //! ## What is guaranteed
 //!
@@ -84,6 +85,7 @@ pub mod net;
 mod observe;
 mod reactor;
 pub mod sim;
+pub mod sync;
 pub mod task;
 pub mod time;
 

@@ -1,11 +1,11 @@
 //! The primitives every cross-thread protocol of nbio is built on: atomics and a mutex, and the
 //! one rule for calling a waker that nbio did not make.
 //!
-//! Under `--cfg nbio_loom` the atomics and the mutex are loom's, so that `cargo test --lib`
-//! with that flag model-checks the protocols built on them (the task state machine, the
-//! readiness word, the doorbell, the watchdog's sleep) over every interleaving loom finds. The
-//! project's own cfg name keeps dependencies that have loom modes of their own (tokio,
-//! concurrent-queue) out of it.
+//! Under `--cfg nbio_loom` the atomics, the mutex and the cell are loom's, so that
+//! `cargo test --lib` with that flag model-checks the protocols built on them (the task state
+//! machine, the readiness word, the doorbell, the watchdog's sleep, the wake protocols of
+//! `nbio::sync`) over every interleaving loom finds. The project's own cfg name keeps
+//! dependencies that have loom modes of their own (tokio, concurrent-queue) out of it.
 
 #[cfg(nbio_loom)]
 pub(crate) use ::loom::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize};
@@ -15,6 +15,39 @@ pub(crate) use ::loom::sync::{Condvar, Mutex, MutexGuard};
 pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize};
 #[cfg(not(nbio_loom))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
+
+// A cell whose accesses loom checks: under loom, two accesses that are not ordered by the
+// protocol (one of them a write) fail the model. The std version below has the same two
+// methods and compiles to a plain `UnsafeCell`.
+#[cfg(nbio_loom)]
+pub(crate) use ::loom::cell::UnsafeCell;
+
+/// `std::cell::UnsafeCell` with loom's access methods: `with` for a read, `with_mut` for a
+/// write, each handing the closure a raw pointer that the caller's protocol makes valid.
+#[cfg(not(nbio_loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(nbio_loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> UnsafeCell<T> {
+        UnsafeCell(std::cell::UnsafeCell::new(value))
+    }
+
+    pub(crate) fn into_inner(self) -> T {
+        self.0.into_inner()
+    }
+
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
 
 use std::panic::{self, AssertUnwindSafe};
 use std::task::Waker;

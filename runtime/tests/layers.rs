@@ -18,6 +18,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("context", &["loom", "reactor", "observe"]),
     ("time", &["loom", "context", "reactor"]),
     ("net", &["loom", "context", "reactor", "observe", "time"]),
+    ("sync", &["loom", "task", "context"]),
     (
         "executor",
         &["loom", "task", "reactor", "observe", "context"],

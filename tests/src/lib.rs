@@ -530,3 +530,43 @@ pub async fn until_polled() {
         nbio::yield_now().await;
     }
 }
+
+/// A waker that counts how often it was woken, for polling a future by hand: the tests of
+/// `nbio::sync` check with it that a waiting future is woken when (and only when) it should be.
+#[derive(Clone, Debug, Default)]
+pub struct WakeCounter(Arc<WakeCount>);
+
+#[derive(Debug, Default)]
+struct WakeCount(AtomicUsize);
+
+impl std::task::Wake for WakeCount {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+impl WakeCounter {
+    /// A counter at zero.
+    pub fn new() -> WakeCounter {
+        WakeCounter::default()
+    }
+
+    /// A waker that adds one to this counter each time it is woken.
+    pub fn waker(&self) -> Waker {
+        Waker::from(Arc::clone(&self.0))
+    }
+
+    /// How many wakes so far.
+    pub fn wakes(&self) -> usize {
+        self.0 .0.load(SeqCst)
+    }
+
+    /// Polls `future` once with this counter's waker.
+    pub fn poll<F: Future + ?Sized>(&self, future: Pin<&mut F>) -> Poll<F::Output> {
+        future.poll(&mut Context::from_waker(&self.waker()))
+    }
+}

@@ -320,6 +320,19 @@ pub(crate) struct Observer {
     narrated_as: Option<String>,
 }
 
+thread_local! {
+    /// The number of the task this thread is polling (0: none, or the future given to
+    /// `block_on`). The observer's `current` says the same; this copy is reached in one load,
+    /// because the sync primitives read it on their fast paths (a mutex records its holder).
+    static POLLED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The number of the task this thread is polling, or 0.
+#[inline]
+pub(crate) fn polled_task() -> u64 {
+    POLLED.get()
+}
+
 /// When a poll started, if the journal wants to know.
 pub(crate) struct PollStart(Option<Instant>);
 
@@ -486,6 +499,7 @@ impl Observer {
     #[inline]
     pub(crate) fn poll_started(&self, who: Who, notes: Option<&AtomicU64>) -> PollStart {
         self.current.set(who);
+        POLLED.set(who.raw());
         if let Some(notes) = notes {
             TaskNotes::of(notes).record_poll(self.stamp.get(), self.worker_code);
         }
@@ -516,6 +530,7 @@ impl Observer {
             self.journal_poll(started, who, outcome);
         }
         self.current.set(Who::Nobody);
+        POLLED.set(0);
     }
 
     #[cold]

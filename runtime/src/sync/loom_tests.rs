@@ -1,0 +1,234 @@
+//! Model checks of the wake protocols of `nbio::sync`, over every interleaving loom explores.
+//!
+//! ```text
+//! RUSTFLAGS="--cfg nbio_loom" cargo test -p nbio --lib --release loom
+//! ```
+//!
+//! The primitives are the real ones, built on `crate::loom`'s atomics, mutex and cells, which
+//! loom swaps for its own. A waiting side runs `loom::future::block_on`, which parks its loom
+//! thread until its waker is called: a lost wakeup leaves every thread parked, and loom fails
+//! the model with a deadlock. Each model names the step of the protocol that prevents it; each
+//! was seen to fail with that step removed.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use loom::future::block_on;
+use loom::sync::atomic::AtomicUsize;
+use loom::sync::Arc;
+use loom::thread;
+
+use super::{mpsc, oneshot, Mutex, Notify, Semaphore};
+
+/// A waker that does nothing: for a future polled once by hand and then dropped.
+struct Noop;
+
+impl Wake for Noop {
+    fn wake(self: StdArc<Self>) {}
+}
+
+fn noop_waker() -> Waker {
+    Waker::from(StdArc::new(Noop))
+}
+
+/// Polls `future` once with a waker that does nothing.
+fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+    let waker = noop_waker();
+    future.poll(&mut Context::from_waker(&waker))
+}
+
+/// A message that counts its drops, to check a value is dropped exactly once.
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// Guard: the receiver stores its waker, then looks again (the `fetch_or(RX_WAKER)` returns
+/// `COMPLETE`). Without the second look, a send landing between the receiver's first look and
+/// its waker being stored is never woken.
+#[test]
+fn loom_oneshot_a_send_racing_the_receiver_going_to_sleep_is_never_lost() {
+    loom::model(|| {
+        let (tx, rx) = oneshot::channel();
+        let sender = thread::spawn(move || tx.send(7).unwrap());
+        assert_eq!(block_on(rx), Ok(7));
+        sender.join().unwrap();
+    });
+}
+
+/// Guard: the reference bits in the state word. Whichever half lets go last frees the block,
+/// and a value sent but never received is dropped exactly once with it, whatever the order of
+/// the send, a receiver waiting and the receiver being dropped.
+#[test]
+fn loom_oneshot_a_receiver_dropped_while_the_value_arrives_drops_it_once() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = oneshot::channel();
+        let sender = thread::spawn({
+            let drops = Arc::clone(&drops);
+            move || {
+                // Either sent (then dropped with the block) or given back and dropped here.
+                let _ = tx.send(Counted(drops));
+            }
+        });
+        {
+            let mut rx = pin!(rx);
+            let _ = poll_once(rx.as_mut()); // stores a waker the sender may read
+        } // the receiver is dropped here
+        sender.join().unwrap();
+        assert_eq!(drops.load(SeqCst), 1, "the value was dropped once");
+    });
+}
+
+/// Guard: the receiver keeps its reference while it wakes the sender's `closed()` waker, and
+/// the sender leaves the waker cell alone once `CLOSED` is set.
+#[test]
+fn loom_oneshot_closed_completes_when_the_receiver_goes() {
+    loom::model(|| {
+        let (mut tx, rx) = oneshot::channel::<u8>();
+        let receiver = thread::spawn(move || drop(rx));
+        block_on(tx.closed());
+        assert!(tx.send(1).is_err());
+        receiver.join().unwrap();
+    });
+}
+
+/// Guard: the receiver looks at the queue and stores its waker in one critical section (and a
+/// sender pushes and takes the waker in one). Split the receiver's into two and a message
+/// pushed in between is never woken for.
+#[test]
+fn loom_mpsc_a_send_racing_the_receiver_going_to_sleep_is_never_lost() {
+    loom::model(|| {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let sender = thread::spawn(move || tx.send(1).unwrap());
+        assert_eq!(block_on(rx.recv()), Some(1));
+        assert_eq!(
+            block_on(rx.recv()),
+            None,
+            "the sender is gone: the channel ended"
+        );
+        sender.join().unwrap();
+    });
+}
+
+/// Guard: a full sender parks in the critical section that saw the queue full. Park in a later
+/// one and the receiver may drain the queue in between, then sleep while the sender sleeps
+/// beside free room.
+#[test]
+fn loom_mpsc_a_full_sender_racing_the_receiver_making_room_is_never_lost() {
+    loom::model(|| {
+        let (tx, mut rx) = mpsc::channel(1);
+        let sender = thread::spawn(move || {
+            block_on(tx.send(1)).unwrap();
+            block_on(tx.send(2)).unwrap(); // finds the queue full, unless it was emptied
+        });
+        assert_eq!(block_on(rx.recv()), Some(1));
+        assert_eq!(block_on(rx.recv()), Some(2));
+        sender.join().unwrap();
+    });
+}
+
+/// Guard: only the owner frees its parked slot, and the receiver moves a parked message into
+/// the queue under the lock. A send dropped while the receiver makes room either was sent
+/// (and is received) or was not (and is dropped with its future): exactly one of the two.
+#[test]
+fn loom_mpsc_a_parked_send_dropped_while_room_appears_is_sent_or_dropped_never_both() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, mut rx) = mpsc::channel(1);
+        tx.try_send(Counted(Arc::clone(&drops))).ok().unwrap();
+        let sender = thread::spawn({
+            let drops = Arc::clone(&drops);
+            move || {
+                let mut send = pin!(tx.send(Counted(drops)));
+                // Pending if the queue was still full (parked), else sent at once.
+                let _ = poll_once(send.as_mut());
+                // dropped here: parked, moved into the queue by the receiver, or sent
+            }
+        });
+        drop(rx.try_recv().ok().expect("the first message is queued"));
+        sender.join().unwrap();
+        drop(rx.try_recv().ok()); // the second message, if it was sent
+        assert_eq!(
+            drops.load(SeqCst),
+            2,
+            "each message was dropped exactly once"
+        );
+        assert!(rx.try_recv().is_err(), "nothing else in the queue");
+    });
+}
+
+/// Guard: a lock future dropped after an unlock chose it passes the lock on
+/// (`Semaphore::leave` hands its permit out). Without it the next waiter, here the thread that
+/// unlocked and locks again, sleeps forever on a mutex nobody holds.
+#[test]
+fn loom_mutex_an_unlock_racing_a_dropped_lock_future_hands_the_lock_to_the_next_waiter() {
+    loom::model(|| {
+        let mutex = Arc::new(Mutex::new(0));
+        let guard = mutex.try_lock().unwrap();
+        let quitter = thread::spawn({
+            let mutex = Arc::clone(&mutex);
+            move || {
+                let mut lock = pin!(mutex.lock());
+                if let Poll::Ready(mut guard) = poll_once(lock.as_mut()) {
+                    *guard += 1; // the unlock came first: a plain lock and unlock
+                }
+                // dropped here: queued, chosen by the unlock, or done
+            }
+        });
+        drop(guard);
+        *block_on(mutex.lock()) += 10; // the next waiter, queued behind the quitter or not
+        quitter.join().unwrap();
+        let total = *mutex.try_lock().expect("nobody holds the mutex at the end");
+        assert!(total == 10 || total == 11);
+    });
+}
+
+/// Guard: a waiter sets `QUEUED` only with a compare-and-swap that also checks the count is
+/// still zero, so a permit given back in between is taken, not stranded in the count while
+/// its waiter sleeps. And every permit comes back: the count is whole at the end.
+#[test]
+fn loom_semaphore_a_release_racing_a_waiter_going_to_sleep_loses_no_permit() {
+    loom::model(|| {
+        let semaphore = Arc::new(Semaphore::new(1));
+        semaphore.try_acquire().unwrap().forget(); // held by the thread below
+        let holder = thread::spawn({
+            let semaphore = Arc::clone(&semaphore);
+            move || semaphore.add_permits(1) // what dropping the permit does
+        });
+        let waiter = thread::spawn({
+            let semaphore = Arc::clone(&semaphore);
+            move || drop(block_on(semaphore.acquire()).unwrap())
+        });
+        let _ = semaphore.try_acquire().map(drop);
+        holder.join().unwrap();
+        waiter.join().unwrap();
+        assert_eq!(
+            semaphore.available_permits(),
+            1,
+            "no permit lost or made up"
+        );
+    });
+}
+
+/// Guard: a waiter moves the state EMPTY → WAITING with a compare-and-swap, which fails if a
+/// `notify_one` stored the permit meanwhile (and then takes it). With a plain store the permit
+/// would be overwritten and the waiter would sleep on a notification already given.
+#[test]
+fn loom_notify_one_racing_a_waiter_going_to_sleep_is_never_lost() {
+    loom::model(|| {
+        let notify = Arc::new(Notify::new());
+        let notifier = thread::spawn({
+            let notify = Arc::clone(&notify);
+            move || notify.notify_one()
+        });
+        block_on(notify.notified());
+        notifier.join().unwrap();
+    });
+}

@@ -1,0 +1,43 @@
+//! Tasks that talk to each other and share things: channels, a mutex, a notifier and a
+//! semaphore.
+//!
+//! The article's generators share one list and never wait for each other. Tasks do: one
+//! waits for a result another computes ([`oneshot`]), a consumer waits for producers
+//! ([`mpsc`]), tasks take turns with shared data ([`Mutex`]), wait for "something changed"
+//! ([`Notify`]), or for a free slot among `n` ([`Semaphore`]). Each primitive is a small state
+//! machine plus a list of waiting tasks (`waiters.rs`), and each wait follows the rule of every
+//! future in nbio: **store the waker, then look again**, so that whatever the release does
+//! meanwhile, it finds the waker or the waiter finds the release.
+//!
+//! What they all promise:
+//! - `Send + Sync` when the data is `Send`: usable from tasks on any thread, from several
+//!   runtimes, and from plain threads through [`block_on`](crate::block_on); they need no
+//!   runtime of their own, only wakers.
+//! - Fair: a [`Mutex`] and a [`Semaphore`] serve waiters in the order they came, and a bounded
+//!   channel lets waiting senders in that order. A release hands the lock, permit or room
+//!   straight to the first waiter, so a newcomer never takes it from under them.
+//! - Cancel-safe: dropping a waiting future (`recv`, `send`, `lock`, `acquire`, `notified`)
+//!   removes its entry and loses nothing; a lock, permit or notification already handed to it
+//!   goes on to the next waiter. Each method's documentation says what its future promises.
+//! - A wait that completes at once spends one unit of the poll's budget, as socket operations
+//!   do (`recv`, `send`, `lock`, `acquire`, `notified`; not the oneshot, which completes once),
+//!   so a loop over a channel that another thread keeps full still lets the others run.
+//!
+//! Each primitive remembers where it was made (`made_at`, a `#[track_caller]` location), and
+//! each waiter records which task waits; a [`Mutex`] records which task holds it. Their `Debug`
+//! output shows it. The guide's chapter "How a channel wakes a task" narrates the protocols.
+
+mod mutex;
+mod notify;
+mod semaphore;
+mod waiters;
+
+pub mod mpsc;
+pub mod oneshot;
+
+#[cfg(all(test, nbio_loom))]
+mod loom_tests;
+
+pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
+pub use notify::{Notified, Notify};
+pub use semaphore::{Acquire, AcquireError, Semaphore, SemaphorePermit, TryAcquireError};

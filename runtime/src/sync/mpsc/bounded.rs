@@ -1,0 +1,287 @@
+//! The bounded channel: a sender waits while the queue is full.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_lite::Stream;
+
+use super::chan::{Chan, SendState};
+use super::{SendError, TryRecvError, TrySendError};
+
+/// Makes a channel that holds at most `capacity` messages; a sender that finds it full waits
+/// for room.
+///
+/// # Panics
+///
+/// If `capacity` is 0: such a channel could never hold a message.
+///
+/// ```
+/// nbio::block_on(async {
+///     let (tx, mut rx) = nbio::sync::mpsc::channel(1);
+///     tx.send(1).await.unwrap();
+///     assert!(tx.try_send(2).is_err()); // full: back-pressure
+///     assert_eq!(rx.recv().await, Some(1));
+///     tx.try_send(2).unwrap(); // room again
+/// });
+/// ```
+#[track_caller]
+pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    assert!(
+        capacity > 0,
+        "mpsc::channel(0): the capacity must be at least 1 (a channel of capacity 0 could never hold a message)"
+    );
+    let chan = Arc::new(Chan::new(capacity, Location::caller()));
+    (
+        Sender {
+            chan: Arc::clone(&chan),
+        },
+        Receiver { chan },
+    )
+}
+
+/// The sending half of a bounded channel. Clone it for more senders; the channel ends for the
+/// receiver when the last one is dropped.
+pub struct Sender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+/// The receiving half of a bounded channel.
+pub struct Receiver<T> {
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `message`, waiting while the channel is full. Fails, giving the message back, if
+    /// the receiver closed the channel or is gone.
+    ///
+    /// Cancel safety: if the future is dropped before it completes, the message was either
+    /// already taken into the channel (it will be received: the send happened) or is dropped
+    /// with the future (it was not sent); it is never both, and never lost once sent.
+    /// Dropping a waiting send also gives up its place in the line of waiting senders.
+    ///
+    /// ```
+    /// nbio::block_on(async {
+    ///     let (tx, rx) = nbio::sync::mpsc::channel(4);
+    ///     tx.send("hi").await.unwrap();
+    ///     drop(rx);
+    ///     assert_eq!(tx.send("anyone?").await.unwrap_err().0, "anyone?");
+    /// });
+    /// ```
+    pub fn send(&self, message: T) -> SendFuture<'_, T> {
+        SendFuture {
+            chan: &self.chan,
+            state: SendState {
+                message: Some(message),
+                parked: None,
+            },
+        }
+    }
+
+    /// Sends `message` if there is room now, without waiting.
+    ///
+    /// ```
+    /// use nbio::sync::mpsc::{self, TrySendError};
+    ///
+    /// let (tx, _rx) = mpsc::channel(1);
+    /// tx.try_send(1).unwrap();
+    /// assert!(matches!(tx.try_send(2), Err(TrySendError::Full(2))));
+    /// ```
+    pub fn try_send(&self, message: T) -> Result<(), TrySendError<T>> {
+        self.chan.try_send(message)
+    }
+
+    /// Whether the receiver closed the channel or is gone: sends would fail.
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed()
+    }
+
+    /// Where the channel was made (its `channel()` call).
+    pub fn made_at(&self) -> &'static Location<'static> {
+        self.chan.made_at()
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Sender<T> {
+        self.chan.sender_cloned();
+        Sender {
+            chan: Arc::clone(&self.chan),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.chan.sender_dropped();
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.chan.describe("mpsc::Sender", f)
+    }
+}
+
+/// The future of [`Sender::send`].
+#[must_use = "a future does nothing unless awaited: the message is not sent"]
+pub struct SendFuture<'a, T> {
+    chan: &'a Chan<T>,
+    state: SendState<T>,
+}
+
+// Nothing in it is pinned: the message is moved in and out by value.
+impl<T> Unpin for SendFuture<'_, T> {}
+
+impl<T> Future for SendFuture<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        this.chan.poll_send(&mut this.state, cx)
+    }
+}
+
+impl<T> Drop for SendFuture<'_, T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.state.parked.take() {
+            self.chan.cancel_send(key);
+        }
+    }
+}
+
+impl<T> fmt::Debug for SendFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mpsc::SendFuture")
+            .field("made_at", &format_args!("{}", self.chan.made_at()))
+            .field("parked", &self.state.parked.is_some())
+            .finish()
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Waits for the next message; `None` once the channel is empty and every sender is gone
+    /// (or it was closed).
+    ///
+    /// Cancel safety: a message is taken out of the channel only when this future returns
+    /// it; dropping the future before loses nothing (and forgets its waker).
+    ///
+    /// ```
+    /// nbio::block_on(async {
+    ///     let (tx, mut rx) = nbio::sync::mpsc::channel(2);
+    ///     tx.send(1).await.unwrap();
+    ///     drop(tx);
+    ///     assert_eq!(rx.recv().await, Some(1)); // drains what was sent
+    ///     assert_eq!(rx.recv().await, None); // then ends
+    /// });
+    /// ```
+    pub fn recv(&mut self) -> RecvFuture<'_, T> {
+        RecvFuture {
+            chan: &self.chan,
+            waiting: false,
+        }
+    }
+
+    /// Polls for the next message, as [`recv`](Receiver::recv) does (its waker stays stored
+    /// until a message comes or the receiver is dropped).
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.chan.poll_recv(cx)
+    }
+
+    /// Takes a message if one is queued, without waiting.
+    ///
+    /// ```
+    /// use nbio::sync::mpsc::{self, TryRecvError};
+    ///
+    /// let (tx, mut rx) = mpsc::channel(1);
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// tx.try_send(7).unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.try_recv(), Ok(7));
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    /// ```
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        self.chan.try_recv()
+    }
+
+    /// Closes the channel: sends fail from now on (waiting senders get their message back);
+    /// messages already queued can still be received.
+    ///
+    /// ```
+    /// nbio::block_on(async {
+    ///     let (tx, mut rx) = nbio::sync::mpsc::channel(2);
+    ///     tx.send(1).await.unwrap();
+    ///     rx.close();
+    ///     assert!(tx.send(2).await.is_err());
+    ///     assert_eq!(rx.recv().await, Some(1));
+    ///     assert_eq!(rx.recv().await, None);
+    /// });
+    /// ```
+    pub fn close(&mut self) {
+        self.chan.close();
+    }
+
+    /// Where the channel was made (its `channel()` call).
+    pub fn made_at(&self) -> &'static Location<'static> {
+        self.chan.made_at()
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.chan.receiver_dropped();
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.chan.describe("mpsc::Receiver", f)
+    }
+}
+
+impl<T> Stream for Receiver<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.get_mut().poll_recv(cx)
+    }
+}
+
+/// The future of [`Receiver::recv`].
+#[must_use = "a future does nothing unless awaited"]
+pub struct RecvFuture<'a, T> {
+    chan: &'a Chan<T>,
+    /// Whether our waker is stored in the channel (to forget it if we are dropped).
+    waiting: bool,
+}
+
+impl<T> Future for RecvFuture<'_, T> {
+    type Output = Option<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
+        let poll = this.chan.poll_recv(cx);
+        this.waiting = poll.is_pending();
+        poll
+    }
+}
+
+impl<T> Drop for RecvFuture<'_, T> {
+    fn drop(&mut self) {
+        if self.waiting {
+            self.chan.forget_receiver();
+        }
+    }
+}
+
+impl<T> fmt::Debug for RecvFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mpsc::RecvFuture")
+            .field("made_at", &format_args!("{}", self.chan.made_at()))
+            .field("waiting", &self.waiting)
+            .finish()
+    }
+}

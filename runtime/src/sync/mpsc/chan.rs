@@ -1,0 +1,312 @@
+//! The state both kinds of mpsc channel share, and its wake protocol.
+//!
+//! Everything lives under one lock: the queue of messages, the receiver's waker, the senders
+//! waiting for room (each with its message), and the two ways a channel ends. One lock makes
+//! the protocol short enough to read whole, and every step below is one critical section of a
+//! few instructions; `docs/09-channels.md` measures what that costs against tokio and
+//! async-channel, whose queues are lock-free.
+//!
+//! - A sender pushes its message and takes the receiver's waker, if one is stored, to wake it
+//!   once the lock is released.
+//! - A receiver that finds the queue empty stores its waker and returns `Pending`. The lock
+//!   orders this against every push: a push either came before (and the receiver found the
+//!   message) or after (and found the waker). No wake is lost.
+//! - A bounded sender that finds the queue full parks *with its message* in a waiter list.
+//!   Each message the receiver takes makes room for exactly one, and the receiver moves the
+//!   first parked sender's message into the queue at once, marks it sent and wakes it. So
+//!   the queue never holds more than its capacity, parked senders go in the order they came,
+//!   and a newcomer cannot slip in ahead of them: while anyone is parked, the queue is full.
+//! - The channel ends when the receiver closes (or is dropped): parked senders get their
+//!   message back, later sends fail; or when the last sender is dropped: the receiver drains
+//!   what is left, then gets `None`.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::mem;
+use std::panic::Location;
+use std::sync::atomic::Ordering::{AcqRel, Relaxed};
+use std::sync::PoisonError;
+use std::task::{Context, Poll, Waker};
+
+use super::{SendError, TryRecvError, TrySendError};
+use crate::loom::{AtomicUsize, Mutex, MutexGuard};
+use crate::sync::waiters::{Key, WaitList, WakeList};
+use crate::task::TaskId;
+
+/// The shared part of a channel; each half holds an `Arc` of it.
+pub(super) struct Chan<T> {
+    inner: Mutex<Inner<T>>,
+    /// Live sender handles; the last one to go ends the channel for the receiver.
+    senders: AtomicUsize,
+    /// How many messages the queue may hold; `usize::MAX` for an unbounded channel.
+    capacity: usize,
+    /// Where the channel was made: what a report of who waits on it names.
+    made_at: &'static Location<'static>,
+}
+
+struct Inner<T> {
+    queue: VecDeque<T>,
+    /// The receiver's waker, stored when it found the queue empty.
+    receiver: Option<Waker>,
+    /// The task that stored it, if it was a task of an nbio runtime.
+    receiver_task: Option<TaskId>,
+    /// Senders waiting for room, each with its message.
+    parked: WaitList<Parked<T>>,
+    /// The receiver closed or was dropped: no message is taken any more.
+    closed: bool,
+    /// Every sender is gone: no message will come after those queued.
+    senders_gone: bool,
+}
+
+/// A parked sender's slot.
+pub(super) enum Parked<T> {
+    /// Waiting for room, with the message.
+    Waiting(T),
+    /// The receiver moved the message into the queue.
+    Sent,
+    /// The channel closed first: the message goes back to the sender.
+    Refused(T),
+}
+
+/// A send in progress: the message until it is queued or parked, then the parked slot.
+pub(super) struct SendState<T> {
+    pub(super) message: Option<T>,
+    pub(super) parked: Option<Key>,
+}
+
+impl<T> Chan<T> {
+    pub(super) fn new(capacity: usize, made_at: &'static Location<'static>) -> Chan<T> {
+        Chan {
+            inner: Mutex::new(Inner {
+                // A bounded queue never grows past its capacity: reserve it, up to a point.
+                queue: VecDeque::with_capacity(capacity.min(1024)),
+                receiver: None,
+                receiver_task: None,
+                parked: WaitList::new(),
+                closed: false,
+                senders_gone: false,
+            }),
+            senders: AtomicUsize::new(1),
+            capacity,
+            made_at,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        // No code of the user runs under this lock (messages are dropped after it is
+        // released), so a poisoned lock still guards a consistent channel.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn made_at(&self) -> &'static Location<'static> {
+        self.made_at
+    }
+
+    /// Queues `message` if there is room, waking the receiver.
+    pub(super) fn try_send(&self, message: T) -> Result<(), TrySendError<T>> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(TrySendError::Closed(message));
+        }
+        if inner.queue.len() >= self.capacity {
+            return Err(TrySendError::Full(message));
+        }
+        inner.queue.push_back(message);
+        let receiver = inner.receiver.take();
+        drop(inner);
+        wake(receiver);
+        Ok(())
+    }
+
+    /// Polls a bounded send: queue the message, or park with it, or learn what became of it.
+    pub(super) fn poll_send(
+        &self,
+        state: &mut SendState<T>,
+        cx: &Context<'_>,
+    ) -> Poll<Result<(), SendError<T>>> {
+        if let Some(key) = &state.parked {
+            let mut inner = self.lock();
+            if let Parked::Waiting(_) = inner.parked.get(key).data {
+                inner.parked.set_waker(key, cx.waker());
+                return Poll::Pending;
+            }
+            let slot = inner.parked.remove(state.parked.take().expect("parked"));
+            return Poll::Ready(match slot.data {
+                Parked::Sent => Ok(()),
+                Parked::Refused(message) => Err(SendError(message)),
+                Parked::Waiting(_) => unreachable!("checked above"),
+            });
+        }
+        if !crate::context::spend_budget() {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let message = state
+            .message
+            .take()
+            .expect("an mpsc send future was polled after it completed");
+        let mut inner = self.lock();
+        if inner.closed {
+            return Poll::Ready(Err(SendError(message)));
+        }
+        if inner.queue.len() < self.capacity {
+            inner.queue.push_back(message);
+            let receiver = inner.receiver.take();
+            drop(inner);
+            wake(receiver);
+            return Poll::Ready(Ok(()));
+        }
+        // Full: park with the message, in the same critical section that saw it full, so that
+        // the receiver cannot make room in between without finding us.
+        let key = inner
+            .parked
+            .push_back(cx.waker().clone(), Parked::Waiting(message));
+        state.parked = Some(key);
+        Poll::Pending
+    }
+
+    /// A send future is dropped while parked: its slot is given back, and its message (if the
+    /// receiver did not take it yet) is dropped with it, outside the lock.
+    pub(super) fn cancel_send(&self, key: Key) {
+        let slot = self.lock().parked.remove(key);
+        drop(slot);
+    }
+
+    /// Polls for a message.
+    pub(super) fn poll_recv(&self, cx: &Context<'_>) -> Poll<Option<T>> {
+        if !crate::context::spend_budget() {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let mut inner = self.lock();
+        if let Some((message, sender)) = Self::take(&mut inner) {
+            drop(inner);
+            wake(sender);
+            return Poll::Ready(Some(message));
+        }
+        if inner.closed || inner.senders_gone {
+            return Poll::Ready(None);
+        }
+        match &inner.receiver {
+            Some(stored) if stored.will_wake(cx.waker()) => {}
+            _ => {
+                inner.receiver = Some(cx.waker().clone());
+                inner.receiver_task = crate::context::current_task().map(TaskId);
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Takes a message without waiting.
+    pub(super) fn try_recv(&self) -> Result<T, TryRecvError> {
+        let mut inner = self.lock();
+        if let Some((message, sender)) = Self::take(&mut inner) {
+            drop(inner);
+            wake(sender);
+            return Ok(message);
+        }
+        if inner.closed || inner.senders_gone {
+            return Err(TryRecvError::Disconnected);
+        }
+        Err(TryRecvError::Empty)
+    }
+
+    /// Under the lock: takes the first message. The room it leaves goes to the first parked
+    /// sender, whose message moves into the queue; its waker is returned, to be woken once the
+    /// lock is released.
+    fn take(inner: &mut Inner<T>) -> Option<(T, Option<Waker>)> {
+        let message = inner.queue.pop_front()?;
+        inner.receiver = None;
+        let Some(waiter) = inner.parked.pop_front() else {
+            return Some((message, None));
+        };
+        let Parked::Waiting(moved) = mem::replace(&mut waiter.data, Parked::Sent) else {
+            unreachable!("only waiting senders are parked in the queue");
+        };
+        let sender = waiter.waker.take();
+        inner.queue.push_back(moved);
+        Some((message, sender))
+    }
+
+    /// The receiver's waiting future is dropped: forget its waker.
+    pub(super) fn forget_receiver(&self) {
+        let mut inner = self.lock();
+        inner.receiver = None;
+        inner.receiver_task = None;
+    }
+
+    /// The receiver refuses further messages; parked senders get theirs back.
+    pub(super) fn close(&self) {
+        let mut wakers = WakeList::new();
+        {
+            let mut inner = self.lock();
+            inner.closed = true;
+            inner.parked.drain(|waiter| {
+                if let Parked::Waiting(message) = mem::replace(&mut waiter.data, Parked::Sent) {
+                    waiter.data = Parked::Refused(message);
+                }
+                wakers.push(waiter.waker.take());
+            });
+        }
+        wakers.wake_all();
+    }
+
+    /// The receiver is dropped: close, and drop the queued messages outside the lock (a
+    /// message may hold a sender of this very channel, whose drop takes the lock).
+    pub(super) fn receiver_dropped(&self) {
+        self.close();
+        let queued = {
+            let mut inner = self.lock();
+            inner.receiver = None;
+            mem::take(&mut inner.queue)
+        };
+        drop(queued);
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    pub(super) fn sender_cloned(&self) {
+        self.senders.fetch_add(1, Relaxed);
+    }
+
+    /// A sender handle is dropped; the last one wakes the receiver to say the channel ended.
+    pub(super) fn sender_dropped(&self) {
+        if self.senders.fetch_sub(1, AcqRel) != 1 {
+            return;
+        }
+        let receiver = {
+            let mut inner = self.lock();
+            inner.senders_gone = true;
+            inner.receiver.take()
+        };
+        wake(receiver);
+    }
+
+    /// What `Debug` shows of a channel: where it was made, and who waits on it.
+    pub(super) fn describe(&self, kind: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.lock();
+        let parked: Vec<_> = inner.parked.iter().filter_map(|w| w.task).collect();
+        let mut out = f.debug_struct(kind);
+        out.field("made_at", &format_args!("{}", self.made_at))
+            .field("queued", &inner.queue.len());
+        if self.capacity != usize::MAX {
+            out.field("capacity", &self.capacity)
+                .field("parked_senders", &inner.parked.len())
+                .field("parked_tasks", &parked);
+        }
+        out.field("senders", &self.senders.load(Relaxed))
+            .field("receiver_waiting", &inner.receiver_task)
+            .field("closed", &inner.closed)
+            .finish()
+    }
+}
+
+/// Wakes a waker taken under the lock, now that it is released.
+#[inline]
+fn wake(waker: Option<Waker>) {
+    if let Some(waker) = waker {
+        crate::loom::wake_guarded(waker);
+    }
+}

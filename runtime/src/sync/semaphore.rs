@@ -1,0 +1,582 @@
+//! A counting semaphore that serves its waiters in order: [`Semaphore`].
+//!
+//! The article's loop has no limit on how many generators may send at once; a semaphore is
+//! that limit. It holds a number of permits; [`Semaphore::acquire`] takes one, waiting while
+//! there are none, and dropping the [`SemaphorePermit`] gives it back. [`Mutex`](super::Mutex)
+//! is a semaphore of one permit with the data beside it.
+//!
+//! # How it works
+//!
+//! One atomic word holds the permits and two flags:
+//!
+//! ```text
+//! state = permits << 2 | QUEUED | CLOSED
+//! ```
+//!
+//! - The fast paths touch only the word. `acquire` takes a permit with one compare-and-swap
+//!   when there is one and nobody is queued; dropping a permit gives it back with one
+//!   compare-and-swap when nobody is queued.
+//! - A task that finds no permit takes the waiter list's lock, sets `QUEUED` (in the same
+//!   compare-and-swap that checks there is still no permit: a permit given back meanwhile is
+//!   seen, not lost) and queues itself.
+//! - While `QUEUED` is set the word holds **no** permits: a permit given back goes straight to
+//!   the first waiter, under the lock, and never through the count. That is what makes the
+//!   semaphore fair: a newcomer cannot take a permit a waiter was promised, because it finds
+//!   none and queues behind. The last waiter taken off the queue clears `QUEUED`.
+//!
+//! # Cancellation
+//!
+//! A waiting [`Acquire`] that is dropped leaves the queue. If a permit had already been handed
+//! to it (a release chose it, and it was dropped before it ran), the permit is passed on to
+//! the next waiter, or back to the count: no permit is ever lost.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::PoisonError;
+use std::task::{Context, Poll};
+
+use super::waiters::{Key, WaitList, WakeList};
+use crate::loom::{AtomicUsize, Mutex, MutexGuard};
+
+/// Set once [`Semaphore::close`] was called.
+const CLOSED: usize = 1;
+/// Set while a waiter is queued; then the count is zero.
+const QUEUED: usize = 2;
+/// One permit in the state word.
+const ONE: usize = 4;
+
+/// A waiter's outcome, written by whoever takes it off the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Waiting,
+    Granted,
+    Closed,
+}
+
+/// A counting semaphore: at most `n` holders at once, served in the order they asked.
+///
+/// `Send + Sync`; share it with an `Arc` between tasks, threads and runtimes.
+///
+/// ```
+/// use nbio::sync::Semaphore;
+/// use std::sync::Arc;
+///
+/// nbio::block_on(async {
+///     let limit = Arc::new(Semaphore::new(2)); // at most two downloads at once
+///     let mut tasks = Vec::new();
+///     for n in 0..5 {
+///         let limit = Arc::clone(&limit);
+///         tasks.push(nbio::spawn(async move {
+///             let _permit = limit.acquire().await.unwrap();
+///             nbio::yield_now().await; // the download
+///             n
+///         }));
+///     }
+///     for task in tasks {
+///         task.await.unwrap();
+///     }
+///     assert_eq!(limit.available_permits(), 2);
+/// });
+/// ```
+pub struct Semaphore {
+    /// `permits << 2 | QUEUED | CLOSED`; see the module's documentation.
+    state: AtomicUsize,
+    /// The tasks waiting for a permit, in arrival order.
+    waiters: Mutex<WaitList<Outcome>>,
+    /// Where the semaphore was made: what a report of who waits on it names.
+    made_at: &'static Location<'static>,
+}
+
+/// The error of [`Semaphore::acquire`]: the semaphore was closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcquireError(());
+
+/// The error of [`Semaphore::try_acquire`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryAcquireError {
+    /// The semaphore was closed.
+    Closed,
+    /// No permit is free now (or waiters are queued ahead).
+    NoPermits,
+}
+
+impl fmt::Display for AcquireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the semaphore was closed: no more permits are handed out")
+    }
+}
+
+impl std::error::Error for AcquireError {}
+
+impl fmt::Display for TryAcquireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryAcquireError::Closed => {
+                f.write_str("the semaphore was closed: no more permits are handed out")
+            }
+            TryAcquireError::NoPermits => {
+                f.write_str("no permit is free now; acquire().await waits for one")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TryAcquireError {}
+
+impl Semaphore {
+    /// The most permits a semaphore can hold.
+    pub const MAX_PERMITS: usize = usize::MAX >> 2;
+
+    /// A semaphore with `permits` permits.
+    ///
+    /// # Panics
+    ///
+    /// If `permits` exceeds [`Semaphore::MAX_PERMITS`].
+    ///
+    /// ```
+    /// let semaphore = nbio::sync::Semaphore::new(3);
+    /// assert_eq!(semaphore.available_permits(), 3);
+    /// ```
+    #[track_caller]
+    pub fn new(permits: usize) -> Semaphore {
+        assert!(
+            permits <= Semaphore::MAX_PERMITS,
+            "Semaphore::new({permits}): at most Semaphore::MAX_PERMITS ({}) permits",
+            Semaphore::MAX_PERMITS
+        );
+        Semaphore {
+            state: AtomicUsize::new(permits * ONE),
+            waiters: Mutex::new(WaitList::new()),
+            made_at: Location::caller(),
+        }
+    }
+
+    /// Waits for a permit and returns it; dropping the permit gives it back. Waiters are
+    /// served in the order they first polled; fails only if the semaphore is closed.
+    ///
+    /// Cancel safety: dropping the future before it completes gives up its place in the
+    /// queue; a permit that was already handed to it goes to the next waiter.
+    ///
+    /// ```
+    /// nbio::block_on(async {
+    ///     let semaphore = nbio::sync::Semaphore::new(1);
+    ///     let permit = semaphore.acquire().await.unwrap();
+    ///     assert_eq!(semaphore.available_permits(), 0);
+    ///     drop(permit);
+    ///     assert_eq!(semaphore.available_permits(), 1);
+    /// });
+    /// ```
+    pub fn acquire(&self) -> Acquire<'_> {
+        Acquire {
+            semaphore: self,
+            key: None,
+            done: false,
+        }
+    }
+
+    /// Takes a permit if one is free now and nobody is queued for one.
+    ///
+    /// ```
+    /// use nbio::sync::{Semaphore, TryAcquireError};
+    ///
+    /// let semaphore = Semaphore::new(1);
+    /// let permit = semaphore.try_acquire().unwrap();
+    /// assert_eq!(semaphore.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+    /// drop(permit);
+    /// assert!(semaphore.try_acquire().is_ok());
+    /// ```
+    pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
+        self.try_take()?;
+        Ok(SemaphorePermit { semaphore: self })
+    }
+
+    /// How many permits are free now.
+    ///
+    /// ```
+    /// let semaphore = nbio::sync::Semaphore::new(2);
+    /// let _one = semaphore.try_acquire().unwrap();
+    /// assert_eq!(semaphore.available_permits(), 1);
+    /// ```
+    pub fn available_permits(&self) -> usize {
+        self.state.load(Ordering::Acquire) / ONE
+    }
+
+    /// Adds `n` permits: the first `n` waiters get one each, the rest go to the count.
+    ///
+    /// # Panics
+    ///
+    /// If the count would exceed [`Semaphore::MAX_PERMITS`].
+    ///
+    /// ```
+    /// let semaphore = nbio::sync::Semaphore::new(0);
+    /// semaphore.add_permits(2);
+    /// assert_eq!(semaphore.available_permits(), 2);
+    /// ```
+    pub fn add_permits(&self, n: usize) {
+        if n > 0 {
+            self.release(n);
+        }
+    }
+
+    /// Closes the semaphore: every waiter and every later `acquire` gets [`AcquireError`].
+    /// Permits already held stay valid and still come back to the count when dropped.
+    ///
+    /// ```
+    /// nbio::block_on(async {
+    ///     let semaphore = nbio::sync::Semaphore::new(1);
+    ///     semaphore.close();
+    ///     assert!(semaphore.acquire().await.is_err());
+    ///     assert!(semaphore.is_closed());
+    /// });
+    /// ```
+    pub fn close(&self) {
+        let mut wakers = WakeList::new();
+        {
+            let mut waiters = self.lock_waiters();
+            // Under the lock nobody can queue, so clearing QUEUED with CLOSED is exact.
+            self.state.fetch_and(!QUEUED, Ordering::Relaxed);
+            self.state.fetch_or(CLOSED, Ordering::Release);
+            waiters.drain(|waiter| {
+                waiter.data = Outcome::Closed;
+                wakers.push(waiter.waker.take());
+            });
+        }
+        wakers.wake_all();
+    }
+
+    /// Whether [`close`](Semaphore::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.state.load(Ordering::Acquire) & CLOSED != 0
+    }
+
+    /// Where this semaphore was made (its `Semaphore::new` call).
+    pub fn made_at(&self) -> &'static Location<'static> {
+        self.made_at
+    }
+
+    /// The fast path of acquiring: one compare-and-swap when a permit is free and nobody is
+    /// queued ahead.
+    #[inline]
+    pub(crate) fn try_take(&self) -> Result<(), TryAcquireError> {
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & CLOSED != 0 {
+                return Err(TryAcquireError::Closed);
+            }
+            if state & QUEUED != 0 || state < ONE {
+                return Err(TryAcquireError::NoPermits);
+            }
+            // Acquire: what the last holder did before giving the permit back is visible.
+            match self.state.compare_exchange_weak(
+                state,
+                state - ONE,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Gives back `n` permits: to the count if nobody is queued, else to the waiters in order.
+    #[inline]
+    pub(crate) fn release(&self, n: usize) {
+        let mut state = self.state.load(Ordering::Relaxed);
+        while state & QUEUED == 0 {
+            let new = Self::add_to_count(state, n);
+            // Release: pairs with the Acquire of whoever takes the permit next.
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => state = actual,
+            }
+        }
+        self.release_to_waiters(n);
+    }
+
+    #[cold]
+    fn release_to_waiters(&self, n: usize) {
+        let mut wakers = WakeList::new();
+        {
+            let mut waiters = self.lock_waiters();
+            self.hand_out(&mut waiters, n, &mut wakers);
+        }
+        wakers.wake_all();
+    }
+
+    /// Under the waiters' lock: gives one permit to each of the first `n` waiters, and what
+    /// is left to the count, clearing `QUEUED` if the queue is now empty.
+    fn hand_out(&self, waiters: &mut WaitList<Outcome>, mut n: usize, wakers: &mut WakeList) {
+        while n > 0 {
+            let Some(waiter) = waiters.pop_front() else {
+                break;
+            };
+            waiter.data = Outcome::Granted;
+            wakers.push(waiter.waker.take());
+            n -= 1;
+        }
+        if !waiters.is_empty() {
+            return; // every permit went to a waiter; the count stays zero
+        }
+        // The queue is empty: clear QUEUED and add the rest in one step, so that nobody sees
+        // the queue gone but the permits not yet there.
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            let new = Self::add_to_count(state & !QUEUED, n);
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    #[inline]
+    fn add_to_count(state: usize, n: usize) -> usize {
+        let permits = state / ONE;
+        if n > Semaphore::MAX_PERMITS - permits {
+            too_many_permits(n, permits);
+        }
+        state + n * ONE
+    }
+
+    fn lock_waiters(&self) -> MutexGuard<'_, WaitList<Outcome>> {
+        // No code of the user runs under this lock: poisoning would only mean a panic in the
+        // list's own bookkeeping, after which the list is still consistent.
+        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The slow path of a first poll: take a permit under the lock, or queue.
+    #[cold]
+    fn take_or_queue(&self, cx: &Context<'_>) -> Arrival {
+        let mut waiters = self.lock_waiters();
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & CLOSED != 0 {
+                return Arrival::Closed;
+            }
+            if state & QUEUED != 0 {
+                break; // others are queued already: behind them
+            }
+            // Either take a free permit, or announce a waiter while the count is still zero. A
+            // permit given back in between makes the exchange fail, and the loop sees it.
+            let (new, took) = if state >= ONE {
+                (state - ONE, true)
+            } else {
+                (state | QUEUED, false)
+            };
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) if took => return Arrival::Took,
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
+        }
+        Arrival::Queued(waiters.push_back(cx.waker().clone(), Outcome::Waiting))
+    }
+
+    /// A queued waiter polls again: has its turn come? If so its slot is given back (a
+    /// release or a close took it off the queue already).
+    fn check_turn(&self, key: &mut Option<Key>, cx: &Context<'_>) -> Poll<Outcome> {
+        let mut waiters = self.lock_waiters();
+        let queued = key.as_ref().expect("a queued waiter has a key");
+        match waiters.get(queued).data {
+            Outcome::Waiting => {
+                waiters.set_waker(queued, cx.waker());
+                Poll::Pending
+            }
+            outcome => {
+                waiters.remove(key.take().expect("checked above"));
+                Poll::Ready(outcome)
+            }
+        }
+    }
+
+    /// A queued waiter is dropped before it completed. It leaves the queue; a permit it was
+    /// handed but will never use goes on to the next waiter.
+    #[cold]
+    fn leave(&self, key: Key) {
+        let mut wakers = WakeList::new();
+        {
+            let mut waiters = self.lock_waiters();
+            let was_queued = waiters.is_queued(&key);
+            let waiter = waiters.remove(key);
+            if was_queued && waiters.is_empty() {
+                // The last queued waiter gave up: the count is zero, and is free to grow again.
+                self.state.fetch_and(!QUEUED, Ordering::Release);
+            }
+            if waiter.data == Outcome::Granted {
+                self.hand_out(&mut waiters, 1, &mut wakers);
+            }
+        }
+        wakers.wake_all();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn too_many_permits(n: usize, permits: usize) -> ! {
+    panic!("Semaphore: adding {n} permits to {permits} would exceed Semaphore::MAX_PERMITS")
+}
+
+/// What a first poll found.
+enum Arrival {
+    Took,
+    Closed,
+    Queued(Key),
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let waiters = self.lock_waiters();
+        let tasks: Vec<_> = waiters.iter().filter_map(|waiter| waiter.task).collect();
+        f.debug_struct("Semaphore")
+            .field("made_at", &format_args!("{}", self.made_at))
+            .field("available_permits", &self.available_permits())
+            .field("closed", &self.is_closed())
+            .field("waiters", &waiters.len())
+            .field("waiting_tasks", &tasks)
+            .finish()
+    }
+}
+
+/// The future of [`Semaphore::acquire`].
+#[must_use = "a future does nothing unless awaited"]
+pub struct Acquire<'a> {
+    semaphore: &'a Semaphore,
+    /// Our slot in the waiter list, once queued.
+    key: Option<Key>,
+    done: bool,
+}
+
+impl<'a> Acquire<'a> {
+    /// Polls for the permit without making a [`SemaphorePermit`]: `Mutex` wraps this.
+    #[inline]
+    pub(crate) fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
+        // The fast path, kept small enough to inline: a first poll that finds a free permit.
+        if self.key.is_none() && !self.done && crate::context::spend_budget() {
+            if let Ok(()) = self.semaphore.try_take() {
+                self.done = true;
+                return Poll::Ready(Ok(()));
+            }
+            return self.poll_slow(cx, false);
+        }
+        self.poll_slow(cx, true)
+    }
+
+    /// Everything but the fast path: the budget is spent (`check_budget`: not yet checked),
+    /// the permits are gone, or we are queued.
+    #[cold]
+    #[inline(never)]
+    fn poll_slow(
+        &mut self,
+        cx: &mut Context<'_>,
+        check_budget: bool,
+    ) -> Poll<Result<(), AcquireError>> {
+        assert!(
+            !self.done,
+            "an Acquire future was polled after it completed"
+        );
+        let outcome = match &self.key {
+            None => {
+                if check_budget && !crate::context::spend_budget() {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                match self.semaphore.try_take() {
+                    Ok(()) => Outcome::Granted,
+                    Err(TryAcquireError::Closed) => Outcome::Closed,
+                    Err(TryAcquireError::NoPermits) => match self.semaphore.take_or_queue(cx) {
+                        Arrival::Took => Outcome::Granted,
+                        Arrival::Closed => Outcome::Closed,
+                        Arrival::Queued(key) => {
+                            self.key = Some(key);
+                            return Poll::Pending;
+                        }
+                    },
+                }
+            }
+            Some(_) => match self.semaphore.check_turn(&mut self.key, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(outcome) => outcome,
+            },
+        };
+        self.done = true;
+        Poll::Ready(match outcome {
+            Outcome::Granted => Ok(()),
+            _ => Err(AcquireError(())),
+        })
+    }
+}
+
+impl<'a> Future for Acquire<'a> {
+    type Output = Result<SemaphorePermit<'a>, AcquireError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let semaphore = this.semaphore;
+        this.poll_take(cx)
+            .map_ok(|()| SemaphorePermit { semaphore })
+    }
+}
+
+impl Drop for Acquire<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.semaphore.leave(key);
+        }
+    }
+}
+
+impl fmt::Debug for Acquire<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acquire")
+            .field("queued", &self.key.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One permit of a [`Semaphore`]; dropping it gives the permit back (to the first waiter, if
+/// any).
+#[must_use = "dropping the permit gives it back at once"]
+pub struct SemaphorePermit<'a> {
+    semaphore: &'a Semaphore,
+}
+
+impl SemaphorePermit<'_> {
+    /// Keeps the permit out of the semaphore for good: the count is one lower from now on.
+    ///
+    /// ```
+    /// let semaphore = nbio::sync::Semaphore::new(2);
+    /// semaphore.try_acquire().unwrap().forget();
+    /// assert_eq!(semaphore.available_permits(), 1);
+    /// ```
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for SemaphorePermit<'_> {
+    fn drop(&mut self) {
+        self.semaphore.release(1);
+    }
+}
+
+impl fmt::Debug for SemaphorePermit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SemaphorePermit")
+            .field("made_at", &format_args!("{}", self.semaphore.made_at))
+            .finish()
+    }
+}
