@@ -11,12 +11,18 @@
 //! - [`reactor`]: the reactor to register with;
 //! - [`spend_budget`]: whether the task being polled may complete one more socket operation in
 //!   this poll (see `Budget`);
-//! - [`record_wait`]: a note for the journal.
+//! - [`record_wait`]: a note for the journal;
+//! - [`spawn_blocking`]: a closure for the runtime's blocking pool (`nbio::fs`, host-name
+//!   lookups and `nbio::spawn_blocking` all come here).
 
 use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
+use std::panic::Location;
 use std::rc::Rc;
 use std::sync::Arc;
+
+use crate::blocking::BlockingPool;
+use crate::task::JoinHandle;
 
 use crate::observe::{Observer, WaitReason};
 use crate::reactor::{Direction, Reactor};
@@ -37,6 +43,8 @@ pub(crate) struct Entered {
     pub(crate) reactor: Arc<Reactor>,
     /// The recorder of this thread.
     pub(crate) observer: Rc<Observer>,
+    /// The runtime's pool for blocking work.
+    pub(crate) blocking: BlockingPool,
 }
 
 thread_local! {
@@ -122,4 +130,19 @@ pub(crate) fn record_wait(fd: RawFd, dir: Direction, remaining: Option<usize>, w
             entered.observer.waiting(fd, dir, remaining, why);
         }
     });
+}
+
+/// Hands `f` to the blocking pool of the runtime running on this thread; `None` outside of
+/// one (the caller says which call needed a runtime). `location` is the user's call site.
+pub(crate) fn spawn_blocking<F, T>(
+    f: F,
+    location: &'static Location<'static>,
+) -> Option<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    with(|entered| {
+        entered.map(|entered| entered.blocking.spawn(f, location, Some(&entered.observer)))
+    })
 }

@@ -72,6 +72,7 @@
 #![cfg(unix)]
 
 // The layers, bottom up; docs/README.md draws them.
+pub mod blocking;
 mod context;
 mod executor;
 mod loom;
@@ -82,7 +83,8 @@ pub mod task;
 pub mod time;
 
 pub use executor::{
-    block_on, dump, spawn, spawn_local, stats, yield_now, Builder, Runtime, YieldNow,
+    block_on, dump, spawn, spawn_blocking, spawn_local, stats, yield_now, Builder, Runtime,
+    YieldNow,
 };
 pub use observe::Stats;
 pub use task::{JoinError, JoinHandle};

@@ -15,12 +15,16 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("task", &["loom"]),
     ("reactor", &["loom"]),
     ("observe", &["loom", "task", "reactor"]),
-    ("context", &["loom", "reactor", "observe"]),
+    ("blocking", &["loom", "task", "observe"]),
+    (
+        "context",
+        &["loom", "reactor", "observe", "task", "blocking"],
+    ),
     ("time", &["loom", "context", "reactor"]),
     ("net", &["loom", "context", "reactor", "observe", "time"]),
     (
         "executor",
-        &["loom", "task", "reactor", "observe", "context"],
+        &["loom", "task", "reactor", "observe", "context", "blocking"],
     ),
 ];
 

@@ -28,6 +28,8 @@ pub(crate) mod task_builder;
 use scheduler::Config;
 pub(crate) use scheduler::Scheduler;
 
+use crate::blocking::{PoolConfig, ShutdownReport, DROP_GRACE};
+use crate::context;
 use crate::observe::{Dump, ObserveConfig, Stats};
 use crate::task::JoinHandle;
 
@@ -42,6 +44,10 @@ const DEFAULT_EVENT_INTERVAL: u32 = 61;
 ///
 /// Dropping the runtime drops the future of every task it still holds, so their destructors
 /// run; awaiting their handles afterwards gives a cancelled [`JoinError`](crate::JoinError).
+/// Blocking jobs still queued are cancelled the same way; jobs already running get at most one
+/// second to return, after which the drop names each one on stderr and leaves its thread to
+/// finish it alone (see [`Runtime::shutdown_timeout`] to choose the wait and get the list).
+/// Dropping a runtime never waits forever.
 ///
 /// ```
 /// let rt = nbio::Runtime::new()?;
@@ -100,6 +106,50 @@ impl Runtime {
         self.scheduler.spawn(future, None, Location::caller())
     }
 
+    /// Runs `f` on this runtime's blocking pool, as [`nbio::spawn_blocking`](crate::spawn_blocking)
+    /// does from inside it. Works before `block_on` too; the job starts at once.
+    ///
+    /// ```
+    /// let rt = nbio::Runtime::new()?;
+    /// let sum = rt.spawn_blocking(|| (1..=10).sum::<u32>());
+    /// assert_eq!(rt.block_on(sum).unwrap(), 55);
+    /// # std::io::Result::Ok(())
+    /// ```
+    #[track_caller]
+    pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let scheduler = &self.scheduler;
+        scheduler
+            .blocking
+            .spawn(f, Location::caller(), Some(&scheduler.observer))
+    }
+
+    /// Shuts the runtime down, waiting at most `grace` for its blocking jobs, and says which
+    /// ones were still running.
+    ///
+    /// Every task's future is dropped (as when the runtime is dropped), blocking jobs that no
+    /// thread has started are cancelled (their closures are dropped unrun), and the jobs that
+    /// are running get `grace` to return. Those that do not are listed in the report; their
+    /// threads are detached and leave as soon as their jobs return. A thread cannot be stopped
+    /// from outside, so a job that never returns keeps its thread (and only that) forever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = nbio::Runtime::new()?;
+    /// let job = rt.spawn_blocking(|| std::thread::sleep(Duration::from_millis(5)));
+    /// let report = rt.shutdown_timeout(Duration::from_secs(5));
+    /// assert!(report.is_clean(), "{report}"); // the job had time to finish
+    /// drop(job);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn shutdown_timeout(self, grace: Duration) -> ShutdownReport {
+        let report = self.scheduler.shutdown(grace);
+        report.expect("a runtime is shut down once, by shutdown_timeout or by its drop")
+    }
+
     /// Counters of this runtime.
     pub fn stats(&self) -> Stats {
         self.scheduler.stats()
@@ -137,7 +187,11 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.scheduler.shutdown();
+        if let Some(report) = self.scheduler.shutdown(DROP_GRACE) {
+            if !report.is_clean() {
+                eprintln!("nbio: the runtime was dropped; {report}");
+            }
+        }
     }
 }
 
@@ -170,6 +224,7 @@ impl Builder {
             config: Config {
                 event_interval: DEFAULT_EVENT_INTERVAL,
                 observe: ObserveConfig::from_env(),
+                blocking: PoolConfig::default(),
             },
         }
     }
@@ -212,6 +267,50 @@ impl Builder {
     pub fn event_interval(mut self, polls: u32) -> Builder {
         assert!(polls > 0, "event_interval must be at least 1");
         self.config.event_interval = polls;
+        self
+    }
+
+    /// The most threads the blocking pool may run at once (default 512). Jobs beyond that wait
+    /// in the pool's queue, oldest first; `Stats::blocking_jobs_queued` and
+    /// `Stats::blocking_longest_queue_wait` show it. Threads start only when a job needs one.
+    ///
+    /// ```
+    /// let rt = nbio::Runtime::builder().max_blocking_threads(2).build()?;
+    /// let jobs: Vec<_> = (0..4).map(|i| rt.spawn_blocking(move || i * 2)).collect();
+    /// assert!(rt.stats().blocking_threads <= 2);
+    /// for (i, job) in jobs.into_iter().enumerate() {
+    ///     assert_eq!(rt.block_on(job).unwrap(), i * 2);
+    /// }
+    /// # std::io::Result::Ok(())
+    /// ```
+    ///
+    /// # Panics
+    /// If `threads` is zero: jobs would never run.
+    pub fn max_blocking_threads(mut self, threads: usize) -> Builder {
+        assert!(
+            threads > 0,
+            "max_blocking_threads must be at least 1: with no thread, blocking jobs never run"
+        );
+        self.config.blocking.max_threads = threads;
+        self
+    }
+
+    /// How long an idle blocking-pool thread waits for a new job before it leaves (default
+    /// 10 s). A short keep-alive gives threads back sooner; a long one saves restarting them
+    /// for jobs that come in bursts.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = nbio::Runtime::builder()
+    ///     .blocking_keep_alive(Duration::from_millis(20))
+    ///     .build()?;
+    /// rt.block_on(rt.spawn_blocking(|| ())).unwrap();
+    /// std::thread::sleep(Duration::from_millis(300));
+    /// assert_eq!(rt.stats().blocking_threads, 0); // the idle thread left
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Builder {
+        self.config.blocking.keep_alive = keep_alive;
         self
     }
 
@@ -321,6 +420,50 @@ where
         Some(location),
         |scheduler| scheduler.spawn(future, name, location),
     )
+}
+
+/// Runs the blocking closure `f` on a thread of the current runtime's blocking pool, and
+/// returns a handle that resolves to its result: for work that would stall the runtime's loop
+/// (a file, a blocking library, a long computation).
+///
+/// The runtime keeps polling its other tasks (its timers tick, its sockets are served) while
+/// the closure runs. A panic in the closure becomes the handle's [`JoinError`](crate::JoinError)
+/// (`is_panic()`); [`JoinHandle::abort`] cancels a job that no thread has started yet (the
+/// closure never runs); dropping the handle lets the job run on, detached.
+///
+/// ```
+/// use std::time::Duration;
+/// nbio::block_on(async {
+///     let job = nbio::spawn_blocking(|| {
+///         std::thread::sleep(Duration::from_millis(20)); // blocks a pool thread, not the loop
+///         "slept"
+///     });
+///     let ticker = nbio::spawn(async {
+///         for _ in 0..3 {
+///             nbio::time::sleep(Duration::from_millis(1)).await; // ticks meanwhile
+///         }
+///     });
+///     assert_eq!(job.await.unwrap(), "slept");
+///     ticker.await.unwrap();
+/// });
+/// ```
+///
+/// # Panics
+/// If called outside of a runtime (from a thread that is not running `block_on`); use
+/// [`Runtime::spawn_blocking`] there.
+#[track_caller]
+pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let location = Location::caller();
+    context::spawn_blocking(f, location).unwrap_or_else(|| {
+        panic!(
+            "nbio::spawn_blocking called outside of an nbio runtime (at {location}); call it \
+             from code run by nbio::block_on, or use Runtime::spawn_blocking"
+        )
+    })
 }
 
 /// Counters of the current runtime.

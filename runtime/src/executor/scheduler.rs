@@ -35,6 +35,7 @@ use polling::Events;
 
 use super::current;
 use super::doorbell::{Doorbell, INJECTED, MAIN_WOKEN};
+use crate::blocking::{BlockingPool, PoolConfig, ShutdownReport};
 use crate::context::{self, Entered};
 use crate::loom;
 use crate::observe::{
@@ -44,7 +45,7 @@ use crate::observe::{
 use crate::reactor::{Reactor, Trigger, Woken};
 use crate::task::list::TaskList;
 use crate::task::raw::{self, Header, RunOutcome, Schedule, TaskMeta, TaskRef};
-use crate::task::{JoinHandle, TaskId};
+use crate::task::{JoinHandle, TaskIds};
 
 /// The run-queue capacity kept when the queue empties (8 KiB of entries); a burst beyond it
 /// does not pin its memory for the rest of the runtime's life.
@@ -57,6 +58,8 @@ pub(crate) struct Config {
     pub(crate) event_interval: u32,
     /// What to record, time and print.
     pub(crate) observe: ObserveConfig,
+    /// The blocking pool's cap and keep-alive.
+    pub(crate) blocking: PoolConfig,
 }
 
 /// The part of a runtime that other threads may touch.
@@ -187,7 +190,8 @@ pub(crate) struct Scheduler {
     /// Every task whose future still exists.
     tasks: RefCell<TaskList>,
     counters: Counters,
-    next_id: Cell<u64>,
+    /// Task ids, shared with the blocking pool (its jobs are tasks too).
+    ids: Arc<TaskIds>,
     config: Config,
     /// The poller's event buffer, kept between waits.
     events: RefCell<Events>,
@@ -197,6 +201,11 @@ pub(crate) struct Scheduler {
     main_waker: Arc<MainWaker>,
     /// Names, journal, slow polls: everything `observe` records on this thread.
     pub(crate) observer: Rc<Observer>,
+    /// Threads for blocking work; none until the first job.
+    pub(crate) blocking: BlockingPool,
+    /// Set by the first shutdown, so that a second one (`shutdown_timeout`, then the drop)
+    /// does nothing.
+    shut_down: Cell<bool>,
 }
 
 impl Scheduler {
@@ -213,7 +222,11 @@ impl Scheduler {
             reactor: Arc::new(Reactor::new()?),
         });
         let observed = observe::Shared::new(&config.observe, TaskMeta::NO_SITE);
+        let ids = Arc::new(TaskIds::new());
+        let blocking = BlockingPool::new(config.blocking, Arc::clone(&ids), Arc::clone(&observed));
         Ok(Scheduler {
+            blocking,
+            shut_down: Cell::new(false),
             main_waker: Arc::new(MainWaker {
                 shared: Arc::clone(&shared),
             }),
@@ -222,7 +235,7 @@ impl Scheduler {
             run_queue: RefCell::default(),
             tasks: RefCell::default(),
             counters: Counters::default(),
-            next_id: Cell::new(1),
+            ids,
             config,
             events: RefCell::new(Events::new()),
             woken: RefCell::default(),
@@ -240,8 +253,7 @@ impl Scheduler {
         F: Future + 'static,
         F::Output: 'static,
     {
-        let id = TaskId(self.next_id.get());
-        self.next_id.set(id.0 + 1);
+        let id = self.ids.next();
         let meta = TaskMeta::new(id, self.observer.site_of(location));
         let task = raw::allocate(future, Arc::clone(&self.shared), meta);
         self.observer.spawned(id, name, location);
@@ -266,6 +278,7 @@ impl Scheduler {
         let _context = context::enter(Entered {
             reactor: Arc::clone(&self.shared.reactor),
             observer: Rc::clone(&self.observer),
+            blocking: self.blocking.clone(),
         });
         let mut future = pin!(future);
         let waker = Waker::from(Arc::clone(&self.main_waker));
@@ -468,7 +481,10 @@ impl Scheduler {
         let mut tasks = Vec::with_capacity(list.len());
         list.for_each(|task| tasks.push(self.task_info(task)));
         tasks.reverse();
-        Dump { tasks }
+        Dump {
+            tasks,
+            jobs: self.blocking.jobs(),
+        }
     }
 
     fn task_info(&self, task: &Header) -> TaskInfo {
@@ -501,6 +517,7 @@ impl Scheduler {
         let remote_wakes = self.shared.remote_wakes.load(Relaxed);
         let main_wakes = self.shared.main_wakes.load(Relaxed);
         let main_remote_wakes = self.shared.main_remote_wakes.load(Relaxed);
+        let pool = self.blocking.stats();
         Stats {
             tasks_spawned: self.counters.spawned.get(),
             tasks_completed: self.counters.completed.get(),
@@ -518,11 +535,22 @@ impl Scheduler {
             timers_pending: self.shared.reactor.pending_timers() as u64,
             longest_poll: self.observer.shared().longest_poll(),
             poll_sample_period: self.observer.shared().poll_sample_period(),
+            blocking_threads: pool.threads,
+            blocking_jobs_running: pool.running,
+            blocking_jobs_queued: pool.queued,
+            blocking_jobs_run: pool.run,
+            blocking_longest_queue_wait: pool.longest_wait,
         }
     }
 
-    /// Drops every task's future (the runtime is being dropped), then the reactor's timers.
-    pub(crate) fn shutdown(&self) {
+    /// Drops every task's future (the runtime is being dropped), cancels the blocking jobs
+    /// still queued and waits at most `grace` for the running ones, then drops the reactor's
+    /// timers. Only the first call does anything (and says what the pool left running); later
+    /// ones return `None`.
+    pub(crate) fn shutdown(&self, grace: std::time::Duration) -> Option<ShutdownReport> {
+        if self.shut_down.replace(true) {
+            return None;
+        }
         drop(self.shared.close());
         loop {
             let queued = mem::take(&mut *self.run_queue.borrow_mut());
@@ -534,7 +562,9 @@ impl Scheduler {
             // borrowed while it runs); the loop catches up.
             task.shutdown();
         }
+        let report = self.blocking.shutdown(grace);
         self.shared.reactor.shutdown();
         self.observer.shared().shutdown();
+        Some(report)
     }
 }

@@ -46,8 +46,9 @@ mod slow;
 mod stats;
 mod watchdog;
 
-pub use dump::{Dump, TaskInfo, TaskState};
+pub use dump::{Awaiter, Dump, JobInfo, JobState, TaskInfo, TaskState};
 pub(crate) use event::{Cause, PollOutcome, TaskNotes, WaitReason, Who};
+pub(crate) use explain::human;
 pub use stats::Stats;
 
 use event::{Event, Record, STAMP_UNIT_SHIFT};
@@ -253,6 +254,16 @@ pub(crate) struct Observer {
     rate_limit: RefCell<RateLimit>,
     /// The last spawn site this thread looked up: loops spawn from one place.
     last_site: Cell<Option<(usize, u32)>>,
+}
+
+/// One run of a blocking job, as the pool thread that ran it reports it (`Observer::job_ran`).
+pub(crate) struct JobRun {
+    pub(crate) id: TaskId,
+    pub(crate) location: &'static Location<'static>,
+    pub(crate) started: Instant,
+    pub(crate) queued_for: Duration,
+    pub(crate) outcome: PollOutcome,
+    pub(crate) awaiter: Option<TaskId>,
 }
 
 /// When a poll started, if the journal wants to know.
@@ -545,6 +556,34 @@ impl Observer {
                     dir,
                     remaining,
                     why,
+                },
+            );
+        }
+    }
+
+    /// The running code (a task, `block_on`'s future, or code outside any poll) handed job
+    /// `job`, made at `location`, to the blocking pool.
+    pub(crate) fn job_spawned(&self, job: TaskId, location: &'static Location<'static>) {
+        if self.journaling() {
+            let by = self.current.get();
+            self.record(Instant::now(), Event::JobSpawn { job, location, by });
+        }
+    }
+
+    /// This pool thread ran job `job` from `started` until now, after `queued_for` in the
+    /// queue; its end woke `awaiter`, if a task awaited it.
+    pub(crate) fn job_ran(&self, job: JobRun) {
+        if self.journaling() {
+            let took = job.started.elapsed();
+            self.record(
+                job.started,
+                Event::Job {
+                    job: job.id,
+                    location: job.location,
+                    took,
+                    queued_for: job.queued_for,
+                    outcome: job.outcome,
+                    awaiter: job.awaiter,
                 },
             );
         }

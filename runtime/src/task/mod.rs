@@ -18,6 +18,8 @@
 //! - a panic in a task is caught and handed to its `JoinHandle` as a [`JoinError`].
 
 use std::fmt;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 
 mod join;
 pub(crate) mod list;
@@ -42,6 +44,25 @@ impl TaskId {
     /// The number behind the id.
     pub fn as_u64(self) -> u64 {
         self.0
+    }
+}
+
+/// Hands out the task ids of one runtime, from every thread that spawns on it: its tasks and
+/// its blocking jobs draw from the same counter, so that an id names one thing in a dump or a
+/// trace. Not a protocol: one `fetch_add`, and ids only need to be distinct.
+#[derive(Debug)]
+pub(crate) struct TaskIds(AtomicU64);
+
+impl TaskIds {
+    /// Ids from 1 up.
+    pub(crate) fn new() -> TaskIds {
+        TaskIds(AtomicU64::new(1))
+    }
+
+    /// A fresh id.
+    #[inline]
+    pub(crate) fn next(&self) -> TaskId {
+        TaskId(self.0.fetch_add(1, Relaxed))
     }
 }
 

@@ -1,0 +1,239 @@
+//! The pool's queue: jobs waiting for a thread, and the handshake between the code that submits
+//! a job and the pool threads that sleep while there is none.
+//!
+//! Everything lives under one lock, with one condition variable that idle threads wait on. A
+//! submit decides, under the lock, who will run the job it queues:
+//!
+//! - a thread that is idle and not already promised to an earlier job: it is notified;
+//! - otherwise, a new thread, if the pool is below its cap: the caller starts it;
+//! - otherwise nobody now: the first thread to finish its current job takes it.
+//!
+//! `notified` counts the idle threads promised to a job that have not woken yet. Without it,
+//! two submits in a row would both see the same idle thread and both only notify it, and the
+//! second job would wait for the first instead of getting a thread of its own (64 sleeping jobs
+//! would run one after the other).
+//!
+//! An idle thread waits at most its keep-alive, then leaves, but only after one more look at the
+//! queue, and not if a notification is left for it to consume: a job submitted just as the
+//! keep-alive ends finds a thread that takes it rather than one that walks away from it. That
+//! is the guard the loom model (`loom_tests.rs`) checks: remove it and a job can stay queued
+//! with no thread left to run it.
+
+use std::collections::VecDeque;
+use std::sync::PoisonError;
+use std::time::{Duration, Instant};
+
+use crate::loom::{Condvar, Mutex, MutexGuard};
+
+/// Jobs (`J`) waiting for a pool thread, and the threads' bookkeeping.
+pub(crate) struct Queue<J> {
+    state: Mutex<State<J>>,
+    /// Idle threads wait here for a job, for shutdown, or for their keep-alive to run out.
+    work: Condvar,
+    /// Shutdown waits here for the last thread to leave.
+    left: Condvar,
+}
+
+/// What the lock protects.
+pub(crate) struct State<J> {
+    /// Jobs no thread has taken yet, oldest first.
+    jobs: VecDeque<J>,
+    /// Threads started and not yet gone: running a job, idle, or about to be started by a
+    /// caller that was told `Pushed::StartThread`.
+    threads: usize,
+    /// Threads waiting on `work`.
+    idle: usize,
+    /// Idle threads notified for a job that have not woken yet; never more than `idle`.
+    notified: usize,
+    /// No more jobs are taken; threads leave once their current job is done.
+    shut_down: bool,
+}
+
+/// What `Queue::push` did with a job.
+pub(crate) enum Pushed<J> {
+    /// An idle thread was notified and will take it.
+    Notified,
+    /// The caller must start a thread (already counted in `threads`); if that fails it calls
+    /// `Queue::start_failed`.
+    StartThread,
+    /// Every thread is busy and the pool is at its cap: the next free thread takes it.
+    Queued,
+    /// The pool is shut down: the job is handed back, for the caller to cancel.
+    Refused(J),
+}
+
+/// How many threads and jobs the queue counts now.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Counts {
+    pub(crate) threads: usize,
+    pub(crate) queued: usize,
+}
+
+impl<J> Queue<J> {
+    pub(crate) fn new() -> Queue<J> {
+        Queue {
+            state: Mutex::new(State {
+                jobs: VecDeque::new(),
+                threads: 0,
+                idle: 0,
+                notified: 0,
+                shut_down: false,
+            }),
+            work: Condvar::new(),
+            left: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<J>> {
+        // Every update under this lock is a few field writes and one queue operation, none of
+        // which can panic halfway: a poisoned lock holds consistent state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `job` and decides who runs it (see the module's notes). `max_threads` is the
+    /// pool's cap.
+    pub(crate) fn push(&self, job: J, max_threads: usize) -> Pushed<J> {
+        let mut state = self.lock();
+        if state.shut_down {
+            return Pushed::Refused(job);
+        }
+        state.jobs.push_back(job);
+        if state.idle > state.notified {
+            state.notified += 1;
+            drop(state);
+            self.work.notify_one();
+            Pushed::Notified
+        } else if state.threads < max_threads {
+            state.threads += 1;
+            Pushed::StartThread
+        } else {
+            Pushed::Queued
+        }
+    }
+
+    /// The thread `push` asked for could not be started. If no other thread is left to run
+    /// the queued jobs, they are handed back to be cancelled; otherwise they wait for one.
+    pub(crate) fn start_failed(&self) -> Vec<J> {
+        let mut state = self.lock();
+        state.threads -= 1;
+        if state.threads == 0 {
+            state.jobs.drain(..).collect()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// A pool thread's loop: the next job to run, or `None` when the thread must leave (the
+    /// pool shut down, or it sat idle for `keep_alive`). A thread that gets `None` is no
+    /// longer counted.
+    pub(crate) fn next(&self, keep_alive: Duration) -> Option<J> {
+        self.next_with(|state| {
+            let (state, waited) = self
+                .work
+                .wait_timeout(state, keep_alive)
+                .unwrap_or_else(PoisonError::into_inner);
+            (state, waited.timed_out())
+        })
+    }
+
+    /// `next`, with the wait passed in: `wait` blocks on `work` and says whether it timed out.
+    /// The loom model passes a wait whose timeout it controls.
+    pub(crate) fn next_with<'a>(
+        &'a self,
+        mut wait: impl FnMut(MutexGuard<'a, State<J>>) -> (MutexGuard<'a, State<J>>, bool),
+    ) -> Option<J> {
+        let mut state = self.lock();
+        let mut timed_out = false;
+        loop {
+            // The queue first, always: a job that came while this thread waited (or timed out)
+            // is taken, not walked away from.
+            if let Some(job) = state.jobs.pop_front() {
+                return Some(job);
+            }
+            if state.shut_down || timed_out {
+                state.threads -= 1;
+                if state.threads == 0 {
+                    self.left.notify_all();
+                }
+                return None;
+            }
+            state.idle += 1;
+            let (woken, timed) = wait(state);
+            state = woken;
+            state.idle -= 1;
+            if state.notified > 0 {
+                // Woken for a job (or at least while one was promised): never leave with a
+                // notification unconsumed, or that job could be left with no thread.
+                state.notified -= 1;
+                timed_out = false;
+            } else {
+                timed_out = timed;
+            }
+        }
+    }
+
+    /// Refuses new jobs, wakes every idle thread so that it leaves, and returns the jobs no
+    /// thread had taken (for the caller to cancel).
+    pub(crate) fn shut_down(&self) -> VecDeque<J> {
+        let mut state = self.lock();
+        state.shut_down = true;
+        let jobs = std::mem::take(&mut state.jobs);
+        drop(state);
+        self.work.notify_all();
+        jobs
+    }
+
+    /// Waits until every thread has left or `deadline` passed; returns how many are left.
+    pub(crate) fn wait_for_threads(&self, deadline: Instant) -> usize {
+        let mut state = self.lock();
+        while state.threads > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            state = self
+                .left
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        state.threads
+    }
+
+    /// The counts now.
+    pub(crate) fn counts(&self) -> Counts {
+        let state = self.lock();
+        Counts {
+            threads: state.threads,
+            queued: state.jobs.len(),
+        }
+    }
+}
+
+/// What the loom model needs to stand in for a keep-alive running out: loom's `wait_timeout`
+/// never times out, so the model's "timer" thread sets a flag under the lock and wakes the
+/// idle threads, and a waiting thread that sees the flag reports a timeout.
+#[cfg(all(test, nbio_loom))]
+impl<J> Queue<J> {
+    /// The wait `next_with` gets in the model.
+    pub(crate) fn model_wait<'a>(
+        &'a self,
+        state: MutexGuard<'a, State<J>>,
+        expired: &loom::sync::atomic::AtomicBool,
+    ) -> (MutexGuard<'a, State<J>>, bool) {
+        use std::sync::atomic::Ordering::SeqCst;
+        if expired.load(SeqCst) {
+            return (state, true);
+        }
+        let state = self.work.wait(state).unwrap();
+        (state, expired.load(SeqCst))
+    }
+
+    /// The keep-alive runs out, for every idle thread.
+    pub(crate) fn model_expire(&self, expired: &loom::sync::atomic::AtomicBool) {
+        let state = self.lock();
+        expired.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(state);
+        self.work.notify_all();
+    }
+}
