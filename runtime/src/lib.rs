@@ -75,6 +75,7 @@
 pub mod blocking;
 mod context;
 mod executor;
+pub mod fs;
 mod loom;
 pub mod net;
 mod observe;

@@ -21,6 +21,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
         &["loom", "reactor", "observe", "task", "blocking"],
     ),
     ("time", &["loom", "context", "reactor"]),
+    ("fs", &["loom", "context", "task"]),
     ("net", &["loom", "context", "reactor", "observe", "time"]),
     (
         "executor",
