@@ -76,6 +76,7 @@ pub mod blocking;
 mod context;
 mod executor;
 pub mod fs;
+pub mod io;
 mod loom;
 pub mod net;
 mod observe;

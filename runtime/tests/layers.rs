@@ -23,6 +23,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("time", &["loom", "context", "reactor"]),
     ("fs", &["loom", "context", "task"]),
     ("net", &["loom", "context", "reactor", "observe", "time"]),
+    ("io", &["loom", "context", "reactor", "net"]),
     (
         "executor",
         &["loom", "task", "reactor", "observe", "context", "blocking"],

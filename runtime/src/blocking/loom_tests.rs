@@ -16,6 +16,14 @@ use loom::thread::{self, JoinHandle};
 
 use super::queue::{Pushed, Queue};
 
+/// Explores every interleaving with at most three preemptions: these models have four threads
+/// and two condition variables, and an unbounded search does not finish.
+fn model(body: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(body);
+}
+
 /// A job of the model: any closure.
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -72,7 +80,7 @@ impl Signal {
 /// it.
 #[test]
 fn loom_a_job_submitted_as_the_keep_alive_runs_out_is_still_run() {
-    loom::model(|| {
+    model(|| {
         let queue: Arc<Queue<Job>> = Arc::new(Queue::new());
         let expired = Arc::new(AtomicBool::new(false));
         let mut workers = Vec::new();
@@ -103,7 +111,7 @@ fn loom_a_job_submitted_as_the_keep_alive_runs_out_is_still_run() {
 /// other (as 64 sleeping jobs need 64 threads) wait forever on one thread.
 #[test]
 fn loom_two_jobs_submitted_at_once_get_a_thread_each() {
-    loom::model(|| {
+    model(|| {
         let queue: Arc<Queue<Job>> = Arc::new(Queue::new());
         let never = Arc::new(AtomicBool::new(false));
         let mut workers = Vec::new();

@@ -51,7 +51,7 @@ macro_rules! impl_as_fd {
     )*};
 }
 
-mod registered;
+pub(crate) mod registered;
 mod stream;
 mod tcp;
 mod udp;
