@@ -14,10 +14,10 @@
 //! would run one after the other).
 //!
 //! An idle thread waits at most its keep-alive, then leaves, but only after one more look at the
-//! queue, and not if a notification is left for it to consume: a job submitted just as the
-//! keep-alive ends finds a thread that takes it rather than one that walks away from it. That
-//! is the guard the loom model (`loom_tests.rs`) checks: remove it and a job can stay queued
-//! with no thread left to run it.
+//! queue: a job submitted just as the keep-alive ends (promised to this very thread, which was
+//! idle) is taken rather than walked away from. That look is the guard the first loom model
+//! (`loom_tests.rs`) checks: without it a job can stay queued with no thread left to run it.
+//! The second model checks `notified`.
 
 use std::collections::VecDeque;
 use std::sync::PoisonError;
@@ -161,14 +161,10 @@ impl<J> Queue<J> {
             let (woken, timed) = wait(state);
             state = woken;
             state.idle -= 1;
-            if state.notified > 0 {
-                // Woken for a job (or at least while one was promised): never leave with a
-                // notification unconsumed, or that job could be left with no thread.
-                state.notified -= 1;
-                timed_out = false;
-            } else {
-                timed_out = timed;
-            }
+            // Whichever idle thread wakes first takes the promise: the job is in the queue,
+            // and the look at the queue above comes before any decision to leave.
+            state.notified = state.notified.saturating_sub(1);
+            timed_out = timed;
         }
     }
 
