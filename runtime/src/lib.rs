@@ -81,6 +81,7 @@ mod loom;
 pub mod net;
 mod observe;
 mod reactor;
+pub mod signal;
 pub mod task;
 pub mod time;
 

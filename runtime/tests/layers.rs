@@ -24,6 +24,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("fs", &["loom", "context", "task"]),
     ("net", &["loom", "context", "reactor", "observe", "time"]),
     ("io", &["loom", "context", "reactor", "net"]),
+    ("signal", &["loom", "io"]),
     (
         "executor",
         &["loom", "task", "reactor", "observe", "context", "blocking"],
