@@ -37,6 +37,7 @@ const OBSERVE_MAY_NAME: &[&str] = &["crate::task::TaskId", "crate::reactor::Dire
 /// The public `nbio::task` namespace re-exports what the layers above make of tasks; those
 /// `pub use` lines are names, not dependencies, and nothing else in the layer may use them.
 const TASK_REEXPORTS: &[&str] = &[
+    "pub use crate::executor::join_set::JoinSet;",
     "pub use crate::executor::task_builder::Builder;",
     "pub use crate::observe::{Dump, TaskInfo, TaskState};",
 ];

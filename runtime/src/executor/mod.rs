@@ -20,6 +20,7 @@ use std::time::Duration;
 
 mod current;
 mod doorbell;
+pub(crate) mod join_set;
 #[cfg(all(test, nbio_loom))]
 mod loom_tests;
 mod scheduler;

@@ -8,8 +8,8 @@
 //!
 //! This layer knows nothing of executors but the `Schedule` trait they implement: where a woken
 //! task goes. The public `nbio::task` namespace also names what the layers above make of tasks
-//! (the spawn [`Builder`], the [`Dump`]); those three lines of re-exports are the only place this
-//! module names anything above it, and no code of the layer uses them.
+//! (the spawn [`Builder`], the [`JoinSet`], the [`Dump`]); those lines of re-exports are the only
+//! place this module names anything above it, and no code of the layer uses them.
 //!
 //! What this module guarantees, whatever the interleaving of threads:
 //! - a task is in a run queue at most once, however often it is woken;
@@ -32,6 +32,7 @@ mod waker;
 pub use join::{JoinError, JoinHandle};
 
 // The public namespace: what the executor and the observer make of tasks.
+pub use crate::executor::join_set::JoinSet;
 pub use crate::executor::task_builder::Builder;
 pub use crate::observe::{Dump, TaskInfo, TaskState};
 
