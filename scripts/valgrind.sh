@@ -20,10 +20,11 @@ cd "$(dirname "$0")/.."
 #   load_connections           16,000 sockets through the same code as tcp and
 #                              connection_churn; under valgrind it measures valgrind.
 # A new test file is not picked up by itself: add it here.
-TESTS=(nbio observe budget abandoned
+TESTS=(nbio observe budget abandoned blocking_trace
        join runtime_drop panics shutdown block_on stats wakeups wake_storm
        stream_model faults timers timer_properties tcp readiness readiness_contract fd_reuse
-       sigpipe udp unix io_traits fairness connection_churn)
+       sigpipe udp unix io_traits fairness connection_churn
+       blocking blocking_shutdown fs async_fd signals join_set lookup)
 
 # Tests skipped inside a binary, with the reason.
 #   readiness_contract: the two loops that must not spin are bounded by the CPU time of the

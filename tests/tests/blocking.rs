@@ -53,8 +53,9 @@ fn timers_keep_ticking_while_a_job_sleeps() {
                 .unwrap();
             let during = ticks.load(SeqCst) - before;
             ticker.abort();
-            // 100 ticks are due in 200 ms; had the sleep blocked the loop there would be none.
-            assert!(during >= 10, "only {during} ticks while the job slept");
+            // 100 ticks are due in 200 ms; had the sleep blocked the loop there would be none
+            // (and a loop even 40 times slower, under valgrind, still ticks a few).
+            assert!(during >= 3, "only {during} ticks while the job slept");
         })
     });
 }

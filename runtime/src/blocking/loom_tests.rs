@@ -16,39 +16,70 @@ use loom::thread::{self, JoinHandle};
 
 use super::queue::{Pushed, Queue};
 
-/// Explores every interleaving with at most three preemptions: these models have four threads
-/// and two condition variables, and an unbounded search does not finish.
+/// Explores every interleaving with at most two preemptions: these models have four threads
+/// and several condition variables, and an unbounded search does not finish.
 fn model(body: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(3);
+    builder.preemption_bound = Some(2);
     builder.check(body);
 }
 
 /// A job of the model: any closure.
 type Job = Box<dyn FnOnce() + Send>;
 
-/// A pool thread of the model: `Queue::next` with the model's stand-in for the keep-alive.
-fn start_worker(queue: &Arc<Queue<Job>>, expired: &Arc<AtomicBool>) -> JoinHandle<()> {
-    let (queue, expired) = (Arc::clone(queue), Arc::clone(expired));
-    thread::spawn(move || {
-        while let Some(job) = queue.next_with(|state| queue.model_wait(state, &expired)) {
-            job();
-        }
-    })
+/// The pool of the model: its queue, the model's stand-in for the keep-alive, and its threads.
+struct Pool {
+    queue: Queue<Job>,
+    expired: AtomicBool,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// Submits `job` as `BlockingPool::spawn` does, starting a thread when told to.
-fn submit(
-    queue: &Arc<Queue<Job>>,
-    expired: &Arc<AtomicBool>,
-    max_threads: usize,
-    job: Job,
-    workers: &mut Vec<JoinHandle<()>>,
-) {
-    match queue.push(job, max_threads) {
-        Pushed::StartThread => workers.push(start_worker(queue, expired)),
-        Pushed::Notified | Pushed::Queued => {}
-        Pushed::Refused(_) => panic!("the model's pool is not shut down"),
+impl Pool {
+    fn new(max_threads: usize) -> Arc<Pool> {
+        Arc::new(Pool {
+            queue: Queue::new(max_threads),
+            expired: AtomicBool::new(false),
+            threads: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Starts `n` pool threads, as `Inner::start_threads` does: `Queue::next` with the model's
+    /// wait, starting the threads it asks for before running each job.
+    fn start(this: &Arc<Pool>, n: usize) {
+        for _ in 0..n {
+            let pool = Arc::clone(this);
+            let thread = thread::spawn(move || {
+                pool.queue.arrived();
+                while let Some((job, start)) = pool
+                    .queue
+                    .next_with(|state| pool.queue.model_wait(state, &pool.expired))
+                {
+                    Pool::start(&pool, start);
+                    job();
+                }
+            });
+            this.threads.lock().unwrap().push(thread);
+        }
+    }
+
+    /// Submits `job` as `BlockingPool::spawn` does.
+    fn submit(this: &Arc<Pool>, job: Job) {
+        match this.queue.push(job) {
+            Pushed::Queued { start } => Pool::start(this, start),
+            Pushed::Refused(_) => panic!("the model's pool is not shut down"),
+        }
+    }
+
+    /// Shuts the pool down and joins every thread it started.
+    fn shut_down(&self) {
+        drop(self.queue.shut_down());
+        loop {
+            let next = self.threads.lock().unwrap().pop();
+            match next {
+                Some(thread) => thread.join().unwrap(),
+                None => return,
+            }
+        }
     }
 }
 
@@ -81,70 +112,53 @@ impl Signal {
 #[test]
 fn loom_a_job_submitted_as_the_keep_alive_runs_out_is_still_run() {
     model(|| {
-        let queue: Arc<Queue<Job>> = Arc::new(Queue::new());
-        let expired = Arc::new(AtomicBool::new(false));
-        let mut workers = Vec::new();
+        let pool = Pool::new(1);
         // The first job starts the pool's only thread, which then goes idle.
-        submit(&queue, &expired, 1, Box::new(|| {}), &mut workers);
+        Pool::submit(&pool, Box::new(|| {}));
         let timer = thread::spawn({
-            let (queue, expired) = (Arc::clone(&queue), Arc::clone(&expired));
-            move || queue.model_expire(&expired)
+            let pool = Arc::clone(&pool);
+            move || pool.queue.model_expire(&pool.expired)
         });
         let ran = Signal::new();
         let job = {
             let ran = ran.clone();
             Box::new(move || ran.raise())
         };
-        submit(&queue, &expired, 1, job, &mut workers);
+        Pool::submit(&pool, job);
         ran.wait(); // a lost job blocks here forever: loom calls it a deadlock
         timer.join().unwrap();
-        drop(queue.shut_down());
-        for worker in workers {
-            worker.join().unwrap();
-        }
-        assert!(!expired.load(SeqCst) || queue.counts().threads == 0);
+        pool.shut_down();
+        assert_eq!(pool.queue.counts().threads, 0);
     });
 }
 
-/// Guard: `notified` counts the idle threads already promised to a job. Without it, two
-/// submits in a row both hand their job to the one idle thread, and two jobs that need each
-/// other (as 64 sleeping jobs need 64 threads) wait forever on one thread.
+/// Guard: a thread that takes a job decides again whether the pool must grow (`next_with`
+/// calls `grow`). A submit lets a spare thread (idle, or just started) stand for a few queued
+/// jobs; once those threads are busy, the jobs still queued need threads of their own. Without
+/// the second look, three jobs that each wait for the other two (as 64 sleeping jobs need 64
+/// threads) wait forever on two threads.
 #[test]
-fn loom_two_jobs_submitted_at_once_get_a_thread_each() {
+fn loom_jobs_that_wait_for_each_other_all_get_a_thread() {
     model(|| {
-        let queue: Arc<Queue<Job>> = Arc::new(Queue::new());
-        let never = Arc::new(AtomicBool::new(false));
-        let mut workers = Vec::new();
-        let first_done = Signal::new();
-        let job = {
-            let first_done = first_done.clone();
-            Box::new(move || first_done.raise())
-        };
-        submit(&queue, &never, 2, job, &mut workers);
-        first_done.wait();
-        // Two jobs that each wait for the other to have started.
-        let (a_started, b_started) = (Signal::new(), Signal::new());
-        let a = {
-            let (mine, other) = (a_started.clone(), b_started.clone());
-            Box::new(move || {
-                mine.raise();
-                other.wait();
-            })
-        };
-        let b = {
-            let (mine, other) = (b_started.clone(), a_started.clone());
-            Box::new(move || {
-                mine.raise();
-                other.wait();
-            })
-        };
-        submit(&queue, &never, 2, a, &mut workers);
-        submit(&queue, &never, 2, b, &mut workers);
-        a_started.wait();
-        b_started.wait();
-        drop(queue.shut_down());
-        for worker in workers {
-            worker.join().unwrap();
+        let pool = Pool::new(3);
+        // Three jobs at once into an empty pool: the first starts a thread, which the other two
+        // count as spare; each take must start the next thread.
+        let started = [Signal::new(), Signal::new(), Signal::new()];
+        for me in 0..3 {
+            let started = started.clone();
+            Pool::submit(
+                &pool,
+                Box::new(move || {
+                    started[me].raise();
+                    for other in (0..3).filter(|&other| other != me) {
+                        started[other].wait();
+                    }
+                }),
+            );
         }
+        for signal in &started {
+            signal.wait();
+        }
+        pool.shut_down();
     });
 }

@@ -95,6 +95,8 @@ pub(crate) struct BlockingPool {
 }
 
 /// What the pool's threads, its jobs (through their `Schedule`) and the runtime share.
+///
+/// How the pool grows and shrinks is the queue's business (`queue.rs`).
 struct Inner {
     /// Jobs waiting for a thread, and the idle threads' handshake.
     queue: Queue<TaskRef>,
@@ -154,7 +156,7 @@ impl BlockingPool {
     ) -> BlockingPool {
         BlockingPool {
             inner: Arc::new(Inner {
-                queue: Queue::new(),
+                queue: Queue::new(config.max_threads),
                 registry: Mutex::default(),
                 config,
                 ids,
@@ -268,10 +270,15 @@ impl BlockingPool {
 impl Inner {
     /// Queues a job and makes sure a thread will take it.
     fn submit(self: &Arc<Inner>, job: TaskRef) {
-        match self.queue.push(job, self.config.max_threads) {
-            Pushed::Notified | Pushed::Queued => {}
-            Pushed::StartThread => self.start_thread(),
+        match self.queue.push(job) {
+            Pushed::Queued { start } => self.start_threads(start),
             Pushed::Refused(job) => self.cancel(job),
+        }
+    }
+
+    fn start_threads(self: &Arc<Inner>, threads: usize) {
+        for _ in 0..threads {
+            self.start_thread();
         }
     }
 
@@ -312,7 +319,9 @@ impl Inner {
     /// A pool thread: run jobs until the queue says to leave.
     fn work(self: &Arc<Inner>, index: u64) {
         let observer = Observer::new(&self.observe, &thread_label(index), false);
-        while let Some(job) = self.queue.next(self.config.keep_alive) {
+        self.queue.arrived();
+        while let Some((job, start)) = self.queue.next(self.config.keep_alive) {
+            self.start_threads(start);
             self.run(job, index, &observer);
         }
     }

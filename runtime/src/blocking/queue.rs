@@ -2,16 +2,26 @@
 //! a job and the pool threads that sleep while there is none.
 //!
 //! Everything lives under one lock, with one condition variable that idle threads wait on. A
-//! submit decides, under the lock, who will run the job it queues:
+//! submit queues its job, notifies an idle thread if one is not already promised to an earlier
+//! job, and then decides whether the pool must grow (`grow`):
 //!
-//! - a thread that is idle and not already promised to an earlier job: it is notified;
-//! - otherwise, a new thread, if the pool is below its cap: the caller starts it;
-//! - otherwise nobody now: the first thread to finish its current job takes it.
+//! - *spare* threads are those that will look at the queue soon without a job of their own:
+//!   idle and not yet promised, or just started;
+//! - the pool starts a thread (the caller starts it) while the jobs no thread is promised to
+//!   outnumber `JOBS_PER_SPARE` per spare thread, up to the cap;
+//! - the same decision is made again each time a thread takes a job (it is no longer spare),
+//!   so a queue that a long job holds up grows a thread for the next one.
+//!
+//! With no spare thread, any waiting job starts one: jobs that block for long (64 sleeping
+//! jobs) each get a thread, one after the other as each thread takes its job. With spare
+//! threads around, short jobs (a file read) wait a moment for one of them instead of each
+//! starting a thread of its own; a few threads that go from job to job without sleeping cost
+//! far less than many that each sleep and are woken for every job (measured in
+//! docs/performance.md, "The blocking pool").
 //!
 //! `notified` counts the idle threads promised to a job that have not woken yet. Without it,
-//! two submits in a row would both see the same idle thread and both only notify it, and the
-//! second job would wait for the first instead of getting a thread of its own (64 sleeping jobs
-//! would run one after the other).
+//! two submits in a row would both count the same idle thread, and the second job would wait
+//! for the first instead of getting a thread of its own.
 //!
 //! An idle thread waits at most its keep-alive, then leaves, but only after one more look at the
 //! queue: a job submitted just as the keep-alive ends (promised to this very thread, which was
@@ -25,9 +35,14 @@ use std::time::{Duration, Instant};
 
 use crate::loom::{Condvar, Mutex, MutexGuard};
 
+/// How many jobs a spare thread is expected to take before the pool adds another.
+const JOBS_PER_SPARE: usize = 4;
+
 /// Jobs (`J`) waiting for a pool thread, and the threads' bookkeeping.
 pub(crate) struct Queue<J> {
     state: Mutex<State<J>>,
+    /// The pool's cap on threads.
+    max_threads: usize,
     /// Idle threads wait here for a job, for shutdown, or for their keep-alive to run out.
     work: Condvar,
     /// Shutdown waits here for the last thread to leave.
@@ -45,19 +60,17 @@ pub(crate) struct State<J> {
     idle: usize,
     /// Idle threads notified for a job that have not woken yet; never more than `idle`.
     notified: usize,
+    /// Threads counted in `threads` that have not yet looked at the queue.
+    starting: usize,
     /// No more jobs are taken; threads leave once their current job is done.
     shut_down: bool,
 }
 
 /// What `Queue::push` did with a job.
 pub(crate) enum Pushed<J> {
-    /// An idle thread was notified and will take it.
-    Notified,
-    /// The caller must start a thread (already counted in `threads`); if that fails it calls
-    /// `Queue::start_failed`.
-    StartThread,
-    /// Every thread is busy and the pool is at its cap: the next free thread takes it.
-    Queued,
+    /// Queued; the caller must start this many threads (already counted in `threads`), and
+    /// call `Queue::start_failed` for each one that cannot be started.
+    Queued { start: usize },
     /// The pool is shut down: the job is handed back, for the caller to cancel.
     Refused(J),
 }
@@ -70,13 +83,16 @@ pub(crate) struct Counts {
 }
 
 impl<J> Queue<J> {
-    pub(crate) fn new() -> Queue<J> {
+    /// A queue for a pool of at most `max_threads` threads (at least 1).
+    pub(crate) fn new(max_threads: usize) -> Queue<J> {
         Queue {
+            max_threads: max_threads.max(1),
             state: Mutex::new(State {
                 jobs: VecDeque::new(),
                 threads: 0,
                 idle: 0,
                 notified: 0,
+                starting: 0,
                 shut_down: false,
             }),
             work: Condvar::new(),
@@ -90,32 +106,48 @@ impl<J> Queue<J> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `job` and decides who runs it (see the module's notes). `max_threads` is the
-    /// pool's cap.
-    pub(crate) fn push(&self, job: J, max_threads: usize) -> Pushed<J> {
+    /// Queues `job`, notifies an idle thread for it if one is free, and says how many threads
+    /// to start (see the module's notes).
+    pub(crate) fn push(&self, job: J) -> Pushed<J> {
         let mut state = self.lock();
         if state.shut_down {
             return Pushed::Refused(job);
         }
         state.jobs.push_back(job);
-        if state.idle > state.notified {
+        let notify = state.idle > state.notified;
+        if notify {
             state.notified += 1;
-            drop(state);
-            self.work.notify_one();
-            Pushed::Notified
-        } else if state.threads < max_threads {
-            state.threads += 1;
-            Pushed::StartThread
-        } else {
-            Pushed::Queued
         }
+        let start = self.grow(&mut state);
+        drop(state);
+        if notify {
+            self.work.notify_one();
+        }
+        Pushed::Queued { start }
     }
 
-    /// The thread `push` asked for could not be started. If no other thread is left to run
-    /// the queued jobs, they are handed back to be cancelled; otherwise they wait for one.
+    /// How many threads to add for the jobs waiting now (counting them as started).
+    fn grow(&self, state: &mut State<J>) -> usize {
+        let mut start = 0;
+        while state.threads < self.max_threads {
+            let unpromised = state.jobs.len().saturating_sub(state.notified);
+            let spare = state.idle - state.notified + state.starting;
+            if unpromised <= spare * JOBS_PER_SPARE {
+                break;
+            }
+            state.threads += 1;
+            state.starting += 1;
+            start += 1;
+        }
+        start
+    }
+
+    /// A thread `push` or `next` asked for could not be started. If no other thread is left to
+    /// run the queued jobs, they are handed back to be cancelled; otherwise they wait for one.
     pub(crate) fn start_failed(&self) -> Vec<J> {
         let mut state = self.lock();
         state.threads -= 1;
+        state.starting -= 1;
         if state.threads == 0 {
             state.jobs.drain(..).collect()
         } else {
@@ -123,10 +155,15 @@ impl<J> Queue<J> {
         }
     }
 
-    /// A pool thread's loop: the next job to run, or `None` when the thread must leave (the
-    /// pool shut down, or it sat idle for `keep_alive`). A thread that gets `None` is no
-    /// longer counted.
-    pub(crate) fn next(&self, keep_alive: Duration) -> Option<J> {
+    /// A new thread's first look at the queue: it is no longer starting.
+    pub(crate) fn arrived(&self) {
+        self.lock().starting -= 1;
+    }
+
+    /// A pool thread's loop: the next job to run, and how many threads to start now that this
+    /// one is busy; or `None` when the thread must leave (the pool shut down, or it sat idle
+    /// for `keep_alive`). A thread that gets `None` is no longer counted.
+    pub(crate) fn next(&self, keep_alive: Duration) -> Option<(J, usize)> {
         self.next_with(|state| {
             let (state, waited) = self
                 .work
@@ -141,14 +178,16 @@ impl<J> Queue<J> {
     pub(crate) fn next_with<'a>(
         &'a self,
         mut wait: impl FnMut(MutexGuard<'a, State<J>>) -> (MutexGuard<'a, State<J>>, bool),
-    ) -> Option<J> {
+    ) -> Option<(J, usize)> {
         let mut state = self.lock();
         let mut timed_out = false;
         loop {
             // The queue first, always: a job that came while this thread waited (or timed out)
             // is taken, not walked away from.
             if let Some(job) = state.jobs.pop_front() {
-                return Some(job);
+                // This thread is busy now: the jobs behind may need another.
+                let start = self.grow(&mut state);
+                return Some((job, start));
             }
             if state.shut_down || timed_out {
                 state.threads -= 1;
