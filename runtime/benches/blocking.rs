@@ -23,6 +23,9 @@
 //! table shows the median of `NBIO_BENCH_RUNS` (default 5) processes. It prints figures and
 //! asserts nothing about time; each cell checks that it did its work (the bytes read).
 
+// The peers' `read` futures are `'static: an `async fn` would borrow the peer.
+#![allow(clippy::manual_async_fn)]
+
 use std::env;
 use std::future::Future;
 use std::path::{Path, PathBuf};
