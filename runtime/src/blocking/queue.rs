@@ -27,7 +27,8 @@
 //! queue: a job submitted just as the keep-alive ends (promised to this very thread, which was
 //! idle) is taken rather than walked away from. That look is the guard the first loom model
 //! (`loom_tests.rs`) checks: without it a job can stay queued with no thread left to run it.
-//! The second model checks `notified`.
+//! The second model checks the second look at growth when a thread takes a job: without it,
+//! jobs that wait for each other can wait forever on too few threads.
 
 use std::collections::VecDeque;
 use std::sync::PoisonError;
