@@ -302,11 +302,9 @@ fn server_stops_cleanly_on_ctrl_c_and_says_what_each_connection_sent() {
         stdout.read_line(&mut line).expect("the server's log");
     }
     thread::sleep(Duration::from_millis(300));
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(kill.success());
+    // Ctrl-C in a terminal sends SIGINT to the process.
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a child's pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("send SIGINT");
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).expect("the server's log");
     let finished = common::wait(child, LIMIT, "demo server");
