@@ -22,13 +22,14 @@ cd "$(dirname "$0")/.."
 #                              connection_churn; under valgrind it measures valgrind.
 #   mt_io                      500 connections through the same code as mt_scheduling and tcp.
 # A new test file is not picked up by itself: add it here.
-TESTS=(nbio observe budget abandoned
+TESTS=(nbio observe budget abandoned blocking_trace
        join runtime_drop panics shutdown block_on stats wakeups wake_storm
        stream_model faults timers timer_properties tcp readiness readiness_contract fd_reuse
        sigpipe udp unix io_traits fairness connection_churn
        mt_scheduling mt_wakes mt_lifecycle
        sync_closed sync_delivery sync_backpressure sync_cancel sync_fairness sync_mutex
-       sync_notify sync_semaphore sync_runtimes sync_who_waits)
+       sync_notify sync_semaphore sync_runtimes sync_who_waits
+       blocking blocking_shutdown fs async_fd signals join_set lookup)
 
 # Tests skipped inside a binary, with the reason.
 #   readiness_contract: the two loops that must not spin are bounded by the CPU time of the

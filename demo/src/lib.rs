@@ -55,6 +55,8 @@ mod guide {
 
     #[doc = include_str!("../../docs/07-many-threads.md")]
     pub struct ManyThreads;
+    #[doc = include_str!("../../docs/08-blocking-files-signals.md")]
+    pub struct BlockingFilesSignals;
     #[doc = include_str!("../../docs/09-channels.md")]
     pub struct Channels;
 

@@ -333,14 +333,43 @@ fn run_server(runtime: &nbio::Runtime, args: ServerArgs) -> Result<ExitCode, Fai
         "listening on {local}, reading {} bytes at a time, {until}",
         thousands(config.read_size as u64)
     );
-    if args.print {
-        eprintln!("{line}");
-    } else {
-        println!("{line}");
+    let print = args.print;
+    let say = move |line: &str| {
+        if print {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    let ledger = server::Ledger::default();
+    let stopped = runtime.block_on(async {
+        // Ctrl-C's handler is installed before the server says it listens.
+        let mut interrupt = nbio::signal::Signal::new(nbio::signal::SignalKind::interrupt())?;
+        say(&line);
+        let mut serving = nbio::spawn(server::serve_recording(listener, config, ledger.clone()));
+        let finished = async { Some((&mut serving).await) };
+        let interrupted = async {
+            interrupt.recv().await;
+            None
+        };
+        match futures_lite::future::or(finished, interrupted).await {
+            Some(served) => served.map_err(std::io::Error::from)?.map(|()| false),
+            None => {
+                // Stop accepting; aborting the server aborts its connections too.
+                serving.abort();
+                let _ = serving.await;
+                Ok(true)
+            }
+        }
+    });
+    let interrupted =
+        stopped.map_err(|err| Failure::new(format!("the server on {local} failed: {err}")))?;
+    if interrupted {
+        say("interrupted (Ctrl-C): stopped; what each connection sent:");
+        for entry in ledger.lines() {
+            say(&format!("  {entry}"));
+        }
     }
-    runtime
-        .block_on(server::serve(listener, config))
-        .map_err(|err| Failure::new(format!("the server on {local} failed: {err}")))?;
     Ok(ExitCode::SUCCESS)
 }
 

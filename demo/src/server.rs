@@ -14,13 +14,17 @@
 //! does not keep the others waiting as the article's blocking `accept`/`recv` loop does. And
 //! when a client has sent everything (it shuts down its write half, so `read` returns 0), the
 //! server replies `received N` with the byte count: that is how a client confirms every byte
-//! arrived.
+//! arrived. Every connection's count is kept in a [`Ledger`], so that a server stopped with
+//! Ctrl-C can say what each connection had sent by then.
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use nbio::net::{AsyncTcpListener, AsyncTcpStream};
+use nbio::task::JoinSet;
 
 use crate::report::{duration, thousands};
 
@@ -88,6 +92,67 @@ pub fn parse_confirmation(line: &str) -> Option<u64> {
     line.strip_prefix("received ")?.trim_end().parse().ok()
 }
 
+/// What a server has received on each connection so far, in the order they came.
+///
+/// ```
+/// let ledger = demo::server::Ledger::default();
+/// assert_eq!(ledger.lines(), ["no connection was made"]);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Ledger {
+    connections: Arc<Mutex<Vec<Entry>>>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    peer: SocketAddr,
+    received: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+}
+
+impl Ledger {
+    /// Records a new connection; returns its byte count and its "finished" flag.
+    fn open(&self, peer: SocketAddr) -> (Arc<AtomicU64>, Arc<AtomicBool>) {
+        let entry = Entry {
+            peer,
+            received: Arc::default(),
+            done: Arc::default(),
+        };
+        let handles = (Arc::clone(&entry.received), Arc::clone(&entry.done));
+        self.lock().push(entry);
+        handles
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// One line per connection: its peer, the bytes received, and whether it had finished.
+    pub fn lines(&self) -> Vec<String> {
+        let connections = self.lock();
+        if connections.is_empty() {
+            return vec!["no connection was made".to_string()];
+        }
+        connections
+            .iter()
+            .map(|entry| {
+                let state = if entry.done.load(Relaxed) {
+                    "finished"
+                } else {
+                    "still open"
+                };
+                format!(
+                    "{}: received {} bytes, {state}",
+                    entry.peer,
+                    thousands(entry.received.load(Relaxed))
+                )
+            })
+            .collect()
+    }
+}
+
 /// Accepts connections on `listener` and serves each one in its own task, until
 /// `config.connections` have been served (or forever).
 ///
@@ -116,30 +181,45 @@ pub fn parse_confirmation(line: &str) -> Option<u64> {
 /// If accepting fails for a reason other than a client that gave up. A failure of one
 /// connection is logged and ends only that connection.
 pub async fn serve(listener: AsyncTcpListener, config: ServerConfig) -> io::Result<()> {
+    serve_recording(listener, config, Ledger::default()).await
+}
+
+/// [`serve`], keeping each connection's count in `ledger` as it goes. The connections are the
+/// server's: if its future is dropped (its task aborted on Ctrl-C), they are aborted with it.
+pub async fn serve_recording(
+    listener: AsyncTcpListener,
+    config: ServerConfig,
+    ledger: Ledger,
+) -> io::Result<()> {
     let mut served = 0;
-    let mut connections = Vec::new();
+    let mut connections = JoinSet::new();
     while !config.connections.is_some_and(|limit| served >= limit) {
         let (conn, peer) = listener.accept().await?;
         served += 1;
         config.log.line(format_args!("{peer}: connected"));
         let config = config.clone();
-        let name = format!("connection {peer}");
-        connections.push(nbio::task::Builder::new().name(&name).spawn(async move {
-            match serve_connection(&conn, &config).await {
+        let (received, done) = ledger.open(peer);
+        connections.spawn(async move {
+            match serve_connection(&conn, &config, &received).await {
                 Ok(report) => config.log.line(format_args!("{peer}: {report}")),
                 Err(err) => config.log.line(format_args!("{peer}: {err}")),
             }
-        }));
+            done.store(true, Relaxed);
+        });
+        // Results are only log lines: collect the finished ones as we go.
+        while let Some(Some(_)) = futures_lite::future::poll_once(connections.join_next()).await {}
     }
     // With a limit, wait until the last connection is done before saying the server is.
-    for connection in connections {
-        let _ = connection.await;
-    }
+    while connections.join_next().await.is_some() {}
     Ok(())
 }
 
 /// Reads one connection to its end, then confirms the count; returns a line for the log.
-async fn serve_connection(conn: &AsyncTcpStream, config: &ServerConfig) -> io::Result<String> {
+async fn serve_connection(
+    conn: &AsyncTcpStream,
+    config: &ServerConfig,
+    counted: &AtomicU64,
+) -> io::Result<String> {
     let started = Instant::now();
     let mut buf = vec![0u8; config.read_size.max(1)];
     let mut received: u64 = 0;
@@ -154,6 +234,7 @@ async fn serve_connection(conn: &AsyncTcpStream, config: &ServerConfig) -> io::R
             break; // The client shut down its write half: that was everything.
         }
         received += n as u64;
+        counted.store(received, Relaxed);
         // A client on the same machine can keep the socket full, and then `read` never has to
         // wait: this loop would hold the thread until the client is done. nbio is cooperative,
         // like the article's loop, so a task that always finds work yields now and then.

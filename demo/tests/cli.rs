@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::thread;
@@ -295,6 +295,69 @@ fn server_and_client_subcommands_play_the_two_process_setup() {
         assert!(finished.status.success(), "{}\n{rest}", finished.dump());
         assert!(rest.contains("received 7,340,032 bytes"), "{rest}");
     }
+}
+
+#[test]
+fn server_stops_cleanly_on_ctrl_c_and_says_what_each_connection_sent() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_demo"))
+        .args(["server", "--port", "0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start demo server");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut first_line = String::new();
+    stdout
+        .read_line(&mut first_line)
+        .expect("the server's first line");
+    assert!(
+        first_line.contains("until interrupted (Ctrl-C)"),
+        "{first_line}"
+    );
+    let addr = first_line
+        .split_whitespace()
+        .find(|word| word.starts_with("127.0.0.1:"))
+        .expect("the first line names the address")
+        .trim_end_matches(',')
+        .to_string();
+    // One connection that finishes, one still sending when Ctrl-C comes.
+    let mut done = std::net::TcpStream::connect(&addr).expect("connect");
+    done.write_all(&[b'x'; 300]).unwrap();
+    done.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    done.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "received 300\n");
+    let mut open = std::net::TcpStream::connect(&addr).expect("connect");
+    open.write_all(&[b'y'; 1000]).unwrap();
+    // Until the server's log says it saw the connection (then give its read a moment).
+    let mut line = String::new();
+    while !line.contains(&open.local_addr().unwrap().to_string()) {
+        line.clear();
+        stdout.read_line(&mut line).expect("the server's log");
+    }
+    thread::sleep(Duration::from_millis(300));
+    // Ctrl-C in a terminal sends SIGINT to the process.
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a child's pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("send SIGINT");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("the server's log");
+    let finished = common::wait(child, LIMIT, "demo server");
+    assert!(finished.status.success(), "{}\n{rest}", finished.dump());
+    assert!(rest.contains("interrupted (Ctrl-C): stopped"), "{rest}");
+    let finished_line = format!(
+        "{}: received 300 bytes, finished",
+        done.local_addr().unwrap()
+    );
+    let open_line = format!(
+        "{}: received 1,000 bytes, still open",
+        open.local_addr().unwrap()
+    );
+    assert!(rest.contains(&finished_line), "{rest}");
+    assert!(rest.contains(&open_line), "{rest}");
+    // The connection was closed with the server, not left hanging.
+    let mut end = [0u8; 1];
+    assert_eq!(open.read(&mut end).unwrap_or(0), 0);
 }
 
 #[test]

@@ -13,13 +13,19 @@
 //!   this poll (see `Budget`);
 //! - [`record_wait`]: a note for the journal;
 //! - [`current_task`]: which task is being polled, for the sync primitives to record who
-//!   waits on them and who holds them.
+//!   waits on them and who holds them;
+//! - [`spawn_blocking`]: a closure for the runtime's blocking pool (`nbio::fs`, host-name
+//!   lookups and `nbio::spawn_blocking` all come here).
 
 use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
+use std::panic::Location;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
+
+use crate::blocking::BlockingPool;
+use crate::task::JoinHandle;
 
 use crate::observe::{Observer, WaitReason};
 use crate::reactor::{Direction, Reactor};
@@ -40,6 +46,8 @@ pub(crate) struct Entered {
     pub(crate) reactor: Arc<Reactor>,
     /// The recorder of this thread.
     pub(crate) observer: Rc<Observer>,
+    /// The runtime's pool for blocking work.
+    pub(crate) blocking: BlockingPool,
 }
 
 thread_local! {
@@ -143,4 +151,19 @@ pub(crate) fn current_task() -> Option<u64> {
         0 => None,
         id => Some(id),
     }
+}
+
+/// Hands `f` to the blocking pool of the runtime running on this thread; `None` outside of
+/// one (the caller says which call needed a runtime). `location` is the user's call site.
+pub(crate) fn spawn_blocking<F, T>(
+    f: F,
+    location: &'static Location<'static>,
+) -> Option<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    with(|entered| {
+        entered.map(|entered| entered.blocking.spawn(f, location, Some(&entered.observer)))
+    })
 }

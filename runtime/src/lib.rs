@@ -73,24 +73,30 @@
 #![cfg(unix)]
 
 // The layers, which docs/README.md draws: bottom up, loom (the primitives), task, reactor,
-// observe, context, executor; then what runs on them: net, time, sim, and the attributes.
+// observe, blocking, context, executor; then what runs on them: net, io, fs, time, signal,
+// sync, sim, and the attributes.
 // What the attributes expand to call; hidden, and named so that nobody calls it by hand.
 #[doc(hidden)]
 #[path = "attributes.rs"]
 pub mod __private;
+pub mod blocking;
 mod context;
 mod executor;
+pub mod fs;
+pub mod io;
 mod loom;
 pub mod net;
 mod observe;
 mod reactor;
+pub mod signal;
 pub mod sim;
 pub mod sync;
 pub mod task;
 pub mod time;
 
 pub use executor::{
-    block_on, dump, spawn, spawn_local, stats, yield_now, Builder, Handle, Runtime, YieldNow,
+    block_on, dump, spawn, spawn_blocking, spawn_local, stats, yield_now, Builder, Handle, Runtime,
+    YieldNow,
 };
 pub use observe::{Stats, WorkerStats};
 

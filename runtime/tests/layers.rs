@@ -15,13 +15,20 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("task", &["loom"]),
     ("reactor", &["loom"]),
     ("observe", &["loom", "task", "reactor"]),
-    ("context", &["loom", "reactor", "observe"]),
+    ("blocking", &["loom", "task", "observe"]),
+    (
+        "context",
+        &["loom", "reactor", "observe", "task", "blocking"],
+    ),
     ("time", &["loom", "context", "reactor"]),
+    ("fs", &["loom", "context", "task"]),
     ("net", &["loom", "context", "reactor", "observe", "time"]),
     ("sync", &["loom", "task", "context"]),
+    ("io", &["loom", "context", "reactor", "net"]),
+    ("signal", &["loom", "io"]),
     (
         "executor",
-        &["loom", "task", "reactor", "observe", "context"],
+        &["loom", "task", "reactor", "observe", "context", "blocking"],
     ),
     ("sim", &["executor"]),
     ("attributes", &["executor"]),
@@ -33,6 +40,7 @@ const OBSERVE_MAY_NAME: &[&str] = &["crate::task::TaskId", "crate::reactor::Dire
 /// The public `nbio::task` namespace re-exports what the layers above make of tasks; those
 /// `pub use` lines are names, not dependencies, and nothing else in the layer may use them.
 const TASK_REEXPORTS: &[&str] = &[
+    "pub use crate::executor::join_set::JoinSet;",
     "pub use crate::executor::task_builder::Builder;",
     "pub use crate::observe::{Dump, TaskInfo, TaskState};",
 ];

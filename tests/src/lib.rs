@@ -570,3 +570,77 @@ impl WakeCounter {
         future.poll(&mut Context::from_waker(&self.waker()))
     }
 }
+
+/// How many threads this process has now: the entries of `/proc/self/task`. Tests run in
+/// parallel threads of one process, so a test that counts threads runs in a child process of
+/// its own (see [`run_child`]).
+pub fn process_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("list /proc/self/task")
+        .count()
+}
+
+/// Polls `condition` every millisecond until it holds or `limit` (times [`slowdown`]) passed;
+/// returns how long it took, or `None` if it never held. For conditions another thread makes
+/// true (a pool thread leaving), with a limit that only a broken runtime reaches.
+pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> Option<Duration> {
+    let started = std::time::Instant::now();
+    let limit = limit * slowdown();
+    loop {
+        if condition() {
+            return Some(started.elapsed());
+        }
+        if started.elapsed() > limit {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The environment variable that tells a test binary started by [`run_child`] which test it
+/// plays.
+pub const CHILD: &str = "NBIO_TEST_CHILD";
+
+/// Whether this process is the child started by [`run_child`] for `test`.
+pub fn in_child(test: &str) -> bool {
+    std::env::var(CHILD).is_ok_and(|playing| playing == test)
+}
+
+/// What a child test process left: whether it passed, and what it printed.
+#[derive(Debug)]
+pub struct ChildOutput {
+    /// The child passed (exited 0).
+    pub success: bool,
+    /// Its stdout, which holds the libtest lines and the test's own prints.
+    pub stdout: String,
+    /// Its stderr, where nbio's warnings and reports go.
+    pub stderr: String,
+}
+
+/// Runs the test named `test` of this same test binary alone, in a child process, with
+/// [`CHILD`] set so that [`in_child`] tells it to play its part: for tests of process-wide
+/// effects (threads, signals, stderr) that parallel tests would disturb. Panics with the
+/// child's output if the child fails.
+pub fn run_child(test: &str, env: &[(&str, &str)]) -> ChildOutput {
+    let mut command = std::process::Command::new(std::env::current_exe().expect("own path"));
+    command
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, test)
+        .env_remove("NBIO_TRACE")
+        .env_remove("NBIO_EXPLAIN");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("start the child test process");
+    let child = ChildOutput {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(
+        child.success,
+        "the child playing {test} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        output.status, child.stdout, child.stderr
+    );
+    child
+}

@@ -158,3 +158,57 @@ fn virtual_time_on_worker_threads_is_refused_with_a_clear_error() {
 fn advance_on_real_time_panics_with_a_message_that_says_so() {
     nbio::block_on(advance(Duration::from_secs(1)));
 }
+
+#[test]
+fn the_clock_holds_while_a_blocking_job_runs() {
+    watched(|| {
+        let runtime = virtual_runtime();
+        let (clock_during_job, timer_fired_first) = runtime.block_on(async {
+            let start = now();
+            // A timer due in a minute: with nothing else to run, the clock would jump to it.
+            let timer = nbio::spawn(async {
+                sleep(Duration::from_secs(60)).await;
+                now()
+            });
+            nbio::yield_now().await; // let the timer arm
+                                     // A job that takes real time: while it runs, a task may still be woken by its end,
+                                     // so the clock must not jump past it.
+            let job = nbio::spawn_blocking(|| std::thread::sleep(Duration::from_millis(200)));
+            job.await.unwrap();
+            let during = now() - start;
+            let fired_first = timer.is_finished();
+            timer.await.unwrap();
+            (during, fired_first)
+        });
+        assert_eq!(
+            clock_during_job,
+            Duration::ZERO,
+            "the clock moved while the job ran"
+        );
+        assert!(
+            !timer_fired_first,
+            "the minute's timer fired before the job ended"
+        );
+    });
+}
+
+#[test]
+fn a_detached_job_holds_the_clock_only_until_it_returns() {
+    watched(|| {
+        let runtime = virtual_runtime();
+        let (done, seen) = std::sync::mpsc::channel();
+        let moved = runtime.block_on(async move {
+            let start = now();
+            // Nobody awaits this job: its end wakes no task, yet the clock must move after it.
+            drop(nbio::spawn_blocking(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                done.send(()).unwrap();
+            }));
+            sleep(Duration::from_secs(30)).await;
+            now() - start
+        });
+        seen.try_recv()
+            .expect("the job returned before the clock moved past it");
+        assert!(moved >= Duration::from_secs(30), "{moved:?}");
+    });
+}

@@ -108,6 +108,50 @@ impl Handle {
             }),
         }
     }
+
+    /// Runs the blocking closure `f` on the runtime's blocking pool, from any thread, as
+    /// [`nbio::spawn_blocking`](crate::spawn_blocking) does from inside the runtime.
+    ///
+    /// ```
+    /// let rt = nbio::Runtime::builder().worker_threads(2).build()?;
+    /// let handle = rt.handle();
+    /// let job = std::thread::spawn(move || handle.spawn_blocking(|| 6 * 7))
+    ///     .join()
+    ///     .unwrap();
+    /// assert_eq!(rt.block_on(job).unwrap(), 42);
+    /// # std::io::Result::Ok(())
+    /// ```
+    #[track_caller]
+    pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let location = Location::caller();
+        match &self.inner {
+            Inner::CurrentThread(shared) => {
+                current::with_scheduler(|current| match current {
+                    // On the runtime's own thread the spawn goes into its journal.
+                    Some(scheduler) if Arc::ptr_eq(&scheduler.shared, shared) => shared
+                        .blocking
+                        .spawn(f, location, Some(&scheduler.observer)),
+                    _ => shared.blocking.spawn(f, location, None),
+                })
+            }
+            Inner::MultiThread(shared) => current::with_current(|current| {
+                let observer = match current {
+                    Some(Current::Worker(worker)) if Arc::ptr_eq(&worker.shared, shared) => {
+                        Some(worker.observer())
+                    }
+                    Some(Current::BlockOn(block_on)) if Arc::ptr_eq(block_on.shared(), shared) => {
+                        Some(block_on.observer())
+                    }
+                    _ => None,
+                };
+                shared.blocking.spawn(f, location, observer)
+            }),
+        }
+    }
 }
 
 impl fmt::Debug for Handle {

@@ -22,6 +22,7 @@ mod current;
 mod doorbell;
 mod handle;
 mod injector;
+pub(crate) mod join_set;
 #[cfg(all(test, nbio_loom))]
 mod loom_tests;
 mod multi_thread;
@@ -35,6 +36,7 @@ pub use handle::Handle;
 pub use runtime::{Builder, Runtime};
 pub(crate) use seed::from_env as seed_from_env;
 
+use crate::context;
 use crate::observe::{Dump, Stats};
 use crate::task::JoinHandle;
 
@@ -156,6 +158,50 @@ where
             Current::BlockOn(block_on) => block_on.spawn_local(future, name, location),
         },
     )
+}
+
+/// Runs the blocking closure `f` on a thread of the current runtime's blocking pool, and
+/// returns a handle that resolves to its result: for work that would stall the runtime's loop
+/// (a file, a blocking library, a long computation).
+///
+/// The runtime keeps polling its other tasks (its timers tick, its sockets are served) while
+/// the closure runs. A panic in the closure becomes the handle's [`JoinError`](crate::JoinError)
+/// (`is_panic()`); [`JoinHandle::abort`] cancels a job that no thread has started yet (the
+/// closure never runs); dropping the handle lets the job run on, detached.
+///
+/// ```
+/// use std::time::Duration;
+/// nbio::block_on(async {
+///     let job = nbio::spawn_blocking(|| {
+///         std::thread::sleep(Duration::from_millis(20)); // blocks a pool thread, not the loop
+///         "slept"
+///     });
+///     let ticker = nbio::spawn(async {
+///         for _ in 0..3 {
+///             nbio::time::sleep(Duration::from_millis(1)).await; // ticks meanwhile
+///         }
+///     });
+///     assert_eq!(job.await.unwrap(), "slept");
+///     ticker.await.unwrap();
+/// });
+/// ```
+///
+/// # Panics
+/// If called outside of a runtime (from a thread that is not running `block_on`); use
+/// [`Runtime::spawn_blocking`] there.
+#[track_caller]
+pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let location = Location::caller();
+    context::spawn_blocking(f, location).unwrap_or_else(|| {
+        panic!(
+            "nbio::spawn_blocking called outside of an nbio runtime (at {location}); call it \
+             from code run by nbio::block_on, or use Runtime::spawn_blocking"
+        )
+    })
 }
 
 /// Counters of the current runtime.

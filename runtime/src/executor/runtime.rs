@@ -15,6 +15,7 @@ use std::time::Duration;
 use super::multi_thread::MultiThread;
 use super::scheduler::{Config, Scheduler};
 use super::{Handle, DEFAULT_EVENT_INTERVAL};
+use crate::blocking::{PoolConfig, ShutdownReport, DROP_GRACE};
 use crate::observe::{Dump, ObserveConfig, Stats};
 use crate::task::JoinHandle;
 
@@ -23,7 +24,10 @@ use crate::task::JoinHandle;
 ///
 /// Dropping the runtime drops the future of every task it still holds, so their destructors
 /// run (and joins its worker threads); awaiting their handles afterwards gives a cancelled
-/// [`JoinError`](crate::JoinError).
+/// [`JoinError`](crate::JoinError). Blocking jobs still queued are cancelled the same way; jobs
+/// already running get at most one second to return, after which the drop names each one on
+/// stderr and leaves its thread to finish it alone (see [`Runtime::shutdown_timeout`] to choose
+/// the wait and get the list). Dropping a runtime never waits forever.
 ///
 /// ```
 /// let rt = nbio::Runtime::new()?;
@@ -146,6 +150,64 @@ impl Runtime {
         }
     }
 
+    /// Runs `f` on this runtime's blocking pool, as [`nbio::spawn_blocking`](crate::spawn_blocking)
+    /// does from inside it. Works before `block_on` too; the job starts at once.
+    ///
+    /// ```
+    /// let rt = nbio::Runtime::new()?;
+    /// let sum = rt.spawn_blocking(|| (1..=10).sum::<u32>());
+    /// assert_eq!(rt.block_on(sum).unwrap(), 55);
+    /// # std::io::Result::Ok(())
+    /// ```
+    #[track_caller]
+    pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match &self.flavor {
+            Flavor::CurrentThread(scheduler) => {
+                scheduler
+                    .shared
+                    .blocking
+                    .spawn(f, Location::caller(), Some(&scheduler.observer))
+            }
+            Flavor::MultiThread(runtime) => {
+                runtime.shared().blocking.spawn(f, Location::caller(), None)
+            }
+        }
+    }
+
+    /// Shuts the runtime down, waiting at most `grace` for its blocking jobs, and says which
+    /// ones were still running.
+    ///
+    /// Every task's future is dropped (as when the runtime is dropped), blocking jobs that no
+    /// thread has started are cancelled (their closures are dropped unrun), and the jobs that
+    /// are running get `grace` to return. Those that do not are listed in the report; their
+    /// threads are detached and leave as soon as their jobs return. A thread cannot be stopped
+    /// from outside, so a job that never returns keeps its thread (and only that) forever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = nbio::Runtime::new()?;
+    /// let job = rt.spawn_blocking(|| std::thread::sleep(Duration::from_millis(5)));
+    /// let report = rt.shutdown_timeout(Duration::from_secs(5));
+    /// assert!(report.is_clean(), "{report}"); // the job had time to finish
+    /// drop(job);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn shutdown_timeout(self, grace: Duration) -> ShutdownReport {
+        self.shutdown(grace)
+            .expect("a runtime is shut down once, by shutdown_timeout or by its drop")
+    }
+
+    fn shutdown(&self, grace: Duration) -> Option<ShutdownReport> {
+        match &self.flavor {
+            Flavor::CurrentThread(scheduler) => scheduler.shutdown(grace),
+            Flavor::MultiThread(runtime) => runtime.shutdown(grace),
+        }
+    }
+
     /// Counters of this runtime.
     pub fn stats(&self) -> Stats {
         match &self.flavor {
@@ -201,9 +263,10 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        match &self.flavor {
-            Flavor::CurrentThread(scheduler) => scheduler.shutdown(),
-            Flavor::MultiThread(runtime) => runtime.shutdown(),
+        if let Some(report) = self.shutdown(DROP_GRACE) {
+            if !report.is_clean() {
+                eprintln!("nbio: the runtime was dropped; {report}");
+            }
         }
     }
 }
@@ -240,6 +303,7 @@ impl Builder {
                 observe: ObserveConfig::from_env(),
                 seed: None,
                 virtual_time: false,
+                blocking: PoolConfig::default(),
             },
             worker_threads: None,
         }
@@ -363,6 +427,50 @@ impl Builder {
     /// ```
     pub fn virtual_time(mut self, on: bool) -> Builder {
         self.config.virtual_time = on;
+        self
+    }
+
+    /// The most threads the blocking pool may run at once (default 512). Jobs beyond that wait
+    /// in the pool's queue, oldest first; `Stats::blocking_jobs_queued` and
+    /// `Stats::blocking_longest_queue_wait` show it. Threads start only when a job needs one.
+    ///
+    /// ```
+    /// let rt = nbio::Runtime::builder().max_blocking_threads(2).build()?;
+    /// let jobs: Vec<_> = (0..4).map(|i| rt.spawn_blocking(move || i * 2)).collect();
+    /// assert!(rt.stats().blocking_threads <= 2);
+    /// for (i, job) in jobs.into_iter().enumerate() {
+    ///     assert_eq!(rt.block_on(job).unwrap(), i * 2);
+    /// }
+    /// # std::io::Result::Ok(())
+    /// ```
+    ///
+    /// # Panics
+    /// If `threads` is zero: jobs would never run.
+    pub fn max_blocking_threads(mut self, threads: usize) -> Builder {
+        assert!(
+            threads > 0,
+            "max_blocking_threads must be at least 1: with no thread, blocking jobs never run"
+        );
+        self.config.blocking.max_threads = threads;
+        self
+    }
+
+    /// How long an idle blocking-pool thread waits for a new job before it leaves (default
+    /// 10 s). A short keep-alive gives threads back sooner; a long one saves restarting them
+    /// for jobs that come in bursts.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = nbio::Runtime::builder()
+    ///     .blocking_keep_alive(Duration::from_millis(20))
+    ///     .build()?;
+    /// rt.block_on(rt.spawn_blocking(|| ())).unwrap();
+    /// std::thread::sleep(Duration::from_millis(300));
+    /// assert_eq!(rt.stats().blocking_threads, 0); // the idle thread left
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Builder {
+        self.config.blocking.keep_alive = keep_alive;
         self
     }
 

@@ -37,6 +37,7 @@ use super::current;
 use super::doorbell::{Doorbell, INJECTED, MAIN_WOKEN};
 use super::injector::{Injected, Injector};
 use super::seed::{ReplayNote, Rng};
+use crate::blocking::{BlockingPool, PoolConfig, ShutdownReport};
 use crate::context::{self, Entered};
 use crate::loom;
 use crate::observe::{
@@ -46,7 +47,7 @@ use crate::observe::{
 use crate::reactor::{Reactor, Trigger, Woken};
 use crate::task::list::TaskList;
 use crate::task::raw::{self, Header, RunOutcome, Schedule, TaskMeta, TaskRef};
-use crate::task::{JoinHandle, TaskId};
+use crate::task::{JoinHandle, TaskIds};
 
 /// The run-queue capacity kept when the queue empties (8 KiB of entries); a burst beyond it
 /// does not pin its memory for the rest of the runtime's life.
@@ -63,6 +64,8 @@ pub(crate) struct Config {
     pub(crate) seed: Option<u64>,
     /// A virtual clock instead of real time (`reactor/clock.rs`).
     pub(crate) virtual_time: bool,
+    /// The blocking pool's cap and keep-alive.
+    pub(crate) blocking: PoolConfig,
 }
 
 /// The part of a runtime that other threads may touch.
@@ -72,8 +75,12 @@ pub(crate) struct Shared {
     /// Whether the loop is parked, and the work waiting for it: `INJECTED` while the injector
     /// has tasks, `MAIN_WOKEN` when the future passed to `block_on` must be polled.
     pub(super) doorbell: Doorbell,
-    /// Ids of new tasks: the runtime's thread and `Handle::spawn` from other threads draw them.
-    next_id: AtomicU64,
+    /// Ids of new tasks: the runtime's thread, `Handle::spawn` from other threads and the
+    /// blocking pool's jobs draw them.
+    pub(super) ids: Arc<TaskIds>,
+    /// Threads for blocking work; none until the first job. In `Shared` so that a `Handle`
+    /// reaches it from any thread.
+    pub(crate) blocking: BlockingPool,
     /// Wakes of tasks that came from other threads.
     remote_wakes: AtomicU64,
     /// Wakes of the `block_on` future: all of them, and those from other threads.
@@ -110,7 +117,7 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let id = TaskId(self.next_id.fetch_add(1, Relaxed));
+        let id = self.ids.next();
         let meta = TaskMeta::new(id, self.observed.site_of(location));
         let task = raw::allocate(future, Arc::clone(self), meta);
         self.observed.spawned_elsewhere(id, name, location);
@@ -197,6 +204,9 @@ pub(crate) struct Scheduler {
     rng: Option<Rng>,
     /// Names, journal, slow polls: everything `observe` records on this thread.
     pub(crate) observer: Rc<Observer>,
+    /// Set by the first shutdown, so that a second one (`shutdown_timeout`, then the drop)
+    /// does nothing.
+    shut_down: Cell<bool>,
 }
 
 impl Scheduler {
@@ -207,10 +217,13 @@ impl Scheduler {
             observe_config.slow_poll_threshold = None;
         }
         let observed = observe::Shared::new(&observe_config, TaskMeta::NO_SITE);
+        let ids = Arc::new(TaskIds::new());
+        let blocking = BlockingPool::new(config.blocking, Arc::clone(&ids), Arc::clone(&observed));
         let shared = Arc::new(Shared {
             injector: Injector::new(),
             doorbell: Doorbell::new(),
-            next_id: AtomicU64::new(1),
+            ids,
+            blocking,
             remote_wakes: AtomicU64::new(0),
             main_wakes: AtomicU64::new(0),
             main_remote_wakes: AtomicU64::new(0),
@@ -218,7 +231,18 @@ impl Scheduler {
             reactor: Arc::new(Reactor::with_clock(config.virtual_time)?),
             observed: Arc::clone(&observed),
         });
+        if config.virtual_time {
+            // Asleep while a job runs (the clock holds for it), the loop must look again when
+            // the job is over, even if nobody awaits it.
+            let reactor = Arc::downgrade(&shared.reactor);
+            shared.blocking.on_job_end(Box::new(move || {
+                if let Some(reactor) = reactor.upgrade() {
+                    reactor.notify();
+                }
+            }));
+        }
         Ok(Scheduler {
+            shut_down: Cell::new(false),
             main_waker: Arc::new(MainWaker {
                 shared: Arc::clone(&shared),
             }),
@@ -245,7 +269,7 @@ impl Scheduler {
         F: Future + 'static,
         F::Output: 'static,
     {
-        let id = TaskId(self.shared.next_id.fetch_add(1, Relaxed));
+        let id = self.shared.ids.next();
         let meta = TaskMeta::new(id, self.observer.site_of(location));
         let task = raw::allocate(future, Arc::clone(&self.shared), meta);
         self.observer.spawned(id, name, location);
@@ -270,6 +294,7 @@ impl Scheduler {
         let _context = context::enter(Entered {
             reactor: Arc::clone(&self.shared.reactor),
             observer: Rc::clone(&self.observer),
+            blocking: self.shared.blocking.clone(),
         });
         let mut future = pin!(future);
         let waker = Waker::from(Arc::clone(&self.main_waker));
@@ -423,8 +448,10 @@ impl Scheduler {
     }
 
     /// Virtual time, and no task can run: first deliver the socket events that are ready
-    /// (they always come before the clock moves), then, if there still is nothing to run, move
-    /// the clock to the next timer's deadline. True if either made something runnable.
+    /// (they always come before the clock moves), then, if there still is nothing to run and
+    /// no blocking job is queued or running, move the clock to the next timer's deadline. True
+    /// if either made something runnable. While a job runs the clock holds, and the loop
+    /// sleeps until the job's end (or an event) wakes it.
     fn move_virtual_clock(&self) -> bool {
         let runnable = || {
             !self.run_queue.borrow().is_empty()
@@ -433,6 +460,9 @@ impl Scheduler {
         self.poll_reactor(false);
         if runnable() {
             return true;
+        }
+        if self.shared.blocking.is_busy() {
+            return false;
         }
         let mut woken = mem::take(&mut *self.woken.borrow_mut());
         let moved = self.shared.reactor.jump_to_next_timer(&mut woken);
@@ -514,7 +544,10 @@ impl Scheduler {
         let mut tasks = Vec::with_capacity(list.len());
         list.for_each(|task| tasks.push(self.task_info(task)));
         tasks.reverse();
-        Dump { tasks }
+        Dump {
+            tasks,
+            jobs: self.shared.blocking.jobs(),
+        }
     }
 
     fn task_info(&self, task: &Header) -> TaskInfo {
@@ -549,6 +582,7 @@ impl Scheduler {
         let remote_wakes = self.shared.remote_wakes.load(Relaxed);
         let main_wakes = self.shared.main_wakes.load(Relaxed);
         let main_remote_wakes = self.shared.main_remote_wakes.load(Relaxed);
+        let pool = self.shared.blocking.stats();
         Stats {
             tasks_spawned: self.counters.spawned.get()
                 + self.shared.spawned_elsewhere.load(Relaxed),
@@ -568,11 +602,22 @@ impl Scheduler {
             longest_poll: self.observer.shared().longest_poll(),
             poll_sample_period: self.observer.shared().poll_sample_period(),
             workers: Vec::new(),
+            blocking_threads: pool.threads,
+            blocking_jobs_running: pool.running,
+            blocking_jobs_queued: pool.queued,
+            blocking_jobs_run: pool.run,
+            blocking_longest_queue_wait: pool.longest_wait,
         }
     }
 
-    /// Drops every task's future (the runtime is being dropped), then the reactor's timers.
-    pub(crate) fn shutdown(&self) {
+    /// Drops every task's future (the runtime is being dropped), cancels the blocking jobs
+    /// still queued and waits at most `grace` for the running ones, then drops the reactor's
+    /// timers. Only the first call does anything (and says what the pool left running); later
+    /// ones return `None`.
+    pub(crate) fn shutdown(&self, grace: std::time::Duration) -> Option<ShutdownReport> {
+        if self.shut_down.replace(true) {
+            return None;
+        }
         for injected in self.shared.injector.close() {
             if let Injected::Spawned { registered, .. } = injected {
                 registered.shutdown(); // spawned from elsewhere, never listed: drop it here
@@ -588,7 +633,9 @@ impl Scheduler {
             // borrowed while it runs); the loop catches up.
             task.shutdown();
         }
+        let report = self.shared.blocking.shutdown(grace);
         self.shared.reactor.shutdown();
         self.observer.shared().shutdown();
+        Some(report)
     }
 }

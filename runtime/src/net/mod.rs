@@ -51,12 +51,14 @@ macro_rules! impl_as_fd {
     )*};
 }
 
-mod registered;
+mod lookup;
+pub(crate) mod registered;
 mod stream;
 mod tcp;
 mod udp;
 mod unix;
 
+pub use lookup::{lookup_host, ToSocketAddrs};
 pub use tcp::{AsyncTcpListener, AsyncTcpStream};
 pub use udp::AsyncUdpSocket;
 pub use unix::{AsyncUnixListener, AsyncUnixStream};

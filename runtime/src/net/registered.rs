@@ -12,7 +12,9 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
+use std::mem::ManuallyDrop;
 use std::os::fd::{AsFd, AsRawFd};
+use std::ptr;
 use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll, Waker};
 
@@ -43,6 +45,33 @@ impl<T: AsFd> Registered<T> {
     /// The std socket, for the calls that never wait (addresses, options, shutdown).
     pub(crate) fn get_ref(&self) -> &T {
         &self.io
+    }
+
+    /// The wrapped descriptor, mutably (for `AsyncFd::get_mut`: the caller must not replace
+    /// it, or the registration would name a descriptor that is closed).
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        &mut self.io
+    }
+
+    /// Deregisters and gives the descriptor back, open.
+    pub(crate) fn into_inner(self) -> T {
+        let this = ManuallyDrop::new(self);
+        if let Some(registration) = this.registration.get() {
+            registration.reactor.detach(&registration.source);
+        }
+        // SAFETY: `this` is never used again and, being `ManuallyDrop`, never dropped: each
+        // field is moved out exactly once, here.
+        let (io, registration) = unsafe { (ptr::read(&this.io), ptr::read(&this.registration)) };
+        drop(registration);
+        io
+    }
+
+    /// Registers with the current runtime's reactor now, and adds the descriptor to the
+    /// poller at once instead of at the first wait: a descriptor the poller refuses (a regular
+    /// file) fails here, and readiness is the kernel's word from the start.
+    pub(crate) fn register_now(&self) -> io::Result<()> {
+        let registration = self.registration()?;
+        registration.reactor.register(&registration.source)
     }
 
     /// The registration, made on first use with the current runtime's reactor.

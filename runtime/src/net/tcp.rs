@@ -32,13 +32,15 @@
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
+use std::panic::Location;
 
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketType};
 
 use super::accept_patiently;
+use super::lookup::{self, ToSocketAddrs};
 use super::registered::Registered;
 use super::stream::{impl_async_read_write, stream_methods};
 use crate::reactor::Direction;
@@ -60,7 +62,7 @@ impl AsyncTcpListener {
     ///
     /// # Errors
     /// If no address could be bound; the message names the address.
-    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<AsyncTcpListener> {
+    pub fn bind<A: std::net::ToSocketAddrs>(addr: A) -> io::Result<AsyncTcpListener> {
         let mut last_err = None;
         for addr in addr.to_socket_addrs()? {
             match TcpListener::bind(addr) {
@@ -126,8 +128,9 @@ pub struct AsyncTcpStream {
 
 impl AsyncTcpStream {
     /// Connects to `addr`, trying each address it resolves to in turn, without blocking the
-    /// thread while the handshake runs. A host name is resolved by the system resolver on the
-    /// calling thread; pass a `SocketAddr` (or an IP literal) to avoid that wait.
+    /// thread while the handshake runs. A host name (`"example.org:80"`) is resolved on the
+    /// blocking pool, as [`lookup_host`](crate::net::lookup_host) does; an IP literal or a
+    /// `SocketAddr` needs no lookup.
     ///
     /// ```
     /// nbio::block_on(async {
@@ -144,7 +147,7 @@ impl AsyncTcpStream {
     /// If every address fails; the error keeps the OS error's kind (`ConnectionRefused`, …)
     /// and its message names the address, as in "connection refused by 127.0.0.1:5678".
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<AsyncTcpStream> {
-        let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+        let addrs = lookup::resolve(addr.target()?, Location::caller()).await?;
         let mut last_err = None;
         for addr in addrs {
             match connect_to(addr).await {

@@ -2,7 +2,10 @@
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
+use std::panic::Location;
+
+use super::lookup::{self, ToSocketAddrs};
 
 use super::registered::Registered;
 use crate::reactor::Direction;
@@ -28,7 +31,7 @@ pub struct AsyncUdpSocket {
 
 impl AsyncUdpSocket {
     /// Binds to `addr`. Never waits, so not async.
-    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<AsyncUdpSocket> {
+    pub fn bind<A: std::net::ToSocketAddrs>(addr: A) -> io::Result<AsyncUdpSocket> {
         AsyncUdpSocket::from_std(UdpSocket::bind(addr)?)
     }
 
@@ -42,13 +45,15 @@ impl AsyncUdpSocket {
 
     /// Sets the default peer for `send` and `recv` (and filters what `recv` gets). Never
     /// waits, so not async.
-    pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+    pub fn connect<A: std::net::ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
         self.inner.get_ref().connect(addr)
     }
 
-    /// Sends one datagram to `target` (the first address it resolves to).
+    /// Sends one datagram to `target` (the first address it resolves to). A host name is
+    /// resolved on the blocking pool, as [`lookup_host`](crate::net::lookup_host) does.
     pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
-        let target = target.to_socket_addrs()?.next().ok_or_else(|| {
+        let addrs = lookup::resolve(target.target()?, Location::caller()).await?;
+        let target = addrs.into_iter().next().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "the address resolved to no socket address",

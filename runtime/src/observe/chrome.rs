@@ -6,7 +6,9 @@
 //! wake is a flow arrow from the slice during which it happened (the waking task's poll, or the
 //! reactor's wait) to the woken task's next poll, on whichever track that poll ran; a spawn is an
 //! arrow from the spawner to the new task's first poll. Waits (a `WouldBlock`, or a short write)
-//! and slow polls are instant markers with their details in `args`.
+//! and slow polls are instant markers with their details in `args`. A blocking job is a slice
+//! (`job#12`) on the track of the pool thread that ran it ("blocking 1"), with an arrow from
+//! the code that spawned it and one from its end to the next poll of the task that awaited it.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
@@ -61,16 +63,19 @@ pub(crate) fn write(
     };
     // When (and on which track) each task's polls started, to find the poll a wake led to.
     let mut poll_starts: HashMap<TaskId, Vec<(Duration, u32)>> = HashMap::new();
+    // A blocking job's run counts as its "poll": a spawn_blocking arrow ends there.
     for record in records {
-        if let Event::Poll {
-            who: Who::Task(id), ..
-        } = record.event
-        {
-            poll_starts
-                .entry(id)
-                .or_default()
-                .push((record.at, record.track));
-        }
+        let id = match record.event {
+            Event::Poll {
+                who: Who::Task(id), ..
+            } => id,
+            Event::Job { job, .. } => job,
+            _ => continue,
+        };
+        poll_starts
+            .entry(id)
+            .or_default()
+            .push((record.at, record.track));
     }
     for starts in poll_starts.values_mut() {
         starts.sort();
@@ -237,6 +242,37 @@ pub(crate) fn write(
                         r#"{{"name":"steal","cat":"steal","ph":"f","bp":"e","id":"steal-{next_steal}","ts":{},"pid":{PID},"tid":{tid}}}"#,
                         micros(to)
                     ));
+                }
+            }
+            Event::JobSpawn { job, .. } => {
+                flow(
+                    &mut events,
+                    "spawn_blocking",
+                    (record.at, record.track),
+                    *job,
+                );
+            }
+            Event::Job {
+                job,
+                location,
+                took,
+                queued_for,
+                outcome,
+                awaiter,
+            } => {
+                let awaited = awaiter.map_or("null".to_string(), |id| id.0.to_string());
+                events.push(format!(
+                    r#"{{"name":"job#{}","cat":"blocking","ph":"X","ts":{ts},"dur":{},"pid":{PID},"tid":{tid},"args":{{"job":{},"outcome":"{}","queued_us":{},"spawned_at":{},"awaited_by":{awaited}}}}}"#,
+                    job.0,
+                    micros(*took),
+                    job.0,
+                    outcome.as_str(),
+                    micros(*queued_for),
+                    json_string(&location.to_string())
+                ));
+                if let Some(awaiter) = awaiter {
+                    let end = record.at + *took;
+                    flow(&mut events, "job done", (end, record.track), *awaiter);
                 }
             }
         }

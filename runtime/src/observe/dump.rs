@@ -1,4 +1,6 @@
-//! `Runtime::dump()`: every live task, one line each, and whether it can still run.
+//! `Runtime::dump()`: every live task, one line each, and whether it can still run; then every
+//! blocking job that is queued or running, where it was spawned, for how long, and who waits
+//! on it.
 
 use std::fmt;
 use std::panic::Location;
@@ -24,12 +26,103 @@ use crate::task::TaskId;
 #[derive(Clone, Debug, Default)]
 pub struct Dump {
     pub(crate) tasks: Vec<TaskInfo>,
+    pub(crate) jobs: Vec<JobInfo>,
 }
 
 impl Dump {
     /// The live tasks, oldest first.
     pub fn tasks(&self) -> &[TaskInfo] {
         &self.tasks
+    }
+
+    /// The blocking jobs queued or running on the runtime's pool, oldest first.
+    ///
+    /// ```
+    /// let rt = nbio::Runtime::new()?;
+    /// let (release, wait) = std::sync::mpsc::channel::<()>();
+    /// let job = rt.spawn_blocking(move || wait.recv().ok());
+    /// let dump = rt.dump();
+    /// assert_eq!(dump.jobs().len(), 1);
+    /// assert_eq!(dump.jobs()[0].id, job.id());
+    /// println!("{dump}"); // "job#1 (spawned at ...): queued for ..." or "running on blocking 1 for ..."
+    /// release.send(()).unwrap();
+    /// rt.block_on(job).unwrap();
+    /// assert!(rt.dump().jobs().is_empty());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn jobs(&self) -> &[JobInfo] {
+        &self.jobs
+    }
+}
+
+/// One blocking job in a [`Dump`] (or left running by
+/// [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout)).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct JobInfo {
+    /// Its id, from the same counter as the runtime's tasks (`JoinHandle::id` names it too).
+    pub id: TaskId,
+    /// Where `spawn_blocking` (or the `nbio::fs` call, say) was called.
+    pub spawned_at: &'static Location<'static>,
+    /// Whether it waits in the queue or runs on a pool thread.
+    pub state: JobState,
+    /// How long it waited in the queue: until now if it still does.
+    pub queued_for: Duration,
+    /// How long it has been running, if it is.
+    pub running_for: Option<Duration>,
+    /// Who waits for its result.
+    pub awaited_by: Awaiter,
+}
+
+/// Where a blocking job is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JobState {
+    /// In the pool's queue: every pool thread is busy and the pool is at its cap.
+    Queued,
+    /// Running on the named pool thread ("blocking 3").
+    Running {
+        /// The thread, as traces name its track.
+        thread: String,
+    },
+}
+
+/// Who waits for a blocking job's result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Awaiter {
+    /// This task awaits its `JoinHandle`.
+    Task(TaskId),
+    /// Code that is not an nbio task awaits it: the future passed to `block_on`, or a future
+    /// polled by another executor.
+    NotATask,
+    /// Its `JoinHandle` exists but nobody is awaiting it right now.
+    Nobody,
+    /// Its `JoinHandle` was dropped: the job runs detached and its result will be dropped.
+    Detached,
+}
+
+impl fmt::Display for JobInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "job#{} (spawned at {}): ", self.id.0, self.spawned_at)?;
+        match (&self.state, self.running_for) {
+            (JobState::Running { thread }, Some(running)) => write!(
+                f,
+                "running on {thread} for {}, after {} in the queue",
+                human(running),
+                human(self.queued_for)
+            )?,
+            _ => write!(f, "queued for {}", human(self.queued_for))?,
+        }
+        match self.awaited_by {
+            Awaiter::Task(id) => write!(f, "; awaited by task#{}", id.0),
+            Awaiter::NotATask => write!(
+                f,
+                "; awaited by code outside any nbio task (block_on's future, say)"
+            ),
+            Awaiter::Nobody => write!(f, "; its JoinHandle is not being awaited"),
+            Awaiter::Detached => write!(f, "; detached (its JoinHandle was dropped)"),
+        }
     }
 }
 
@@ -83,6 +176,12 @@ impl fmt::Display for Dump {
         writeln!(f, "{} live task(s):", self.tasks.len())?;
         for task in &self.tasks {
             writeln!(f, "  {task}")?;
+        }
+        if !self.jobs.is_empty() {
+            writeln!(f, "{} blocking job(s):", self.jobs.len())?;
+            for job in &self.jobs {
+                writeln!(f, "  {job}")?;
+            }
         }
         Ok(())
     }

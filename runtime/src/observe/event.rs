@@ -178,6 +178,23 @@ pub(crate) enum Event {
         victim: usize,
         tasks: usize,
     },
+    /// `by` handed a closure to the blocking pool: job `job`, made at `location`.
+    JobSpawn {
+        job: TaskId,
+        location: &'static Location<'static>,
+        by: Who,
+    },
+    /// Job `job` ran on a pool thread (this record's track), recorded when it ends; `at` is
+    /// when it started, after `queued_for` in the pool's queue. `awaiter` is the task its end
+    /// woke, when a task awaited it.
+    Job {
+        job: TaskId,
+        location: &'static Location<'static>,
+        took: Duration,
+        queued_for: Duration,
+        outcome: PollOutcome,
+        awaiter: Option<TaskId>,
+    },
 }
 
 /// What the runtime remembers about each task for dumps, packed into one word that the task's

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::event::{Cause, Event, Record, WaitReason, Who};
+use super::event::{Cause, Event, PollOutcome, Record, WaitReason, Who};
 use crate::reactor::Direction;
 use crate::task::TaskId;
 
@@ -69,6 +69,7 @@ pub(crate) fn human(d: Duration) -> String {
 pub(crate) fn line(record: &Record, names: Names<'_>) -> Option<String> {
     let ended = match &record.event {
         Event::Poll { took, .. }
+        | Event::Job { took, .. }
         | Event::ReactorWait { took, .. }
         | Event::RemoteWakes { took, .. } => record.at + *took,
         _ => record.at,
@@ -171,6 +172,41 @@ pub(crate) fn line(record: &Record, names: Names<'_>) -> Option<String> {
                 who_label(*who, names),
                 human(*took)
             );
+        }
+        Event::JobSpawn { job, location, by } => {
+            let _ = write!(
+                out,
+                "spawn_blocking job#{} (at {location}), by {}",
+                job.0,
+                who_label(*by, names)
+            );
+        }
+        Event::Job {
+            job,
+            took,
+            queued_for,
+            outcome,
+            awaiter,
+            ..
+        } => {
+            let _ = match outcome {
+                PollOutcome::Cancelled => write!(
+                    out,
+                    "blocking pool: job#{} was aborted after {} in the queue; its closure never ran",
+                    job.0,
+                    human(*queued_for)
+                ),
+                _ => write!(
+                    out,
+                    "blocking pool: job#{} ran for {} after {} in the queue",
+                    job.0,
+                    human(*took),
+                    human(*queued_for)
+                ),
+            };
+            if let Some(awaiter) = awaiter {
+                let _ = write!(out, " → wake {}", task_label(*awaiter, names));
+            }
         }
     }
     Some(out)

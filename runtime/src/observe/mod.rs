@@ -47,8 +47,9 @@ mod slow;
 mod stats;
 mod watchdog;
 
-pub use dump::{Dump, TaskInfo, TaskState};
+pub use dump::{Awaiter, Dump, JobInfo, JobState, TaskInfo, TaskState};
 pub(crate) use event::{Cause, PollOutcome, TaskNotes, WaitReason, Who};
+pub(crate) use explain::human;
 pub use stats::{Stats, WorkerStats};
 
 use event::{Event, Record, STAMP_UNIT_SHIFT};
@@ -331,6 +332,16 @@ thread_local! {
 #[inline]
 pub(crate) fn polled_task() -> u64 {
     POLLED.get()
+}
+
+/// One run of a blocking job, as the pool thread that ran it reports it (`Observer::job_ran`).
+pub(crate) struct JobRun {
+    pub(crate) id: TaskId,
+    pub(crate) location: &'static Location<'static>,
+    pub(crate) started: Instant,
+    pub(crate) queued_for: Duration,
+    pub(crate) outcome: PollOutcome,
+    pub(crate) awaiter: Option<TaskId>,
 }
 
 /// When a poll started, if the journal wants to know.
@@ -675,6 +686,34 @@ impl Observer {
                     dir,
                     remaining,
                     why,
+                },
+            );
+        }
+    }
+
+    /// The running code (a task, `block_on`'s future, or code outside any poll) handed job
+    /// `job`, made at `location`, to the blocking pool.
+    pub(crate) fn job_spawned(&self, job: TaskId, location: &'static Location<'static>) {
+        if self.journaling() {
+            let by = self.current.get();
+            self.record(Instant::now(), Event::JobSpawn { job, location, by });
+        }
+    }
+
+    /// This pool thread ran job `job` from `started` until now, after `queued_for` in the
+    /// queue; its end woke `awaiter`, if a task awaited it.
+    pub(crate) fn job_ran(&self, job: JobRun) {
+        if self.journaling() {
+            let took = job.started.elapsed();
+            self.record(
+                job.started,
+                Event::Job {
+                    job: job.id,
+                    location: job.location,
+                    took,
+                    queued_for: job.queued_for,
+                    outcome: job.outcome,
+                    awaiter: job.awaiter,
                 },
             );
         }

@@ -44,8 +44,13 @@ pub(crate) fn decision(record: &Record) -> Option<String> {
             format!("{} waits for {dir:?} after {why}", who(*w))
         }
         Event::Steal { victim, tasks } => format!("steal of {tasks} from worker {}", victim + 1),
-        Event::SlowPoll { .. } | Event::ReactorWait { .. } | Event::RemoteWakes { .. } => {
-            return None
+        Event::JobSpawn { job, location, by } => {
+            format!("{} spawns blocking job {job} (at {location})", who(*by))
         }
+        // A job runs on a pool thread, beside the loop: when it ends depends on that thread.
+        Event::Job { .. }
+        | Event::SlowPoll { .. }
+        | Event::ReactorWait { .. }
+        | Event::RemoteWakes { .. } => return None,
     })
 }

@@ -62,6 +62,18 @@ pub struct Stats {
     /// threshold (2.5 ms by default), at least 1 ms. `None` when the warning is off, and then
     /// `longest_poll` is not measured.
     pub poll_sample_period: Option<Duration>,
+    /// Threads of the blocking pool alive now, running a job or idle (an idle one leaves after
+    /// `Builder::blocking_keep_alive`). Zero until the first `spawn_blocking`.
+    pub blocking_threads: u64,
+    /// Blocking jobs running right now.
+    pub blocking_jobs_running: u64,
+    /// Blocking jobs waiting in the pool's queue right now: every thread is busy and the pool
+    /// is at `Builder::max_blocking_threads`.
+    pub blocking_jobs_queued: u64,
+    /// Blocking jobs whose closure ran (returned or panicked) so far.
+    pub blocking_jobs_run: u64,
+    /// The longest time a job waited in the queue before a thread took it.
+    pub blocking_longest_queue_wait: Duration,
     /// One entry per worker thread of a multi-thread runtime (`Builder::worker_threads`), in
     /// order; empty on the current-thread runtime. The runtime-wide counters above include
     /// the workers'.
@@ -95,7 +107,8 @@ impl fmt::Display for Stats {
              wakes: {} ({} remote, {} of block_on's future); \
              reactor: {} waits, {} io events, {} would-block ({} short writes), {} waiting; \
              timers: {} fired, {} pending; \
-             longest poll: {}",
+             longest poll: {}; \
+             blocking pool: {} threads, {} running, {} queued, {} run, longest queue wait {:?}",
             self.tasks_spawned,
             self.tasks_completed,
             self.tasks_alive,
@@ -115,6 +128,11 @@ impl fmt::Display for Stats {
                 Some(period) if self.longest_poll.is_zero() => format!("under {period:?}"),
                 Some(_) => format!("at least {:?}", self.longest_poll),
             },
+            self.blocking_threads,
+            self.blocking_jobs_running,
+            self.blocking_jobs_queued,
+            self.blocking_jobs_run,
+            self.blocking_longest_queue_wait,
         )
     }
 }

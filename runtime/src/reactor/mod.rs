@@ -224,6 +224,24 @@ impl Reactor {
         }
     }
 
+    /// Adds `source` to the poller now, if it is not already: what `poll_ready` does at the
+    /// first wait, done up front so that a descriptor the poller refuses fails at once.
+    pub(crate) fn register(&self, source: &Source) -> io::Result<()> {
+        let mut waiters = source.lock();
+        if !waiters.open {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the descriptor is being closed",
+            ));
+        }
+        if !waiters.added {
+            source.start_reporting();
+            self.add(source)?;
+            waiters.added = true;
+        }
+        Ok(())
+    }
+
     /// Takes back a waker filed for `dir` (the operation that filed it is gone).
     pub(crate) fn unfile(&self, source: &Source, dir: Direction, waker: &Waker) {
         let taken = source.lock().unfile(dir, waker);

@@ -128,7 +128,11 @@ impl<T> Future for JoinHandle<T> {
             empty => *empty = Some(Box::new(cx.waker().clone())),
         }
         match self.header().state.set_join_waker() {
-            Ok(()) => Poll::Pending,
+            Ok(()) => {
+                // SAFETY: the handle's reference keeps the task alive.
+                unsafe { Header::joined(self.task) };
+                Poll::Pending
+            }
             Err(state) => {
                 // SAFETY: JOIN_WAKER is still clear: the slot is still ours.
                 unsafe { *slot = None };

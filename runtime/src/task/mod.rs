@@ -8,8 +8,8 @@
 //!
 //! This layer knows nothing of executors but the `Schedule` trait they implement: where a woken
 //! task goes. The public `nbio::task` namespace also names what the layers above make of tasks
-//! (the spawn [`Builder`], the [`Dump`]); those three lines of re-exports are the only place this
-//! module names anything above it, and no code of the layer uses them.
+//! (the spawn [`Builder`], the [`JoinSet`], the [`Dump`]); those lines of re-exports are the only
+//! place this module names anything above it, and no code of the layer uses them.
 //!
 //! What this module guarantees, whatever the interleaving of threads:
 //! - a task is in a run queue at most once, however often it is woken;
@@ -18,6 +18,8 @@
 //! - a panic in a task is caught and handed to its `JoinHandle` as a [`JoinError`].
 
 use std::fmt;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 
 mod join;
 pub(crate) mod list;
@@ -30,6 +32,7 @@ mod waker;
 pub use join::{JoinError, JoinHandle};
 
 // The public namespace: what the executor and the observer make of tasks.
+pub use crate::executor::join_set::JoinSet;
 pub use crate::executor::task_builder::Builder;
 pub use crate::observe::{Dump, TaskInfo, TaskState};
 
@@ -42,6 +45,25 @@ impl TaskId {
     /// The number behind the id.
     pub fn as_u64(self) -> u64 {
         self.0
+    }
+}
+
+/// Hands out the task ids of one runtime, from every thread that spawns on it: its tasks and
+/// its blocking jobs draw from the same counter, so that an id names one thing in a dump or a
+/// trace. Not a protocol: one `fetch_add`, and ids only need to be distinct.
+#[derive(Debug)]
+pub(crate) struct TaskIds(AtomicU64);
+
+impl TaskIds {
+    /// Ids from 1 up.
+    pub(crate) fn new() -> TaskIds {
+        TaskIds(AtomicU64::new(1))
+    }
+
+    /// A fresh id.
+    #[inline]
+    pub(crate) fn next(&self) -> TaskId {
+        TaskId(self.0.fetch_add(1, Relaxed))
     }
 }
 

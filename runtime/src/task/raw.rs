@@ -14,7 +14,7 @@
 //! - the join-waker slot: as described on `JOIN_WAKER` in `state.rs`.
 
 use std::any::Any;
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
 use std::mem::{self, ManuallyDrop};
 use std::panic::{self, AssertUnwindSafe};
@@ -33,6 +33,25 @@ use crate::loom;
 pub(crate) trait Schedule: Send + Sync + 'static {
     /// Puts a task that was just made runnable into a run queue, handing over the reference.
     fn schedule(&self, task: TaskRef);
+
+    /// The `JoinHandle` of `task` is being awaited by `awaiter` (`None`: by code that is not an
+    /// nbio task, such as the future passed to `block_on`), with a waker it did not hold
+    /// before. Only for the record: the blocking pool keeps it for its dumps and trace.
+    fn joined(&self, _task: TaskId, _awaiter: Option<TaskId>) {}
+}
+
+thread_local! {
+    /// The raw id of the task `TaskRef::run` is running on this thread, 0 when none: what a
+    /// `JoinHandle` names as its awaiter. Set and restored around every run (two plain stores).
+    static RUNNING: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The task being run on this thread right now, if any.
+pub(crate) fn running() -> Option<TaskId> {
+    match RUNNING.try_with(Cell::get) {
+        Ok(0) | Err(_) => None,
+        Ok(id) => Some(TaskId(id)),
+    }
 }
 
 /// The part of a task every holder of a reference may look at.
@@ -124,6 +143,8 @@ struct Vtable {
     drop_output: unsafe fn(NonNull<Header>),
     /// Hands a reference to the scheduler.
     schedule: unsafe fn(NonNull<Header>, TaskRef),
+    /// Tells the scheduler who awaits the task (`Schedule::joined`).
+    joined: unsafe fn(NonNull<Header>, Option<TaskId>),
     /// Frees the allocation.
     dealloc: unsafe fn(NonNull<Header>),
 }
@@ -187,6 +208,7 @@ impl<F: Future, S: Schedule> RawTask<F, S> {
         output: Self::output,
         drop_output: Self::drop_output,
         schedule: Self::schedule,
+        joined: Self::joined,
         dealloc: Self::dealloc,
     };
 
@@ -280,6 +302,14 @@ impl<F: Future, S: Schedule> RawTask<F, S> {
     }
 
     /// # Safety
+    /// As for `stage`.
+    unsafe fn joined(ptr: NonNull<Header>, awaiter: Option<TaskId>) {
+        // SAFETY: forwarded from the caller: the task is alive.
+        let raw = unsafe { ptr.cast::<Self>().as_ref() };
+        raw.scheduler.joined(raw.header.id(), awaiter);
+    }
+
+    /// # Safety
     /// `ptr` must come from `allocate::<F, S>` and the last reference must just have been
     /// dropped. The future and the output must already be gone.
     unsafe fn dealloc(ptr: NonNull<Header>) {
@@ -321,6 +351,15 @@ impl Header {
     /// The task's id.
     pub(crate) fn id(&self) -> TaskId {
         self.meta.id()
+    }
+
+    /// Tells the task's scheduler that the task running on this thread now awaits it.
+    ///
+    /// # Safety
+    /// The caller must hold a reference (it is the `JoinHandle`).
+    pub(crate) unsafe fn joined(this: NonNull<Header>) {
+        // SAFETY: forwarded from the caller: the handle's reference keeps the task alive.
+        unsafe { (this.as_ref().vtable.joined)(this, running()) }
     }
 }
 
@@ -380,7 +419,8 @@ pub(crate) struct TaskRef(NonNull<Header>);
 // SAFETY: a `TaskRef` moves between threads through the remote-wake queue. All it lets a
 // thread do is touch the state word (atomic) and hand the task to the executor; the future
 // inside is only polled or dropped by `run` and `shutdown`, which only the runtime's own
-// thread calls.
+// thread calls, or, for a blocking job (whose closure is `Send`), the pool thread that took it
+// from the pool's queue.
 unsafe impl Send for TaskRef {}
 
 impl TaskRef {
@@ -428,8 +468,12 @@ impl TaskRef {
             Start::Poll => {
                 let waker = waker::borrowed(self.0);
                 let mut cx = Context::from_waker(&waker);
+                // The poll catches panics, so the previous value is always restored.
+                let outer = RUNNING.replace(header.id().0);
                 // SAFETY: we hold RUNNING and the future is still in the slot.
-                if !unsafe { (vtable.poll)(self.0, &mut cx) } {
+                let done = unsafe { (vtable.poll)(self.0, &mut cx) };
+                RUNNING.set(outer);
+                if !done {
                     return match header.state.end_pending_run() {
                         AfterPoll::Requeue => RunOutcome::Requeue(self),
                         AfterPoll::Idle => {

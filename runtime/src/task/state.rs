@@ -95,6 +95,11 @@ impl Snapshot {
         self.has(RUNNING)
     }
 
+    /// A `JoinHandle` still exists (the task is not detached).
+    pub(crate) fn has_handle(self) -> bool {
+        self.has(HANDLE)
+    }
+
     /// The join-waker slot is published to the task side.
     pub(crate) fn has_join_waker(self) -> bool {
         self.has(JOIN_WAKER)

@@ -151,6 +151,7 @@ impl BlockOn {
         let _current = current::enter(Current::BlockOn(Rc::clone(self)));
         let _context = context::enter(Entered {
             reactor: Arc::clone(&self.shared.reactor),
+            blocking: self.shared.blocking.clone(),
             observer: Rc::clone(&self.observer),
         });
         let mut future = pin!(future);

@@ -21,7 +21,7 @@ use std::future::Future;
 use std::io;
 use std::panic::Location;
 use std::rc::Rc;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{self, JoinHandle as ThreadHandle};
@@ -41,11 +41,12 @@ pub(crate) use worker::Worker;
 
 use super::current::{self, Current};
 use super::scheduler::Config;
+use crate::blocking::{BlockingPool, ShutdownReport};
 use crate::observe::{self, Dump, Observer, Stats, TaskInfo, TaskNotes, TaskState, WorkerStats};
 use crate::reactor::Reactor;
 use crate::task::list::TaskList;
 use crate::task::raw::{self, Header, Schedule, TaskMeta, TaskRef};
-use crate::task::{JoinHandle, TaskId};
+use crate::task::{JoinHandle, TaskId, TaskIds};
 use idle::{Idle, Parker, Unparked};
 use inject::Inject;
 use pinned::{Owner, Pinned};
@@ -66,7 +67,10 @@ pub(crate) struct Shared {
     driver: AtomicBool,
     /// Every `Send` task whose future still exists, in shards.
     tasks: Box<[Mutex<TaskList>]>,
-    next_id: AtomicU64,
+    /// Ids of tasks and of blocking jobs.
+    ids: Arc<TaskIds>,
+    /// Threads for blocking work, shared by every worker; none until the first job.
+    pub(crate) blocking: BlockingPool,
     spawned: AtomicU64,
     completed: AtomicU64,
     /// Wakes from threads that are not this runtime's workers (and pinned tasks woken from
@@ -138,7 +142,7 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let id = TaskId(self.next_id.fetch_add(1, Relaxed));
+        let id = self.ids.next();
         let site = match observer {
             Some(observer) => observer.site_of(location),
             None => self.observe.site_of(location),
@@ -173,7 +177,7 @@ impl Shared {
         F: Future + 'static,
         F::Output: 'static,
     {
-        let id = TaskId(self.next_id.fetch_add(1, Relaxed));
+        let id = self.ids.next();
         let meta = TaskMeta::new(id, observer.site_of(location));
         let task = raw::allocate(future, Arc::clone(&runner.pinned), meta);
         observer.spawned(id, name, location);
@@ -280,6 +284,8 @@ impl MultiThread {
         let observed = observe::Shared::new(&config.observe, TaskMeta::NO_SITE);
         observed.set_many_threads();
         let reactor = Arc::new(Reactor::new()?);
+        let ids = Arc::new(TaskIds::new());
+        let blocking = BlockingPool::new(config.blocking, Arc::clone(&ids), Arc::clone(&observed));
         let shared = Arc::new_cyclic(|weak| Shared {
             reactor,
             workers: (0..workers)
@@ -297,7 +303,8 @@ impl MultiThread {
             idle: Idle::new(workers),
             driver: AtomicBool::new(false),
             tasks: (0..LIST_SHARDS).map(|_| Mutex::default()).collect(),
-            next_id: AtomicU64::new(1),
+            ids,
+            blocking,
             spawned: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             remote_wakes: AtomicU64::new(0),
@@ -387,10 +394,13 @@ impl MultiThread {
         self.shared.dump()
     }
 
-    /// Drops every task's future and joins the workers.
-    pub(crate) fn shutdown(&self) {
+    /// Drops every task's future and joins the workers, cancels the blocking jobs still queued
+    /// and waits at most `grace` for the running ones. Only the first call does anything.
+    pub(crate) fn shutdown(&self, grace: std::time::Duration) -> Option<ShutdownReport> {
         let shared = &self.shared;
-        shared.shutting_down.store(true, Release);
+        if shared.shutting_down.swap(true, AcqRel) {
+            return None;
+        }
         // Wake everyone: sleeping workers see the flag and leave their loops.
         for index in 0..shared.workers.len() {
             shared.unpark(index);
@@ -413,8 +423,10 @@ impl MultiThread {
             }
         }
         self.block_on.pinned_runner().shutdown();
+        let report = shared.blocking.shutdown(grace);
         shared.reactor.shutdown();
         shared.observe.shutdown();
+        Some(report)
     }
 }
 
@@ -456,6 +468,7 @@ impl Shared {
         let main = self.main_wakes.load(Relaxed);
         let main_remote = self.main_remote_wakes.load(Relaxed);
         let local: u64 = workers.iter().map(|w| w.wakes).sum::<u64>() + pinned_wakes;
+        let pool = self.blocking.stats();
         Stats {
             tasks_spawned: self.spawned.load(Relaxed),
             tasks_completed: self.completed.load(Relaxed),
@@ -473,6 +486,11 @@ impl Shared {
             timers_pending: self.reactor.pending_timers() as u64,
             longest_poll: self.observe.longest_poll(),
             poll_sample_period: self.observe.poll_sample_period(),
+            blocking_threads: pool.threads,
+            blocking_jobs_running: pool.running,
+            blocking_jobs_queued: pool.queued,
+            blocking_jobs_run: pool.run,
+            blocking_longest_queue_wait: pool.longest_wait,
             workers,
         }
     }
@@ -488,7 +506,10 @@ impl Shared {
             add(&lock(&pinned.tasks));
         }
         tasks.sort_by_key(|task| task.id);
-        Dump { tasks }
+        Dump {
+            tasks,
+            jobs: self.blocking.jobs(),
+        }
     }
 }
 

@@ -72,6 +72,7 @@ impl Worker {
         let _current = current::enter(Current::Worker(Rc::clone(&worker)));
         let _context = context::enter(Entered {
             reactor: Arc::clone(&worker.shared.reactor),
+            blocking: worker.shared.blocking.clone(),
             observer,
         });
         worker.observer.resume();
