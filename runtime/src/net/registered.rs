@@ -221,12 +221,19 @@ pub(crate) struct Wait<'a, T: AsFd> {
 }
 
 impl<'a, T: AsFd> Wait<'a, T> {
-    fn new(registered: &'a Registered<T>, dir: Direction) -> Wait<'a, T> {
+    /// A wait on `registered` in `dir` that has filed nothing yet. Operations kept between
+    /// polls (an `Incoming` stream of connections) hold one for as long as they live.
+    pub(crate) fn new(registered: &'a Registered<T>, dir: Direction) -> Wait<'a, T> {
         Wait {
             registered,
             dir,
             filed: None,
         }
+    }
+
+    /// Where `poll_io` and `poll_ready` remember the waker they filed.
+    pub(crate) fn filed(&mut self) -> &mut Option<Waker> {
+        &mut self.filed
     }
 }
 

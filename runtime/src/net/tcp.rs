@@ -34,18 +34,44 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::OwnedFd;
+use std::sync::{Mutex, PoisonError};
+use std::task::{Context, Poll};
 
+use futures_lite::Stream;
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketType};
 
-use super::accept_patiently;
+use super::accept::{self, Incoming, Listen, Patience};
 use super::registered::Registered;
-use super::stream::{impl_async_read_write, stream_methods};
+use super::stream_api::{impl_async_read_write, stream_methods};
 use crate::reactor::Direction;
 
 /// A TCP listener whose `accept` waits without blocking the thread.
 pub struct AsyncTcpListener {
     inner: Registered<TcpListener>,
+    /// The back-off of `poll_accept` when the process is out of descriptors, kept between
+    /// its calls (`accept` and `incoming` keep their own).
+    patience: Mutex<Patience>,
+}
+
+impl Listen for AsyncTcpListener {
+    type Socket = TcpListener;
+    type Conn = (AsyncTcpStream, SocketAddr);
+
+    fn registered(&self) -> &Registered<TcpListener> {
+        &self.inner
+    }
+
+    fn accept_once(listener: &TcpListener) -> io::Result<(AsyncTcpStream, SocketAddr)> {
+        let (stream, peer) = loop {
+            match listener.accept() {
+                // A connection reset before it was accepted (the BSDs): take the next one.
+                Err(err) if err.kind() == io::ErrorKind::ConnectionAborted => continue,
+                result => break result?,
+            }
+        };
+        Ok((AsyncTcpStream::from_std(stream)?, peer))
+    }
 }
 
 impl AsyncTcpListener {
@@ -81,6 +107,7 @@ impl AsyncTcpListener {
         listener.set_nonblocking(true)?;
         Ok(AsyncTcpListener {
             inner: Registered::new(listener),
+            patience: Mutex::new(Patience::new()),
         })
     }
 
@@ -90,16 +117,59 @@ impl AsyncTcpListener {
     /// If the process is out of file descriptors, waits (backing off up to 100 ms between
     /// attempts) until one is free instead of failing, so an accept loop never spins.
     pub async fn accept(&self) -> io::Result<(AsyncTcpStream, SocketAddr)> {
-        let (stream, peer) = accept_patiently(|| {
-            self.inner.io(Direction::Read, |listener| loop {
-                match listener.accept() {
-                    Err(err) if err.kind() == io::ErrorKind::ConnectionAborted => continue,
-                    result => break result,
-                }
-            })
+        accept::accept(self).await
+    }
+
+    /// [`accept`](Self::accept) in poll form, for code that writes its own futures (a server
+    /// library's accept loop). `Ready` with a connection or an error; `Pending` with `cx`'s
+    /// waker filed until the listener's next event. As with every poll form, only the waker
+    /// of the latest call is sure to be woken: one task should poll a listener this way.
+    ///
+    /// ```
+    /// use nbio::net::{AsyncTcpListener, AsyncTcpStream};
+    /// nbio::block_on(async {
+    ///     let listener = AsyncTcpListener::bind("127.0.0.1:0")?;
+    ///     let client = AsyncTcpStream::connect(listener.local_addr()?).await?;
+    ///     let (conn, peer) = std::future::poll_fn(|cx| listener.poll_accept(cx)).await?;
+    ///     assert_eq!(peer, client.local_addr()?);
+    ///     assert_eq!(conn.peer_addr()?, client.local_addr()?);
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn poll_accept(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(AsyncTcpStream, SocketAddr)>> {
+        let mut patience = self.patience.lock().unwrap_or_else(PoisonError::into_inner);
+        patience.poll(cx, |cx| accept::poll_accept_once(self, cx, &mut None))
+    }
+
+    /// The connections this listener accepts, as a futures-lite [`Stream`] that never ends by
+    /// itself: each item is a connection, or an accept error (running out of descriptors is
+    /// not one: it waits, as [`accept`](Self::accept) does). Dropping the stream takes back
+    /// the waker it filed.
+    ///
+    /// ```
+    /// use futures_lite::StreamExt;
+    /// use nbio::net::{AsyncTcpListener, AsyncTcpStream};
+    /// nbio::block_on(async {
+    ///     let listener = AsyncTcpListener::bind("127.0.0.1:0")?;
+    ///     let addr = listener.local_addr()?;
+    ///     nbio::spawn(async move { AsyncTcpStream::connect(addr).await?.write_all(b"hi").await });
+    ///     let mut incoming = listener.incoming();
+    ///     let conn = incoming.next().await.expect("the stream never ends")?;
+    ///     let mut buf = [0u8; 2];
+    ///     conn.read_exact(&mut buf).await?;
+    ///     assert_eq!(&buf, b"hi");
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn incoming(&self) -> impl Stream<Item = io::Result<AsyncTcpStream>> + Send + Unpin + '_ {
+        futures_lite::StreamExt::map(Incoming::new(self), |accepted| {
+            accepted.map(|(stream, _)| stream)
         })
-        .await?;
-        Ok((AsyncTcpStream::from_std(stream)?, peer))
     }
 
     /// The address the listener is bound to.
@@ -195,12 +265,25 @@ impl fmt::Debug for AsyncTcpStream {
 
 /// One non-blocking connect: start the handshake, wait for writability, read the outcome.
 async fn connect_to(addr: SocketAddr) -> io::Result<AsyncTcpStream> {
-    let family = if addr.is_ipv4() {
+    let socket = nonblocking_socket(family_of(addr), SocketType::STREAM)?;
+    connect_socket(socket, addr).await
+}
+
+/// The address family a socket for `addr` needs.
+pub(crate) fn family_of(addr: SocketAddr) -> AddressFamily {
+    if addr.is_ipv4() {
         AddressFamily::INET
     } else {
         AddressFamily::INET6
-    };
-    let socket = nonblocking_socket(family, SocketType::STREAM)?;
+    }
+}
+
+/// Connects `socket` (non-blocking, of `addr`'s family) to `addr`: start the handshake, wait
+/// for writability, read the outcome. `TcpSocket::connect` shares it.
+pub(crate) async fn connect_socket(
+    socket: OwnedFd,
+    addr: SocketAddr,
+) -> io::Result<AsyncTcpStream> {
     match rustix::net::connect(&socket, &addr) {
         Ok(()) | Err(Errno::INPROGRESS) | Err(Errno::INTR) => {}
         Err(errno) => return Err(connect_error(errno.into(), addr)),
