@@ -74,6 +74,8 @@
 // The layers, bottom up; docs/README.md draws them.
 mod context;
 mod executor;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod loom;
 pub mod net;
 mod observe;

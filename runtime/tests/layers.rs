@@ -22,6 +22,8 @@ const MAY_USE: &[(&str, &[&str])] = &[
         "executor",
         &["loom", "task", "reactor", "observe", "context"],
     ),
+    // The adapters for hyper sit on top: streams, timers and spawn, nothing below them.
+    ("hyper", &["net", "time", "executor"]),
 ];
 
 /// What the observer may take from the layers it names: plain types, nothing with behaviour.

@@ -16,6 +16,8 @@ use crate::reactor::Direction;
 pub(crate) trait StreamIo: AsFd {
     fn read_now(&self, buf: &mut [u8]) -> io::Result<usize>;
     fn read_vectored_now(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize>;
+    #[cfg(feature = "hyper")]
+    fn read_uninit_now(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize>;
     fn write_now(&self, buf: &[u8]) -> io::Result<usize>;
     fn write_vectored_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
     fn shutdown_now(&self, how: Shutdown) -> io::Result<()>;
@@ -31,6 +33,15 @@ macro_rules! stream_io {
         impl StreamIo for $ty {
             fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
                 receive(self, buf)
+            }
+
+            #[cfg(feature = "hyper")]
+            fn read_uninit_now(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize> {
+                // rustix's `recv` takes uninitialised memory: the kernel only writes to it.
+                match rustix::net::recv(self, buf, rustix::net::RecvFlags::empty()) {
+                    Ok((_, read)) => Ok(read),
+                    Err(errno) => Err(errno.into()),
+                }
             }
 
             fn read_vectored_now(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
@@ -124,6 +135,19 @@ impl<T: StreamIo> Registered<T> {
     ) -> Poll<io::Result<usize>> {
         self.poll_io(Direction::Read, cx, &mut None, || {
             self.try_read_vectored(bufs)
+        })
+    }
+
+    /// `poll_read` into memory that may be uninitialised (hyper's read buffer), which saves
+    /// zeroing it first; the same readiness rule.
+    #[cfg(feature = "hyper")]
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(Direction::Read, cx, &mut None, || {
+            self.try_io(Direction::Read, None, |io| io.read_uninit_now(buf))
         })
     }
 

@@ -161,6 +161,17 @@ macro_rules! stream_methods {
                     .poll_ready_for(crate::reactor::Direction::Write, cx)
             }
 
+            /// `poll_read` into hyper's buffer, which may be uninitialised: `nbio::hyper::Io`
+            /// reads nbio's streams this way.
+            #[cfg(feature = "hyper")]
+            pub(crate) fn poll_read_uninit(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [std::mem::MaybeUninit<u8>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.inner.poll_read_uninit(cx, buf)
+            }
+
             /// One non-blocking read: what has arrived, `Ok(0)` at end of stream, or
             /// `WouldBlock` if nothing has, which also clears the readiness that
             /// [`readable`](Self::readable) waits on. With `readable`, the loop that reads only
