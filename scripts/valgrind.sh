@@ -23,7 +23,8 @@ cd "$(dirname "$0")/.."
 TESTS=(nbio observe budget abandoned
        join runtime_drop panics shutdown block_on stats wakeups wake_storm
        stream_model faults timers timer_properties tcp readiness readiness_contract fd_reuse
-       sigpipe udp unix io_traits fairness connection_churn)
+       sigpipe udp unix io_traits fairness connection_churn
+       vectored drained_reads poll_forms hyper_io)
 
 # Tests skipped inside a binary, with the reason.
 #   readiness_contract: the two loops that must not spin are bounded by the CPU time of the

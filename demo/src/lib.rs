@@ -53,6 +53,9 @@ mod guide {
     #[doc = include_str!("../../docs/06-what-the-article-gets-wrong.md")]
     pub struct WhatTheArticleGetsWrong;
 
+    #[doc = include_str!("../../docs/11-ecosystem.md")]
+    pub struct Ecosystem;
+
     #[doc = include_str!("../../docs/performance.md")]
     pub struct Performance;
 }

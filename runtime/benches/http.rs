@@ -18,8 +18,10 @@
 //! Knobs (environment): `NBIO_HTTP_RUNS` (runs per runtime, default 5), `NBIO_HTTP_SECONDS`
 //! (seconds per run, default 3), `NBIO_HTTP_RUNTIMES` (a comma-separated list of names from
 //! `servers.rs`, e.g. `nbio,tokio current_thread`; the default is every column marked
-//! `by_default`), `NBIO_HTTP_STRACE=1` (instead: one run per runtime under `strace -f -c`,
-//! printing syscalls per request).
+//! `by_default`), `NBIO_HTTP_SYSCALLS=strace` or `=perf` (instead: one run per runtime with
+//! the server under `strace -f -c`, or under `perf stat` counting the syscall tracepoints,
+//! which costs the server far less and so keeps its batching closer to a plain run; both
+//! print syscalls per request).
 
 #[path = "compare/measure.rs"]
 #[allow(dead_code)]
@@ -55,8 +57,14 @@ fn main() {
         eprintln!("http bench: {err}; run scripts/bench-http.sh, which installs it");
         std::process::exit(2);
     });
-    if env::var("NBIO_HTTP_STRACE").is_ok_and(|v| v == "1") {
-        return strace_counts(&servers, seconds);
+    match env::var("NBIO_HTTP_SYSCALLS").as_deref() {
+        Ok("strace") => return syscall_counts(&servers, seconds, Counter::Strace),
+        Ok("perf") => return syscall_counts(&servers, seconds, Counter::Perf),
+        Ok(other) => {
+            eprintln!("http bench: NBIO_HTTP_SYSCALLS is strace or perf, not {other:?}");
+            std::process::exit(2);
+        }
+        Err(_) => {}
     }
     println!(
         "W8: hyper hello world, {version}, -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{seconds}s, \
@@ -219,21 +227,54 @@ fn measure_once(server: &Server, seconds: u64) -> Run {
     }
 }
 
-/// One run per runtime with the server under `strace -f -c`: syscalls per request.
-fn strace_counts(servers: &[&Server], seconds: u64) {
-    println!("W8 syscalls per request (strace -f -c of the server, wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{seconds}s)");
+/// What counts the server's syscalls.
+#[derive(Clone, Copy)]
+enum Counter {
+    /// `strace -f -c`: every syscall, and how many failed; slows the server several times.
+    Strace,
+    /// `perf stat` on the syscall tracepoints: the calls that matter here, and the reads that
+    /// failed with `EAGAIN`; costs the server little.
+    Perf,
+}
+
+/// One run per runtime with the server's syscalls counted: syscalls per request.
+fn syscall_counts(servers: &[&Server], seconds: u64, counter: Counter) {
+    let how = match counter {
+        Counter::Strace => "strace -f -c",
+        Counter::Perf => "perf stat, syscall tracepoints",
+    };
+    println!("W8 syscalls per request ({how} on the server; wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{seconds}s); in parentheses, the calls that failed");
     let mut rows = Vec::new();
     for server in servers {
-        let summary = env::temp_dir().join(format!("nbio-w8-strace-{}.txt", std::process::id()));
-        let summary_arg = summary.to_string_lossy().to_string();
-        let process = ServerProcess::start(server, &["strace", "-f", "-c", "-o", &summary_arg]);
+        let out = env::temp_dir().join(format!("nbio-w8-syscalls-{}.txt", std::process::id()));
+        let out_arg = out.to_string_lossy().to_string();
+        let events = report::perf_events();
+        let wrapper: Vec<&str> = match counter {
+            Counter::Strace => vec!["strace", "-f", "-c", "-o", &out_arg],
+            Counter::Perf => {
+                let mut args = vec!["perf", "stat", "-x", ",", "-o", &out_arg];
+                for (event, filter) in &events {
+                    args.extend(["-e", event]);
+                    if let Some(filter) = filter {
+                        args.extend(["--filter", filter]);
+                    }
+                }
+                args.push("--");
+                args
+            }
+        };
+        let process = ServerProcess::start(server, &wrapper);
         let url = format!("http://{}/", process.addr);
         let result = wrk::run(&url, WRK_THREADS, WRK_CONNECTIONS, seconds)
             .unwrap_or_else(|err| panic!("wrk against {}: {err}", server.name));
         process.stop();
-        let text = std::fs::read_to_string(&summary).expect("strace's summary");
-        let _ = std::fs::remove_file(&summary);
-        rows.push((server.name, result.requests, report::strace_calls(&text)));
+        let text = std::fs::read_to_string(&out).expect("the counter's output");
+        let _ = std::fs::remove_file(&out);
+        let calls = match counter {
+            Counter::Strace => report::strace_calls(&text),
+            Counter::Perf => report::perf_calls(&text),
+        };
+        rows.push((server.name, result.requests, calls));
     }
-    print!("{}", report::strace_table(&rows));
+    print!("{}", report::syscall_table(&rows));
 }

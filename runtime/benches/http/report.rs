@@ -144,9 +144,76 @@ pub fn strace_calls(summary: &str) -> Vec<Calls> {
         .collect()
 }
 
+/// The syscalls `perf stat` counts (tracepoint, and a filter): every syscall, then the ones
+/// the servers of W8 make per request or per reactor wait; the reads twice, the second time
+/// only the calls that failed with `EAGAIN` (-11).
+pub fn perf_events() -> Vec<(String, Option<String>)> {
+    let mut events = vec![("raw_syscalls:sys_enter".to_string(), None)];
+    for name in [
+        "recvfrom",
+        "recvmsg",
+        "readv",
+        "sendto",
+        "sendmsg",
+        "writev",
+        "epoll_wait",
+        "epoll_pwait",
+        "epoll_pwait2",
+        "epoll_ctl",
+        "timerfd_settime",
+        "read",
+        "write",
+        "futex",
+    ] {
+        events.push((format!("syscalls:sys_enter_{name}"), None));
+    }
+    for read in ["recvfrom", "recvmsg"] {
+        events.push((
+            format!("syscalls:sys_exit_{read}"),
+            Some("ret == -11".to_string()),
+        ));
+    }
+    events
+}
+
+/// Reads `perf stat -x,` output: `count,,event,…` lines.
+pub fn perf_calls(text: &str) -> Vec<Calls> {
+    let mut calls: Vec<Calls> = Vec::new();
+    let mut total = 0;
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split(',').collect();
+        let (Some(count), Some(event)) = (fields.first(), fields.get(2)) else {
+            continue;
+        };
+        let Ok(count) = count.parse::<u64>() else {
+            continue;
+        };
+        if *event == "raw_syscalls:sys_enter" {
+            total = count;
+        } else if let Some(name) = event.strip_prefix("syscalls:sys_exit_") {
+            if let Some(read) = calls.iter_mut().find(|c| c.name == name) {
+                read.errors = count;
+            }
+        } else if let Some(name) = event.strip_prefix("syscalls:sys_enter_") {
+            calls.push(Calls {
+                name: name.to_string(),
+                calls: count,
+                errors: 0,
+            });
+        }
+    }
+    let named: u64 = calls.iter().map(|c| c.calls).sum();
+    calls.push(Calls {
+        name: "(others)".to_string(),
+        calls: total.saturating_sub(named),
+        errors: 0,
+    });
+    calls
+}
+
 /// Syscalls per request, a row per runtime, a column for each syscall that any runtime makes
 /// at least once per 20 requests; failed calls (`EAGAIN`, mostly) in parentheses.
-pub fn strace_table(rows: &[(&str, u64, Vec<Calls>)]) -> String {
+pub fn syscall_table(rows: &[(&str, u64, Vec<Calls>)]) -> String {
     let mut names: Vec<String> = Vec::new();
     for (_, requests, calls) in rows {
         for call in calls {

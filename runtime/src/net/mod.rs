@@ -48,6 +48,7 @@ macro_rules! impl_as_fd {
 }
 
 mod accept;
+mod inq;
 mod registered;
 mod socket;
 mod stream;

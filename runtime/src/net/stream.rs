@@ -9,15 +9,19 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::task::{Context, Poll};
 
+use super::inq::{self, Received};
 use super::registered::Registered;
 use crate::reactor::Direction;
 
 /// The non-blocking syscalls a stream socket offers to the shared code below.
+///
+/// A read reports whether the kernel said the socket is drained (see `inq.rs`): TCP can on
+/// Linux, Unix streams cannot.
 pub(crate) trait StreamIo: AsFd {
-    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize>;
-    fn read_vectored_now(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize>;
+    fn read_now(&self, buf: &mut [u8]) -> io::Result<Received>;
+    fn read_vectored_now(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<Received>;
     #[cfg(feature = "hyper")]
-    fn read_uninit_now(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize>;
+    fn read_uninit_now(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<Received>;
     fn write_now(&self, buf: &[u8]) -> io::Result<usize>;
     fn write_vectored_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
     fn shutdown_now(&self, how: Shutdown) -> io::Result<()>;
@@ -28,48 +32,67 @@ pub(crate) trait StreamIo: AsFd {
 /// reports how much of them it took, as std's `write_vectored` does.
 pub(crate) const IOV_MAX: usize = 1024;
 
-macro_rules! stream_io {
-    ($ty:ty) => {
-        impl StreamIo for $ty {
-            fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-                receive(self, buf)
-            }
+/// The writes and the shutdown, the same for both stream types.
+macro_rules! stream_writes {
+    () => {
+        fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
+            send_without_sigpipe(self, buf)
+        }
 
-            #[cfg(feature = "hyper")]
-            fn read_uninit_now(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize> {
-                // rustix's `recv` takes uninitialised memory: the kernel only writes to it.
-                match rustix::net::recv(self, buf, rustix::net::RecvFlags::empty()) {
-                    Ok((_, read)) => Ok(read),
-                    Err(errno) => Err(errno.into()),
-                }
-            }
+        fn write_vectored_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            send_vectored_without_sigpipe(self, &bufs[..bufs.len().min(IOV_MAX)])
+        }
 
-            fn read_vectored_now(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-                let count = bufs.len().min(IOV_MAX);
-                rustix::io::readv(self, &mut bufs[..count]).map_err(io::Error::from)
-            }
-
-            fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
-                send_without_sigpipe(self, buf)
-            }
-
-            fn write_vectored_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-                send_vectored_without_sigpipe(self, &bufs[..bufs.len().min(IOV_MAX)])
-            }
-
-            fn shutdown_now(&self, how: Shutdown) -> io::Result<()> {
-                self.shutdown(how)
-            }
+        fn shutdown_now(&self, how: Shutdown) -> io::Result<()> {
+            self.shutdown(how)
         }
     };
 }
 
-stream_io!(TcpStream);
-stream_io!(UnixStream);
+/// TCP reads with `recvmsg(2)` and `TCP_INQ`, which say whether the socket is drained.
+impl StreamIo for TcpStream {
+    fn read_now(&self, buf: &mut [u8]) -> io::Result<Received> {
+        inq::receive(self, buf)
+    }
+
+    fn read_vectored_now(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<Received> {
+        inq::receive_vectored(self, bufs)
+    }
+
+    #[cfg(feature = "hyper")]
+    fn read_uninit_now(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<Received> {
+        inq::receive_uninit(self, buf)
+    }
+
+    stream_writes!();
+}
+
+/// Unix stream reads: plain `recv(2)` and `readv(2)`, which cannot say what is left.
+impl StreamIo for UnixStream {
+    fn read_now(&self, buf: &mut [u8]) -> io::Result<Received> {
+        receive(self, buf).map(Received::unknown)
+    }
+
+    fn read_vectored_now(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<Received> {
+        let count = bufs.len().min(IOV_MAX);
+        let read = rustix::io::readv(self, &mut bufs[..count])?;
+        Ok(Received::unknown(read))
+    }
+
+    #[cfg(feature = "hyper")]
+    fn read_uninit_now(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<Received> {
+        // rustix's `recv` takes uninitialised memory: the kernel only writes to it.
+        let (_, read) = rustix::net::recv(self, buf, rustix::net::RecvFlags::empty())?;
+        Ok(Received::unknown(read))
+    }
+
+    stream_writes!();
+}
 
 /// Reads with `recv(2)` straight from rustix. std's `read` goes through libc, whose wrapper
 /// of a blocking-capable call adds pthread cancellation bookkeeping to every call once the
 /// process has a second thread (nbio's watchdog, a worker): about 40 instructions per read.
+/// (TCP reads pay that wrapper for `recvmsg`, in `inq.rs`, to save a whole syscall instead.)
 fn receive(socket: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
     match rustix::net::recv(socket, buf, rustix::net::RecvFlags::empty()) {
         Ok((read, _)) => Ok(read),
@@ -112,9 +135,10 @@ fn total_len(bufs: &[IoSlice<'_>]) -> usize {
 }
 
 impl<T: StreamIo> Registered<T> {
-    /// Reads what has arrived. A read that returns less than asked for does *not* clear the
-    /// readiness: the peer's FIN may be queued behind the data, and `polling` does not report
-    /// half-closes apart from data (no `EPOLLRDHUP`), so no further event would announce it.
+    /// Reads what has arrived. A read that returns less than asked for clears the readiness
+    /// only when the kernel proved the socket drained (TCP on Linux, `inq.rs`): otherwise the
+    /// peer's FIN may be queued behind the data, and `polling` does not report half-closes
+    /// apart from data (no `EPOLLRDHUP`), so no further event would announce it.
     pub(crate) fn poll_read(
         &self,
         cx: &mut Context<'_>,
@@ -147,7 +171,7 @@ impl<T: StreamIo> Registered<T> {
         buf: &mut [std::mem::MaybeUninit<u8>],
     ) -> Poll<io::Result<usize>> {
         self.poll_io(Direction::Read, cx, &mut None, || {
-            self.try_io(Direction::Read, None, |io| io.read_uninit_now(buf))
+            self.try_read_io(|io| io.read_uninit_now(buf))
         })
     }
 
@@ -173,9 +197,23 @@ impl<T: StreamIo> Registered<T> {
         self.poll_ready(dir, false, cx, &mut None)
     }
 
-    /// One read attempt; `WouldBlock` clears read readiness.
+    /// One read attempt; `WouldBlock` clears read readiness, and so does a read the kernel
+    /// proved drained the socket (`inq.rs`).
     pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.try_io(Direction::Read, None, |io| io.read_now(buf))
+        self.try_read_io(|io| io.read_now(buf))
+    }
+
+    /// One read attempt of any form: `try_io`, and a read that drained the socket (nothing
+    /// left, not even an end of stream) clears read readiness, as a short write clears write
+    /// readiness. The next read then waits for the poller's next event instead of paying a
+    /// syscall for its `EAGAIN`.
+    fn try_read_io(&self, op: impl FnOnce(&T) -> io::Result<Received>) -> io::Result<usize> {
+        let seen = self.readiness();
+        let received = self.try_io(Direction::Read, None, op)?;
+        if received.drained {
+            self.drained(Direction::Read, seen);
+        }
+        Ok(received.len)
     }
 
     /// One write attempt; `WouldBlock`, or taking less than all of `buf`, clears write
@@ -184,10 +222,9 @@ impl<T: StreamIo> Registered<T> {
         self.try_write_io(buf.len(), |io| io.write_now(buf))
     }
 
-    /// One vectored read attempt; `WouldBlock` clears read readiness (a short read does not,
-    /// as for `poll_read`).
+    /// One vectored read attempt; the readiness rule of `try_read`.
     pub(crate) fn try_read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.try_io(Direction::Read, None, |io| io.read_vectored_now(bufs))
+        self.try_read_io(|io| io.read_vectored_now(bufs))
     }
 
     /// One vectored write attempt. What it was offered is the total of the buffers the kernel

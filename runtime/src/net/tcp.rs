@@ -42,6 +42,7 @@ use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketType};
 
 use super::accept::{self, Incoming, Listen, Patience};
+use super::inq;
 use super::registered::Registered;
 use super::stream_api::{impl_async_read_write, stream_methods};
 use crate::reactor::Direction;
@@ -64,14 +65,37 @@ impl Listen for AsyncTcpListener {
 
     fn accept_once(listener: &TcpListener) -> io::Result<(AsyncTcpStream, SocketAddr)> {
         let (stream, peer) = loop {
-            match listener.accept() {
+            match accept_nonblocking(listener) {
                 // A connection reset before it was accepted (the BSDs): take the next one.
                 Err(err) if err.kind() == io::ErrorKind::ConnectionAborted => continue,
                 result => break result?,
             }
         };
-        Ok((AsyncTcpStream::from_std(stream)?, peer))
+        // Non-blocking from the accept itself. TCP_INQ is set on each connection: one set on
+        // the listener would be inherited only by connections whose handshake came after it.
+        inq::enable(&stream);
+        Ok((AsyncTcpStream::wrap(stream), peer))
     }
+}
+
+/// `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC`: the connection needs no second syscall
+/// to become non-blocking (std's `accept` returns a blocking one).
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+fn accept_nonblocking(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+    use rustix::net::SocketFlags;
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    let (socket, peer) = rustix::net::acceptfrom_with(listener, flags)?;
+    let peer = peer
+        .and_then(|peer| SocketAddr::try_from(peer).ok())
+        .ok_or_else(|| io::Error::other("accept gave a connection without an IP address"))?;
+    Ok((TcpStream::from(socket), peer))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+fn accept_nonblocking(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+    let (stream, peer) = listener.accept()?;
+    stream.set_nonblocking(true)?;
+    Ok((stream, peer))
 }
 
 impl AsyncTcpListener {
@@ -225,12 +249,19 @@ impl AsyncTcpStream {
         Err(last_err.unwrap_or_else(no_address))
     }
 
-    /// Wraps a connected std stream, switching it to non-blocking mode.
+    /// Wraps a connected std stream, switching it to non-blocking mode (and turning on
+    /// `TCP_INQ`, see `net/inq.rs`).
     pub fn from_std(stream: TcpStream) -> io::Result<AsyncTcpStream> {
         stream.set_nonblocking(true)?;
-        Ok(AsyncTcpStream {
+        inq::enable(&stream);
+        Ok(AsyncTcpStream::wrap(stream))
+    }
+
+    /// Wraps a stream that is non-blocking already.
+    fn wrap(stream: TcpStream) -> AsyncTcpStream {
+        AsyncTcpStream {
             inner: Registered::new(stream),
-        })
+        }
     }
 
     /// The remote address.
@@ -288,9 +319,7 @@ pub(crate) async fn connect_socket(
         Ok(()) | Err(Errno::INPROGRESS) | Err(Errno::INTR) => {}
         Err(errno) => return Err(connect_error(errno.into(), addr)),
     }
-    let stream = AsyncTcpStream {
-        inner: Registered::new(TcpStream::from(socket)),
-    };
+    let stream = AsyncTcpStream::wrap(TcpStream::from(socket));
     // Waiting registers the new socket; its first event is the handshake's outcome.
     stream
         .inner
