@@ -83,6 +83,8 @@ pub mod blocking;
 mod context;
 mod executor;
 pub mod fs;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 mod loom;
 pub mod net;

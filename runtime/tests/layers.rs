@@ -32,6 +32,8 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ),
     ("sim", &["executor"]),
     ("attributes", &["executor"]),
+    // The adapters for hyper sit on top: streams, timers and spawn, nothing below them.
+    ("hyper", &["net", "time", "executor"]),
 ];
 
 /// What the observer may take from the layers it names: plain types, nothing with behaviour.

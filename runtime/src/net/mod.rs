@@ -28,10 +28,6 @@
 //! # std::io::Result::Ok(())
 //! ```
 
-use std::future::Future;
-use std::io;
-use std::time::Duration;
-
 /// `AsFd` and `AsRawFd` for the socket types, so that options std has no method for
 /// (`SO_LINGER`, buffer sizes) can be set with `rustix`, `socket2` or `libc`. Leave the
 /// descriptor open and in non-blocking mode: the reactor relies on both.
@@ -51,43 +47,19 @@ macro_rules! impl_as_fd {
     )*};
 }
 
+mod accept;
+mod inq;
 mod lookup;
 pub(crate) mod registered;
+mod socket;
 mod stream;
+mod stream_api;
 mod tcp;
 mod udp;
 mod unix;
 
 pub use lookup::{lookup_host, ToSocketAddrs};
+pub use socket::TcpSocket;
 pub use tcp::{AsyncTcpListener, AsyncTcpStream};
 pub use udp::AsyncUdpSocket;
 pub use unix::{AsyncUnixListener, AsyncUnixStream};
-
-/// Runs an accept attempt until it gives a connection or an error other than running out of
-/// file descriptors (or kernel memory).
-///
-/// When the process is out of descriptors the listener stays readable (the connection waits in
-/// the backlog), so retrying at once would spin at 100% CPU, and returning the error invites the
-/// caller to do exactly that. Instead the accept waits, from 1 ms doubling up to 100 ms between
-/// attempts, and succeeds as soon as a descriptor is free again.
-async fn accept_patiently<T, F: Future<Output = io::Result<T>>>(
-    mut attempt: impl FnMut() -> F,
-) -> io::Result<T> {
-    let mut pause = Duration::from_millis(1);
-    loop {
-        match attempt().await {
-            Err(err) if out_of_resources(&err) => {
-                crate::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(100));
-            }
-            result => return result,
-        }
-    }
-}
-
-fn out_of_resources(err: &io::Error) -> bool {
-    use rustix::io::Errno;
-    let exhausted = [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM];
-    err.raw_os_error()
-        .is_some_and(|code| exhausted.iter().any(|errno| errno.raw_os_error() == code))
-}

@@ -154,6 +154,16 @@ impl<T: AsFd> Registered<T> {
         Ok(written)
     }
 
+    /// The syscall in `dir` that began when the word was `seen` proved the socket has nothing
+    /// more in that direction, without a `WouldBlock`: clear the readiness (unless an event
+    /// came since), so that the next attempt waits for the poller. A socket that never had to
+    /// wait has no registration and keeps its guess; its first `WouldBlock` registers it.
+    pub(crate) fn drained(&self, dir: Direction, seen: Readiness) {
+        if let Some(registration) = self.registration.get() {
+            registration.source.clear_drained(dir, seen);
+        }
+    }
+
     /// Waits until the reactor says `dir` may be ready; at once if it already does. With
     /// `trust_guess`, a new socket's "ready" counts (see `Reactor::poll_ready`). A waker filed
     /// with the reactor is remembered in `filed`, for `Wait` to take back.
@@ -250,12 +260,19 @@ pub(crate) struct Wait<'a, T: AsFd> {
 }
 
 impl<'a, T: AsFd> Wait<'a, T> {
-    fn new(registered: &'a Registered<T>, dir: Direction) -> Wait<'a, T> {
+    /// A wait on `registered` in `dir` that has filed nothing yet. Operations kept between
+    /// polls (an `Incoming` stream of connections) hold one for as long as they live.
+    pub(crate) fn new(registered: &'a Registered<T>, dir: Direction) -> Wait<'a, T> {
         Wait {
             registered,
             dir,
             filed: None,
         }
+    }
+
+    /// Where `poll_io` and `poll_ready` remember the waker they filed.
+    pub(crate) fn filed(&mut self) -> &mut Option<Waker> {
+        &mut self.filed
     }
 }
 

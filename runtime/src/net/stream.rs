@@ -1,46 +1,98 @@
-//! What TCP and Unix streams share: reading, writing, and `write_all`, the article's send loop.
+//! What TCP and Unix streams share: reading, writing (plain and vectored), and `write_all`,
+//! the article's send loop. The public methods and the futures-io traits built on them are
+//! in `stream_api.rs`.
 
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
 use std::mem;
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::task::{Context, Poll};
 
+use super::inq::{self, Received};
 use super::registered::Registered;
 use crate::reactor::Direction;
 
 /// The non-blocking syscalls a stream socket offers to the shared code below.
+///
+/// A read reports whether the kernel said the socket is drained (see `inq.rs`): TCP can on
+/// Linux, Unix streams cannot.
 pub(crate) trait StreamIo: AsFd {
-    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize>;
+    fn read_now(&self, buf: &mut [u8]) -> io::Result<Received>;
+    fn read_vectored_now(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<Received>;
+    #[cfg(feature = "hyper")]
+    fn read_uninit_now(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<Received>;
     fn write_now(&self, buf: &[u8]) -> io::Result<usize>;
+    fn write_vectored_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
     fn shutdown_now(&self, how: Shutdown) -> io::Result<()>;
 }
 
-macro_rules! stream_io {
-    ($ty:ty) => {
-        impl StreamIo for $ty {
-            fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-                receive(self, buf)
-            }
+/// The most buffers one `readv`/`sendmsg` takes (Linux's and the BSDs' `IOV_MAX`); more fail
+/// with `EMSGSIZE`/`EINVAL`. A vectored call hands the kernel the first `IOV_MAX` buffers and
+/// reports how much of them it took, as std's `write_vectored` does.
+pub(crate) const IOV_MAX: usize = 1024;
 
-            fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
-                send_without_sigpipe(self, buf)
-            }
+/// The writes and the shutdown, the same for both stream types.
+macro_rules! stream_writes {
+    () => {
+        fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
+            send_without_sigpipe(self, buf)
+        }
 
-            fn shutdown_now(&self, how: Shutdown) -> io::Result<()> {
-                self.shutdown(how)
-            }
+        fn write_vectored_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            send_vectored_without_sigpipe(self, &bufs[..bufs.len().min(IOV_MAX)])
+        }
+
+        fn shutdown_now(&self, how: Shutdown) -> io::Result<()> {
+            self.shutdown(how)
         }
     };
 }
 
-stream_io!(TcpStream);
-stream_io!(UnixStream);
+/// TCP reads with `recvmsg(2)` and `TCP_INQ`, which say whether the socket is drained.
+impl StreamIo for TcpStream {
+    fn read_now(&self, buf: &mut [u8]) -> io::Result<Received> {
+        inq::receive(self, buf)
+    }
+
+    fn read_vectored_now(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<Received> {
+        inq::receive_vectored(self, bufs)
+    }
+
+    #[cfg(feature = "hyper")]
+    fn read_uninit_now(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<Received> {
+        inq::receive_uninit(self, buf)
+    }
+
+    stream_writes!();
+}
+
+/// Unix stream reads: plain `recv(2)` and `readv(2)`, which cannot say what is left.
+impl StreamIo for UnixStream {
+    fn read_now(&self, buf: &mut [u8]) -> io::Result<Received> {
+        receive(self, buf).map(Received::unknown)
+    }
+
+    fn read_vectored_now(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<Received> {
+        let count = bufs.len().min(IOV_MAX);
+        let read = rustix::io::readv(self, &mut bufs[..count])?;
+        Ok(Received::unknown(read))
+    }
+
+    #[cfg(feature = "hyper")]
+    fn read_uninit_now(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<Received> {
+        // rustix's `recv` takes uninitialised memory: the kernel only writes to it.
+        let (_, read) = rustix::net::recv(self, buf, rustix::net::RecvFlags::empty())?;
+        Ok(Received::unknown(read))
+    }
+
+    stream_writes!();
+}
 
 /// Reads with `recv(2)` straight from rustix. std's `read` goes through libc, whose wrapper
 /// of a blocking-capable call adds pthread cancellation bookkeeping to every call once the
 /// process has a second thread (nbio's watchdog, a worker): about 40 instructions per read.
+/// (TCP reads pay that wrapper for `recvmsg`, in `inq.rs`, to save a whole syscall instead.)
 fn receive(socket: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
     match rustix::net::recv(socket, buf, rustix::net::RecvFlags::empty()) {
         Ok((read, _)) => Ok(read),
@@ -61,10 +113,32 @@ fn send_without_sigpipe(socket: impl AsFd, buf: &[u8]) -> io::Result<usize> {
     rustix::io::write(socket, buf).map_err(io::Error::from)
 }
 
+/// `send_without_sigpipe` for several buffers at once: one `sendmsg(2)` gathers them, so a
+/// response's head and body leave in one syscall (and, with `TCP_NODELAY`, one segment)
+/// instead of one `send` each. `writev` would do the same, but takes no `MSG_NOSIGNAL`.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+fn send_vectored_without_sigpipe(socket: impl AsFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    use rustix::net::{SendAncillaryBuffer, SendFlags};
+    let mut no_control = SendAncillaryBuffer::default();
+    rustix::net::sendmsg(socket, bufs, &mut no_control, SendFlags::NOSIGNAL)
+        .map_err(io::Error::from)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+fn send_vectored_without_sigpipe(socket: impl AsFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    rustix::io::writev(socket, bufs).map_err(io::Error::from)
+}
+
+/// How many bytes `bufs` offer in all.
+fn total_len(bufs: &[IoSlice<'_>]) -> usize {
+    bufs.iter().map(|buf| buf.len()).sum()
+}
+
 impl<T: StreamIo> Registered<T> {
-    /// Reads what has arrived. A read that returns less than asked for does *not* clear the
-    /// readiness: the peer's FIN may be queued behind the data, and `polling` does not report
-    /// half-closes apart from data (no `EPOLLRDHUP`), so no further event would announce it.
+    /// Reads what has arrived. A read that returns less than asked for clears the readiness
+    /// only when the kernel proved the socket drained (TCP on Linux, `inq.rs`): otherwise the
+    /// peer's FIN may be queued behind the data, and `polling` does not report half-closes
+    /// apart from data (no `EPOLLRDHUP`), so no further event would announce it.
     pub(crate) fn poll_read(
         &self,
         cx: &mut Context<'_>,
@@ -77,15 +151,88 @@ impl<T: StreamIo> Registered<T> {
         self.poll_io(Direction::Write, cx, &mut None, || self.try_write(buf))
     }
 
-    /// One read attempt; `WouldBlock` clears read readiness.
+    /// `poll_read` into several buffers with one `readv(2)`; the same readiness rule.
+    pub(crate) fn poll_read_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(Direction::Read, cx, &mut None, || {
+            self.try_read_vectored(bufs)
+        })
+    }
+
+    /// `poll_read` into memory that may be uninitialised (hyper's read buffer), which saves
+    /// zeroing it first; the same readiness rule.
+    #[cfg(feature = "hyper")]
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(Direction::Read, cx, &mut None, || {
+            self.try_read_io(|io| io.read_uninit_now(buf))
+        })
+    }
+
+    /// `poll_write` of several buffers with one `sendmsg(2)`.
+    pub(crate) fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(Direction::Write, cx, &mut None, || {
+            self.try_write_vectored(bufs)
+        })
+    }
+
+    /// Waits for the kernel's word that `dir` is ready, in poll form: `readable()` and
+    /// `writable()` for code that implements its own futures. The waker stays filed until
+    /// the socket's next event (or until the socket is dropped), as every futures-io poll's.
+    pub(crate) fn poll_ready_for(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.poll_ready(dir, false, cx, &mut None)
+    }
+
+    /// One read attempt; `WouldBlock` clears read readiness, and so does a read the kernel
+    /// proved drained the socket (`inq.rs`).
     pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.try_io(Direction::Read, None, |io| io.read_now(buf))
+        self.try_read_io(|io| io.read_now(buf))
+    }
+
+    /// One read attempt of any form: `try_io`, and a read that drained the socket (nothing
+    /// left, not even an end of stream) clears read readiness, as a short write clears write
+    /// readiness. The next read then waits for the poller's next event instead of paying a
+    /// syscall for its `EAGAIN`.
+    fn try_read_io(&self, op: impl FnOnce(&T) -> io::Result<Received>) -> io::Result<usize> {
+        let seen = self.readiness();
+        let received = self.try_io(Direction::Read, None, op)?;
+        if received.drained {
+            self.drained(Direction::Read, seen);
+        }
+        Ok(received.len)
     }
 
     /// One write attempt; `WouldBlock`, or taking less than all of `buf`, clears write
     /// readiness.
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         self.try_write_io(buf.len(), |io| io.write_now(buf))
+    }
+
+    /// One vectored read attempt; the readiness rule of `try_read`.
+    pub(crate) fn try_read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.try_read_io(|io| io.read_vectored_now(bufs))
+    }
+
+    /// One vectored write attempt. What it was offered is the total of the buffers the kernel
+    /// is handed (the first `IOV_MAX`): taking less than that clears write readiness, as a
+    /// short plain write does.
+    pub(crate) fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let bufs = &bufs[..bufs.len().min(IOV_MAX)];
+        self.try_write_io(total_len(bufs), |io| io.write_vectored_now(bufs))
     }
 
     /// Shuts the write half, as `AsyncWrite::poll_close` wants. A stream that is already
@@ -103,6 +250,16 @@ impl<T: StreamIo> Registered<T> {
 
     pub(crate) async fn write(&self, buf: &[u8]) -> io::Result<usize> {
         self.attempts(Direction::Write, || self.try_write(buf))
+            .await
+    }
+
+    pub(crate) async fn read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.attempts(Direction::Read, || self.try_read_vectored(bufs))
+            .await
+    }
+
+    pub(crate) async fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.attempts(Direction::Write, || self.try_write_vectored(bufs))
             .await
     }
 
@@ -171,177 +328,3 @@ impl<T: StreamIo> Registered<T> {
         Ok(())
     }
 }
-
-/// The reading and writing methods every stream type offers, the same for TCP and Unix: the
-/// type must hold its socket as `inner: Registered<_>`.
-macro_rules! stream_methods {
-    ($ty:ty) => {
-        impl $ty {
-            /// Reads what has arrived into `buf`, waiting if nothing has. `Ok(0)` is end of
-            /// stream.
-            pub async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.inner.read(buf).await
-            }
-
-            /// Writes what the kernel takes now (at least one byte), waiting if its buffer is
-            /// full.
-            pub async fn write(&self, buf: &[u8]) -> std::io::Result<usize> {
-                self.inner.write(buf).await
-            }
-
-            /// Writes all of `buf`: the article's send loop. Each partial write advances at
-            /// once; only `WouldBlock` waits, for writability, without blocking the thread.
-            /// Counts each wait in `Stats::would_block`. A peer that goes away gives an error,
-            /// never `SIGPIPE`.
-            pub async fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
-                self.inner.write_all(buf).await
-            }
-
-            /// Reads exactly `buf.len()` bytes; end of stream first is `UnexpectedEof`.
-            pub async fn read_exact(&self, buf: &mut [u8]) -> std::io::Result<()> {
-                self.inner.read_exact(buf).await
-            }
-
-            /// A stream socket has no user-space buffer to flush: completes at once.
-            pub async fn flush(&self) -> std::io::Result<()> {
-                Ok(())
-            }
-
-            /// Shuts down the read half, the write half or both, as std's `shutdown`.
-            pub fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
-                self.inner.get_ref().shutdown(how)
-            }
-
-            /// Waits until the kernel reports the socket readable: data, end of stream or an
-            /// error has arrived. A socket nothing has waited on yet is registered with the
-            /// reactor first, and waits for the kernel's first word on it; a socket whose peer
-            /// is silent does not resolve. Readiness then stays until an operation through nbio
-            /// gets `WouldBlock` (a `read`, or a [`try_read`](Self::try_read)), so it can be
-            /// stale: the next read may still get `WouldBlock`. Pair it with `try_read`, not
-            /// with reads on the std socket, which nbio never sees.
-            pub async fn readable(&self) -> std::io::Result<()> {
-                self.inner.ready(crate::reactor::Direction::Read).await
-            }
-
-            /// Waits until the kernel reports room in the send buffer (or an error), as
-            /// [`readable`](Self::readable) waits for data; pair it with
-            /// [`try_write`](Self::try_write).
-            pub async fn writable(&self) -> std::io::Result<()> {
-                self.inner.ready(crate::reactor::Direction::Write).await
-            }
-
-            /// One non-blocking read: what has arrived, `Ok(0)` at end of stream, or
-            /// `WouldBlock` if nothing has, which also clears the readiness that
-            /// [`readable`](Self::readable) waits on. With `readable`, the loop that reads only
-            /// when there is something to read:
-            ///
-            /// ```
-            /// # nbio::block_on(async {
-            /// # let (reader, writer) = nbio::net::AsyncUnixStream::pair()?;
-            /// # writer.write_all(b"hi").await?;
-            /// # drop(writer);
-            /// let mut buf = [0u8; 1024];
-            /// loop {
-            ///     reader.readable().await?;
-            ///     match reader.try_read(&mut buf) {
-            ///         Ok(0) => break, // end of stream
-            ///         Ok(n) => println!("got {n} bytes"),
-            ///         Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => continue,
-            ///         Err(err) => return Err(err),
-            ///     }
-            /// }
-            /// # std::io::Result::Ok(())
-            /// # })?;
-            /// # std::io::Result::Ok(())
-            /// ```
-            pub fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.inner.try_read(buf)
-            }
-
-            /// One non-blocking write: how much the kernel took, or `WouldBlock` if its buffer
-            /// is full. `WouldBlock`, or a write that took less than all of `buf`, clears the
-            /// readiness that [`writable`](Self::writable) waits on.
-            pub fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
-                self.inner.try_write(buf)
-            }
-        }
-    };
-}
-
-pub(crate) use stream_methods;
-
-/// `futures-io`'s `AsyncRead` and `AsyncWrite` for a stream type and for a shared reference
-/// to it, so that `futures_lite::io::copy`, `BufReader` and friends work on both.
-macro_rules! impl_async_read_write {
-    ($ty:ty) => {
-        impl futures_lite::io::AsyncRead for $ty {
-            fn poll_read(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.inner.poll_read(cx, buf)
-            }
-        }
-
-        impl futures_lite::io::AsyncRead for &$ty {
-            fn poll_read(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.inner.poll_read(cx, buf)
-            }
-        }
-
-        impl futures_lite::io::AsyncWrite for $ty {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.inner.poll_write(cx, buf)
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                self.inner.poll_close()
-            }
-        }
-
-        impl futures_lite::io::AsyncWrite for &$ty {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.inner.poll_write(cx, buf)
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                self.inner.poll_close()
-            }
-        }
-    };
-}
-
-pub(crate) use impl_async_read_write;

@@ -35,24 +35,76 @@ use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
 use std::panic::Location;
+use std::sync::{Mutex, PoisonError};
+use std::task::{Context, Poll};
 
+use futures_lite::Stream;
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketType};
 
-use super::accept_patiently;
+use super::accept::{self, Incoming, Listen, Patience};
+use super::inq;
 use super::lookup::{self, ToSocketAddrs};
 use super::registered::Registered;
-use super::stream::{impl_async_read_write, stream_methods};
+use super::stream_api::{impl_async_read_write, stream_methods};
 use crate::reactor::Direction;
 
 /// A TCP listener whose `accept` waits without blocking the thread.
 pub struct AsyncTcpListener {
     inner: Registered<TcpListener>,
+    /// The back-off of `poll_accept` when the process is out of descriptors, kept between
+    /// its calls (`accept` and `incoming` keep their own).
+    patience: Mutex<Patience>,
+}
+
+impl Listen for AsyncTcpListener {
+    type Socket = TcpListener;
+    type Conn = (AsyncTcpStream, SocketAddr);
+
+    fn registered(&self) -> &Registered<TcpListener> {
+        &self.inner
+    }
+
+    fn accept_once(listener: &TcpListener) -> io::Result<(AsyncTcpStream, SocketAddr)> {
+        let (stream, peer) = loop {
+            match accept_nonblocking(listener) {
+                // A connection reset before it was accepted (the BSDs): take the next one.
+                Err(err) if err.kind() == io::ErrorKind::ConnectionAborted => continue,
+                result => break result?,
+            }
+        };
+        // Non-blocking from the accept itself. TCP_INQ is set on each connection: one set on
+        // the listener would be inherited only by connections whose handshake came after it.
+        inq::enable(&stream);
+        Ok((AsyncTcpStream::wrap(stream), peer))
+    }
+}
+
+/// `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC`: the connection needs no second syscall
+/// to become non-blocking (std's `accept` returns a blocking one).
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+fn accept_nonblocking(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+    use rustix::net::SocketFlags;
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    let (socket, peer) = rustix::net::acceptfrom_with(listener, flags)?;
+    let peer = peer
+        .and_then(|peer| SocketAddr::try_from(peer).ok())
+        .ok_or_else(|| io::Error::other("accept gave a connection without an IP address"))?;
+    Ok((TcpStream::from(socket), peer))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+fn accept_nonblocking(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+    let (stream, peer) = listener.accept()?;
+    stream.set_nonblocking(true)?;
+    Ok((stream, peer))
 }
 
 impl AsyncTcpListener {
-    /// Binds to `addr` (trying each address it resolves to). Binding never waits, so this is
-    /// not async; it may be called outside a runtime.
+    /// Binds to `addr` (trying each address it resolves to), with `SO_REUSEADDR` as std sets it
+    /// and room for [`DEFAULT_BACKLOG`](Self::DEFAULT_BACKLOG) connections waiting to be
+    /// accepted. Binding never waits, so this is not async; it may be called outside a runtime.
+    /// For other socket options or another backlog, see [`TcpSocket`](super::TcpSocket).
     ///
     /// ```
     /// let listener = nbio::net::AsyncTcpListener::bind("127.0.0.1:0")?;
@@ -65,24 +117,36 @@ impl AsyncTcpListener {
     pub fn bind<A: std::net::ToSocketAddrs>(addr: A) -> io::Result<AsyncTcpListener> {
         let mut last_err = None;
         for addr in addr.to_socket_addrs()? {
-            match TcpListener::bind(addr) {
-                Ok(listener) => return AsyncTcpListener::from_std(listener),
-                Err(err) => {
-                    last_err = Some(io::Error::new(
-                        err.kind(),
-                        format!("could not bind to {addr}: {err}"),
-                    ))
-                }
+            let bound = (|| {
+                let socket = match addr {
+                    SocketAddr::V4(_) => super::TcpSocket::new_v4()?,
+                    SocketAddr::V6(_) => super::TcpSocket::new_v6()?,
+                };
+                socket.set_reuseaddr(true)?;
+                socket.bind(addr)?;
+                socket.listen(Self::DEFAULT_BACKLOG)
+            })();
+            match bound {
+                Ok(listener) => return Ok(listener),
+                Err(err) => last_err = Some(err),
             }
         }
         Err(last_err.unwrap_or_else(no_address))
     }
+
+    /// The listen backlog of [`bind`](Self::bind): how many connections that finished their
+    /// handshake may wait for `accept`. std's `TcpListener::bind` asks for 128, which a burst
+    /// of connections overflows: the kernel then drops handshakes, and clients see their
+    /// connections stall or reset (500 connections at once did, in this project's tests).
+    /// 1,024 (capped by `net.core.somaxconn`) is what tokio asks for too.
+    pub const DEFAULT_BACKLOG: u32 = 1024;
 
     /// Wraps a std listener, switching it to non-blocking mode.
     pub fn from_std(listener: TcpListener) -> io::Result<AsyncTcpListener> {
         listener.set_nonblocking(true)?;
         Ok(AsyncTcpListener {
             inner: Registered::new(listener),
+            patience: Mutex::new(Patience::new()),
         })
     }
 
@@ -92,16 +156,59 @@ impl AsyncTcpListener {
     /// If the process is out of file descriptors, waits (backing off up to 100 ms between
     /// attempts) until one is free instead of failing, so an accept loop never spins.
     pub async fn accept(&self) -> io::Result<(AsyncTcpStream, SocketAddr)> {
-        let (stream, peer) = accept_patiently(|| {
-            self.inner.io(Direction::Read, |listener| loop {
-                match listener.accept() {
-                    Err(err) if err.kind() == io::ErrorKind::ConnectionAborted => continue,
-                    result => break result,
-                }
-            })
+        accept::accept(self).await
+    }
+
+    /// [`accept`](Self::accept) in poll form, for code that writes its own futures (a server
+    /// library's accept loop). `Ready` with a connection or an error; `Pending` with `cx`'s
+    /// waker filed until the listener's next event. As with every poll form, only the waker
+    /// of the latest call is sure to be woken: one task should poll a listener this way.
+    ///
+    /// ```
+    /// use nbio::net::{AsyncTcpListener, AsyncTcpStream};
+    /// nbio::block_on(async {
+    ///     let listener = AsyncTcpListener::bind("127.0.0.1:0")?;
+    ///     let client = AsyncTcpStream::connect(listener.local_addr()?).await?;
+    ///     let (conn, peer) = std::future::poll_fn(|cx| listener.poll_accept(cx)).await?;
+    ///     assert_eq!(peer, client.local_addr()?);
+    ///     assert_eq!(conn.peer_addr()?, client.local_addr()?);
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn poll_accept(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(AsyncTcpStream, SocketAddr)>> {
+        let mut patience = self.patience.lock().unwrap_or_else(PoisonError::into_inner);
+        patience.poll(cx, |cx| accept::poll_accept_once(self, cx, &mut None))
+    }
+
+    /// The connections this listener accepts, as a futures-lite [`Stream`] that never ends by
+    /// itself: each item is a connection, or an accept error (running out of descriptors is
+    /// not one: it waits, as [`accept`](Self::accept) does). Dropping the stream takes back
+    /// the waker it filed.
+    ///
+    /// ```
+    /// use futures_lite::StreamExt;
+    /// use nbio::net::{AsyncTcpListener, AsyncTcpStream};
+    /// nbio::block_on(async {
+    ///     let listener = AsyncTcpListener::bind("127.0.0.1:0")?;
+    ///     let addr = listener.local_addr()?;
+    ///     nbio::spawn(async move { AsyncTcpStream::connect(addr).await?.write_all(b"hi").await });
+    ///     let mut incoming = listener.incoming();
+    ///     let conn = incoming.next().await.expect("the stream never ends")?;
+    ///     let mut buf = [0u8; 2];
+    ///     conn.read_exact(&mut buf).await?;
+    ///     assert_eq!(&buf, b"hi");
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn incoming(&self) -> impl Stream<Item = io::Result<AsyncTcpStream>> + Send + Unpin + '_ {
+        futures_lite::StreamExt::map(Incoming::new(self), |accepted| {
+            accepted.map(|(stream, _)| stream)
         })
-        .await?;
-        Ok((AsyncTcpStream::from_std(stream)?, peer))
     }
 
     /// The address the listener is bound to.
@@ -158,12 +265,19 @@ impl AsyncTcpStream {
         Err(last_err.unwrap_or_else(no_address))
     }
 
-    /// Wraps a connected std stream, switching it to non-blocking mode.
+    /// Wraps a connected std stream, switching it to non-blocking mode (and turning on
+    /// `TCP_INQ`, see `net/inq.rs`).
     pub fn from_std(stream: TcpStream) -> io::Result<AsyncTcpStream> {
         stream.set_nonblocking(true)?;
-        Ok(AsyncTcpStream {
+        inq::enable(&stream);
+        Ok(AsyncTcpStream::wrap(stream))
+    }
+
+    /// Wraps a stream that is non-blocking already.
+    fn wrap(stream: TcpStream) -> AsyncTcpStream {
+        AsyncTcpStream {
             inner: Registered::new(stream),
-        })
+        }
     }
 
     /// The remote address.
@@ -198,19 +312,30 @@ impl fmt::Debug for AsyncTcpStream {
 
 /// One non-blocking connect: start the handshake, wait for writability, read the outcome.
 async fn connect_to(addr: SocketAddr) -> io::Result<AsyncTcpStream> {
-    let family = if addr.is_ipv4() {
+    let socket = nonblocking_socket(family_of(addr), SocketType::STREAM)?;
+    connect_socket(socket, addr).await
+}
+
+/// The address family a socket for `addr` needs.
+pub(crate) fn family_of(addr: SocketAddr) -> AddressFamily {
+    if addr.is_ipv4() {
         AddressFamily::INET
     } else {
         AddressFamily::INET6
-    };
-    let socket = nonblocking_socket(family, SocketType::STREAM)?;
+    }
+}
+
+/// Connects `socket` (non-blocking, of `addr`'s family) to `addr`: start the handshake, wait
+/// for writability, read the outcome. `TcpSocket::connect` shares it.
+pub(crate) async fn connect_socket(
+    socket: OwnedFd,
+    addr: SocketAddr,
+) -> io::Result<AsyncTcpStream> {
     match rustix::net::connect(&socket, &addr) {
         Ok(()) | Err(Errno::INPROGRESS) | Err(Errno::INTR) => {}
         Err(errno) => return Err(connect_error(errno.into(), addr)),
     }
-    let stream = AsyncTcpStream {
-        inner: Registered::new(TcpStream::from(socket)),
-    };
+    let stream = AsyncTcpStream::wrap(TcpStream::from(socket));
     // Waiting registers the new socket; its first event is the handshake's outcome.
     stream
         .inner

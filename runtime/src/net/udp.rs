@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::panic::Location;
+use std::task::{Context, Poll};
 
 use super::lookup::{self, ToSocketAddrs};
 
@@ -98,6 +99,21 @@ impl AsyncUdpSocket {
     /// a datagram.
     pub async fn writable(&self) -> io::Result<()> {
         self.inner.ready(Direction::Write).await
+    }
+
+    /// [`readable`](Self::readable) in poll form, for code that writes its own futures:
+    /// `Ready(Ok(()))` once the kernel said a datagram is waiting, `Pending` otherwise with
+    /// `cx`'s waker filed until the socket's next event. Pair it with
+    /// [`try_recv_from`](Self::try_recv_from).
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_ready(Direction::Read, false, cx, &mut None)
+    }
+
+    /// [`writable`](Self::writable) in poll form; pair it with
+    /// [`try_send_to`](Self::try_send_to).
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner
+            .poll_ready(Direction::Write, false, cx, &mut None)
     }
 
     /// One non-blocking receive: a datagram and who sent it, or `WouldBlock` if none is

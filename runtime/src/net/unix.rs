@@ -4,14 +4,17 @@ use std::fmt;
 use std::io;
 use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_lite::Stream;
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketType};
 
-use super::accept_patiently;
+use super::accept::{self, Incoming, Listen, Patience};
 use super::registered::Registered;
-use super::stream::{impl_async_read_write, stream_methods};
+use super::stream_api::{impl_async_read_write, stream_methods};
 use super::tcp::nonblocking_socket;
 use crate::reactor::Direction;
 
@@ -38,6 +41,22 @@ use crate::reactor::Direction;
 /// ```
 pub struct AsyncUnixListener {
     inner: Registered<UnixListener>,
+    /// The back-off of `poll_accept` (see `AsyncTcpListener`).
+    patience: Mutex<Patience>,
+}
+
+impl Listen for AsyncUnixListener {
+    type Socket = UnixListener;
+    type Conn = (AsyncUnixStream, SocketAddr);
+
+    fn registered(&self) -> &Registered<UnixListener> {
+        &self.inner
+    }
+
+    fn accept_once(listener: &UnixListener) -> io::Result<(AsyncUnixStream, SocketAddr)> {
+        let (stream, peer) = listener.accept()?;
+        Ok((AsyncUnixStream::from_std(stream)?, peer))
+    }
 }
 
 impl AsyncUnixListener {
@@ -61,16 +80,32 @@ impl AsyncUnixListener {
         listener.set_nonblocking(true)?;
         Ok(AsyncUnixListener {
             inner: Registered::new(listener),
+            patience: Mutex::new(Patience::new()),
         })
     }
 
     /// Waits for a connection. Out of file descriptors, waits for one to be free, as
     /// `AsyncTcpListener::accept` does.
     pub async fn accept(&self) -> io::Result<(AsyncUnixStream, SocketAddr)> {
-        let (stream, peer) =
-            accept_patiently(|| self.inner.io(Direction::Read, |listener| listener.accept()))
-                .await?;
-        Ok((AsyncUnixStream::from_std(stream)?, peer))
+        accept::accept(self).await
+    }
+
+    /// [`accept`](Self::accept) in poll form, as `AsyncTcpListener::poll_accept`: only the
+    /// waker of the latest call is sure to be woken.
+    pub fn poll_accept(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(AsyncUnixStream, SocketAddr)>> {
+        let mut patience = self.patience.lock().unwrap_or_else(PoisonError::into_inner);
+        patience.poll(cx, |cx| accept::poll_accept_once(self, cx, &mut None))
+    }
+
+    /// The connections this listener accepts, as a futures-lite `Stream` that never ends by
+    /// itself, as `AsyncTcpListener::incoming`.
+    pub fn incoming(&self) -> impl Stream<Item = io::Result<AsyncUnixStream>> + Send + Unpin + '_ {
+        futures_lite::StreamExt::map(Incoming::new(self), |accepted| {
+            accepted.map(|(stream, _)| stream)
+        })
     }
 
     /// The address the listener is bound to.

@@ -36,7 +36,7 @@ impl Wake for Unblock {
 fn data_arrives(source: &Source, data: &AtomicBool) {
     data.store(true, SeqCst);
     let mut woken = Vec::new();
-    source.dispatch(true, false, &mut woken);
+    source.dispatch(true, false, false, &mut woken);
     for (waker, _) in woken {
         waker.wake();
     }
@@ -118,13 +118,68 @@ fn loom_room_freed_while_a_short_write_clears_the_bit_is_never_lost() {
             move || {
                 room.store(true, SeqCst);
                 let mut woken = Vec::new();
-                source.dispatch(false, true, &mut woken);
+                source.dispatch(false, true, false, &mut woken);
                 for (waker, _) in woken {
                     waker.wake();
                 }
             }
         });
         write_after_a_short_write(&source, &room);
+        dispatcher.join().unwrap();
+    });
+}
+
+/// The last data and the peer's reset arrive together: the poller reports one event, with a
+/// hang-up, and the task's read takes the data and is told nothing is left (`TCP_INQ` counts
+/// no reset). Whether the event is dispatched before the read began, while it ran, or after
+/// the task cleared the bit, the task must come back for the reset: it tries again (the bit
+/// stays, or is set again) or is woken. Without the `HUNG_UP` guard of `clear_drained`, the
+/// dispatch-first order erases the bit with no event to come, and the task waits forever.
+#[test]
+fn loom_a_reset_that_came_with_the_last_data_is_still_read() {
+    loom::model(|| {
+        let source = Arc::new(Source::new(1, -1));
+        let reset = Arc::new(AtomicBool::new(false));
+        // The socket was registered and drained earlier; the reader now waits for data.
+        let seen = source.readiness();
+        source.clear_ready(Direction::Read, seen);
+        let dispatcher = thread::spawn({
+            let (source, reset) = (Arc::clone(&source), Arc::clone(&reset));
+            move || {
+                reset.store(true, SeqCst); // the kernel queued the data and the reset
+                let mut woken = Vec::new();
+                source.dispatch(true, false, true, &mut woken);
+                for (waker, _) in woken {
+                    waker.wake();
+                }
+            }
+        });
+        let signal = std::sync::Arc::new(Unblock(Notify::new()));
+        let waker = Waker::from(std::sync::Arc::clone(&signal));
+        // The reader: wait for readability, read the data (drained, by the kernel's count),
+        // clear; then read again until it sees the reset.
+        let mut took_data = false;
+        loop {
+            let seen = source.readiness();
+            if seen.is_ready(Direction::Read) {
+                if !reset.load(SeqCst) {
+                    source.clear_ready(Direction::Read, seen); // WouldBlock
+                    continue;
+                }
+                if took_data {
+                    break; // the read after the data: the reset's error
+                }
+                took_data = true;
+                source.clear_drained(Direction::Read, seen);
+                continue;
+            }
+            let (_, ready_now) = source
+                .file_and_look(Direction::Read, &waker, |_| Ok(()))
+                .unwrap();
+            if !ready_now {
+                signal.0.wait();
+            }
+        }
         dispatcher.join().unwrap();
     });
 }

@@ -329,8 +329,11 @@ impl Reactor {
             let Some(source) = sources.by_key.get(&event.key) else {
                 continue; // The source was dropped after the event was queued.
             };
-            // Readiness first, wakers second: see step 3 of the protocol.
-            let emptied = source.dispatch(event.readable, event.writable, woken);
+            // Readiness first, wakers second: see step 3 of the protocol. A hang-up or an
+            // error is remembered: a read that drained the socket must not clear readiness
+            // after one (`Source::clear_drained`).
+            let hung_up = event.is_interrupt() || event.is_err() == Some(true);
+            let emptied = source.dispatch(event.readable, event.writable, hung_up, woken);
             self.waiting.fetch_sub(emptied, AcqRel);
         }
     }

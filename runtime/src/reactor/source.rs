@@ -35,8 +35,9 @@ impl Direction {
 }
 
 /// The readiness word: bit 0 "may be readable", bit 1 "may be writable", bit 2 "the poller
-/// reports on this source" (`KNOWN`), and from bit 3 up a count of the events the poller
-/// delivered (the *tick*).
+/// reports on this source" (`KNOWN`), bit 3 "the poller reported a hang-up or an error"
+/// (`HUNG_UP`: a reset, or both halves closed; it never goes away), and from bit 4 up a count
+/// of the events the poller delivered (the *tick*).
 ///
 /// A bit is set by every event in its direction and cleared by an attempt that got
 /// `WouldBlock` (or, for writes, took less than it was offered), but only if no event came
@@ -53,7 +54,8 @@ impl Direction {
 pub(crate) struct Readiness(u64);
 
 const KNOWN: u64 = 1 << 2;
-const TICK_ONE: u64 = 1 << 3;
+const HUNG_UP: u64 = 1 << 3;
+const TICK_ONE: u64 = 1 << 4;
 const READY_BOTH: u64 = 0b11;
 
 impl Readiness {
@@ -155,9 +157,9 @@ impl Source {
         Readiness(self.readiness.load(Acquire))
     }
 
-    /// An event came: set the ready bits it names and count a tick.
-    fn mark_ready(&self, readable: bool, writable: bool) {
-        let mut bits = 0;
+    /// An event came: set the ready bits it names (and `HUNG_UP`) and count a tick.
+    fn mark_ready(&self, readable: bool, writable: bool, hung_up: bool) {
+        let mut bits = if hung_up { HUNG_UP } else { 0 };
         if readable {
             bits |= Direction::Read.ready_bit();
         }
@@ -212,6 +214,34 @@ impl Source {
         }
     }
 
+    /// A read that began when the word was `seen` proved the socket drained without a
+    /// `WouldBlock` (`net/inq.rs`: nothing queued, not even a FIN): clear the bit as
+    /// `clear_ready` does, unless the poller ever reported a hang-up. A reset that arrived
+    /// with the last data came in the same edge as that data, whose event is already counted
+    /// in `seen`; the read took the data, and the kernel's count of what is left says nothing
+    /// of a reset. The next read must still try, and get the reset's error (or the end of
+    /// stream): no further event will announce it.
+    pub(crate) fn clear_drained(&self, dir: Direction, seen: Readiness) {
+        if seen.0 & HUNG_UP != 0 {
+            return;
+        }
+        let mut current = self.readiness.load(Acquire);
+        while Readiness(current).tick() == seen.tick()
+            && Readiness(current).is_ready(dir)
+            && current & HUNG_UP == 0
+        {
+            match self.readiness.compare_exchange_weak(
+                current,
+                current & !dir.ready_bit(),
+                AcqRel,
+                Acquire,
+            ) {
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
     /// Step 3 of the protocol, waiting side: under the lock, run `prepare` (the reactor adds
     /// the fd to the poller there, and refuses if the socket is closing), file `waker` for
     /// `dir`; then, after the lock, look at the readiness word again. Returns whether `dir`
@@ -231,11 +261,17 @@ impl Source {
         Ok((first, self.readiness().is_ready(dir)))
     }
 
-    /// Step 3, dispatching side: an event says `readable`/`writable`. Set the readiness
-    /// *first*, then take the wakers of those directions into `woken`. Returns how many
-    /// directions had waiters.
-    pub(crate) fn dispatch(&self, readable: bool, writable: bool, woken: &mut Vec<Woken>) -> usize {
-        self.mark_ready(readable, writable);
+    /// Step 3, dispatching side: an event says `readable`/`writable` (and `hung_up`: the
+    /// poller saw a hang-up or an error). Set the readiness *first*, then take the wakers of
+    /// those directions into `woken`. Returns how many directions had waiters.
+    pub(crate) fn dispatch(
+        &self,
+        readable: bool,
+        writable: bool,
+        hung_up: bool,
+        woken: &mut Vec<Woken>,
+    ) -> usize {
+        self.mark_ready(readable, writable, hung_up);
         let mut waiters = self.lock();
         let mut emptied = 0;
         for (dir, ready) in [(Direction::Read, readable), (Direction::Write, writable)] {
