@@ -58,6 +58,9 @@ mod guide {
     #[doc = include_str!("../../docs/09-channels.md")]
     pub struct Channels;
 
+    #[doc = include_str!("../../docs/10-testing-without-flakes.md")]
+    pub struct TestingWithoutFlakes;
+
     #[doc = include_str!("../../docs/performance.md")]
     pub struct Performance;
 }
