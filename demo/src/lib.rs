@@ -59,6 +59,8 @@ mod guide {
     pub struct BlockingFilesSignals;
     #[doc = include_str!("../../docs/09-channels.md")]
     pub struct Channels;
+    #[doc = include_str!("../../docs/10-testing-without-flakes.md")]
+    pub struct TestingWithoutFlakes;
     #[doc = include_str!("../../docs/11-ecosystem.md")]
     pub struct Ecosystem;
 

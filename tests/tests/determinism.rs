@@ -145,6 +145,33 @@ fn a_panic_escaping_block_on_under_a_seed_says_how_to_replay_it() {
 }
 
 #[test]
+fn a_panic_escaping_block_on_on_worker_threads_under_a_seed_says_which_seed() {
+    if playing("a_panic_escaping_block_on_on_worker_threads_under_a_seed_says_which_seed") {
+        let runtime = Runtime::builder()
+            .worker_threads(2)
+            .seed(4343)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            nbio::spawn(async { panic!("the task fails") })
+                .await
+                .unwrap();
+        });
+        return;
+    }
+    let output = run_child(
+        "a_panic_escaping_block_on_on_worker_threads_under_a_seed_says_which_seed",
+        &[],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("NBIO_SEED=4343 replays this run"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_deadlock_report_under_a_seed_says_how_to_replay_it() {
     if playing("a_deadlock_report_under_a_seed_says_how_to_replay_it") {
         nbio::block_on(std::future::pending::<()>());

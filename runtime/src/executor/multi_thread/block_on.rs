@@ -29,6 +29,7 @@ use super::pinned::{Owner, Pinned, PinnedRunner};
 use super::{lock, Shared};
 use crate::context::{self, Entered};
 use crate::executor::current::{self, Current};
+use crate::executor::seed::ReplayNote;
 use crate::observe::{Cause, Observer, PollOutcome, TaskNotes, Who};
 use crate::task::raw::RunOutcome;
 use crate::task::JoinHandle;
@@ -149,6 +150,9 @@ impl BlockOn {
     /// Runs `future` to completion on this thread.
     pub(crate) fn run<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
         let _current = current::enter(Current::BlockOn(Rc::clone(self)));
+        // On worker threads a seed replays the runtime's own choices, not the OS scheduler's:
+        // the line is still the one way to run again with the same seed.
+        let _replay = ReplayNote(self.shared.seed);
         let _context = context::enter(Entered {
             reactor: Arc::clone(&self.shared.reactor),
             blocking: self.shared.blocking.clone(),
