@@ -61,6 +61,11 @@ pub fn now() -> Instant {
 /// when nothing can run) needs no call; `advance` is for a test that wants to move the clock
 /// while tasks are still busy.
 ///
+/// "Lets them run" is one yield: without a seed, that puts the caller behind every task the
+/// timers woke, so they all run first. Under a seed (`Builder::seed`, `NBIO_SEED`) the next
+/// task is drawn among all ready ones, the caller included, so `advance` may return before
+/// some of them ran; a test that needs them done should await their handles.
+///
 /// ```
 /// use std::time::Duration;
 /// let runtime = nbio::Runtime::builder().virtual_time(true).build()?;

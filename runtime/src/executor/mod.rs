@@ -272,6 +272,11 @@ fn on_current<R>(
 
 /// Lets the other ready tasks run before this one goes on: the article's bare `yield`.
 ///
+/// The task goes to the back of the run queue. Under a seed (`Builder::seed`) the next task is
+/// drawn among every ready one, this one included: a yield then gives the others a chance, not
+/// the first turn, which is how a seed finds the orders a busier runtime (or another worker)
+/// could produce.
+///
 /// ```
 /// nbio::block_on(async {
 ///     for _ in 0..3 {
