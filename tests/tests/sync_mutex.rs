@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use nbio::sync::Mutex;
 use nbio_tests::watched;
@@ -78,6 +79,59 @@ fn the_mutex_excludes_across_threads_each_running_tasks_on_its_own_runtime() {
         let total = Arc::try_unwrap(mutex).unwrap().into_inner();
         assert_eq!(
             total,
+            (THREADS * TASKS * ROUNDS) as u64,
+            "an increment was lost"
+        );
+    });
+}
+
+#[test]
+fn the_mutex_excludes_tasks_that_run_on_two_worker_threads() {
+    watched(|| {
+        let runtime = nbio::Runtime::builder().worker_threads(2).build().unwrap();
+        let mutex = Arc::new(Mutex::new(0u64));
+        let shared = Shared::new();
+        let on_workers = runtime.block_on({
+            let (mutex, shared) = (Arc::clone(&mutex), Arc::clone(&shared));
+            async move {
+                let tasks: Vec<_> = (0..THREADS * TASKS)
+                    .map(|_| {
+                        let (mutex, shared) = (Arc::clone(&mutex), Arc::clone(&shared));
+                        nbio::spawn(async move {
+                            for round in 0..ROUNDS {
+                                let mut count = mutex.lock().await;
+                                shared.enter();
+                                let before = *count;
+                                if round % 4 == 0 {
+                                    nbio::yield_now().await; // held across an await
+                                }
+                                *count = before + 1;
+                                shared.leave();
+                                drop(count);
+                                // Work outside the lock, so that ready lockers pile up and the
+                                // idle worker takes some: both threads contend for the mutex.
+                                let spin = Instant::now();
+                                while spin.elapsed() < Duration::from_micros(20) {
+                                    std::hint::spin_loop();
+                                }
+                                nbio::yield_now().await;
+                            }
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+                nbio::stats()
+            }
+        });
+        assert!(
+            on_workers.workers.iter().all(|worker| worker.polls > 0),
+            "both workers ran lockers: {on_workers:?}"
+        );
+        assert_eq!(shared.most_holders.load(SeqCst), 1, "two holders at once");
+        assert_eq!(
+            *runtime.block_on(mutex.lock()),
             (THREADS * TASKS * ROUNDS) as u64,
             "an increment was lost"
         );
