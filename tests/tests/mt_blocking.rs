@@ -107,7 +107,10 @@ fn shutdown_timeout_on_worker_threads_names_a_job_that_outlives_its_grace() {
         let report = rt.shutdown_timeout(grace);
         let took = began.elapsed();
         assert!(took >= grace, "returned after {took:?}, before its grace");
-        assert!(took < grace + LONG * nbio_tests::slowdown(), "took {took:?}");
+        assert!(
+            took < grace + LONG * nbio_tests::slowdown(),
+            "took {took:?}"
+        );
         assert_eq!(report.still_running().len(), 1, "{report}");
         assert_eq!(report.still_running()[0].id, stuck.id());
         assert!(report.to_string().contains("mt_blocking.rs"), "{report}");

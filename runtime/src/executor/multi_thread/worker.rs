@@ -123,13 +123,22 @@ impl Worker {
     fn work(&self) {
         while !self.shared.is_shutting_down() {
             let mut ran = 0;
+            // A task that yielded into an empty queue: the next one to run (see `run_task`).
+            let mut again = None;
             while ran < self.shared.event_interval {
-                let Some((task, pinned)) = self.next_task() else {
+                let next = match again.take() {
+                    Some(task) => Some((task, false)),
+                    None => self.next_task(),
+                };
+                let Some((task, pinned)) = next else {
                     break;
                 };
                 self.found_work();
-                self.run_task(task, pinned);
+                again = self.run_task(task, pinned);
                 ran += 1;
+            }
+            if let Some(task) = again {
+                self.push_local(task, false);
             }
             if ran == 0 {
                 self.park();
@@ -216,7 +225,11 @@ impl Worker {
         }
     }
 
-    fn run_task(&self, task: TaskRef, pinned: bool) {
+    /// Polls `task`. Returns it if it yielded and is the next task to run anyway: nothing
+    /// else is queued here, injected or pinned, so the back of the queue is its front, and
+    /// the loop runs it again without the round trip through the stealable queue (a push and
+    /// a CAS to pop, a third of a yield's cost on worker threads).
+    fn run_task(&self, task: TaskRef, pinned: bool) -> Option<TaskRef> {
         bump(&self.counters().polls);
         let header = task.header();
         let (id, site) = (header.id(), header.meta.site());
@@ -242,6 +255,11 @@ impl Worker {
                 TaskNotes::of(&task.header().notes).record_wake(Cause::Itself);
                 if pinned {
                     self.runner.requeue(task);
+                } else if self.queue().is_empty()
+                    && self.shared.inject.is_empty()
+                    && !self.runner.has_ready()
+                {
+                    return Some(task);
                 } else {
                     self.push_local(task, false);
                 }
@@ -262,6 +280,7 @@ impl Worker {
                 drop(listed);
             }
         }
+        None
     }
 
     /// A `Send` task woken by code running on this worker.
