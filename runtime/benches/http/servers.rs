@@ -29,12 +29,16 @@ pub struct Server {
     pub by_default: bool,
 }
 
-/// Every runtime W8 knows. A new column (nbio's `worker_threads(2)` flavour, say) is one more
-/// entry here.
+/// Every runtime W8 knows. A new column is one more entry here.
 pub const SERVERS: &[Server] = &[
     Server {
         name: "nbio",
         serve: nbio_current_thread,
+        by_default: true,
+    },
+    Server {
+        name: "nbio worker_threads(2)",
+        serve: nbio_two_workers,
         by_default: true,
     },
     Server {
@@ -62,8 +66,18 @@ pub const SERVERS: &[Server] = &[
 ];
 
 fn nbio_current_thread(listener: TcpListener) {
+    nbio_accept_loop(&nbio::Runtime::new().unwrap(), listener);
+}
+
+fn nbio_two_workers(listener: TcpListener) {
+    let runtime = nbio::Runtime::builder().worker_threads(2).build().unwrap();
+    nbio_accept_loop(&runtime, listener);
+}
+
+/// The accept loop in `block_on`; each connection a task (on the workers, on `worker_threads`).
+fn nbio_accept_loop(runtime: &nbio::Runtime, listener: TcpListener) {
     let listener = nbio::net::AsyncTcpListener::from_std(listener).unwrap();
-    nbio::block_on(async move {
+    runtime.block_on(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
             stream.set_nodelay(true).unwrap();
