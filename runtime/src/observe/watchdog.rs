@@ -237,7 +237,7 @@ impl Inner {
         let seq = word >> 1;
         let tid = lane.tid.load(Relaxed);
         let state = thread_state(tid);
-        {
+        let cpu_at_flag = {
             let mut sighting = lock(&lane.sighting);
             if lane.flagged.load(Acquire) != seq {
                 *sighting = Sighting {
@@ -252,7 +252,8 @@ impl Inner {
                 Some(_) => sighting.runnable_samples += 1,
                 None => {}
             }
-        }
+            sighting.cpu_at_flag
+        };
         let held = seen.since.map_or(Duration::ZERO, |since| now - since);
         let due = seen.reported.map_or(held >= self.in_progress_after, |at| {
             now - at >= self.in_progress_after
@@ -260,12 +261,29 @@ impl Inner {
         if due {
             seen.reported = Some(now);
             let what = (self.describe)(lane.task.load(Relaxed));
-            eprintln!(
-                "nbio: slow poll: {what} has held {} for {} so far and has not returned; \
-                 a poll must not block: await instead of sleeping or doing blocking I/O",
-                lane.name,
-                super::explain::human(held),
-            );
+            let (thread, held) = (&lane.name, super::explain::human(held));
+            // As at the end of a slow poll (`slow.rs`): a thread that was runnable but hardly
+            // ran since the flag was kept off the CPU; that is not the task's doing.
+            let ran = cpu_at_flag.and_then(|(at, cpu_then)| {
+                let window = now.saturating_duration_since(at);
+                let ran = thread_cpu_time(tid)?.saturating_sub(cpu_then);
+                (window >= self.period && ran < window / 2).then_some((ran, window))
+            });
+            match (ran, state) {
+                (_, Some('S') | Some('D')) | (None, _) => eprintln!(
+                    "nbio: slow poll: {what} has held {thread} for {held} so far and has not \
+                     returned; a poll must not block: await instead of sleeping or doing \
+                     blocking I/O"
+                ),
+                (Some((ran, window)), _) => eprintln!(
+                    "nbio: slow poll: {what} has been in one poll for {held} so far, but \
+                     {thread} ran for only {} of the last {}: the operating system or the \
+                     virtual machine gave the CPU to something else, so this is not the task's \
+                     doing",
+                    super::explain::human(ran),
+                    super::explain::human(window),
+                ),
+            }
         }
         false
     }
