@@ -379,7 +379,7 @@ impl Scheduler {
         context::reset_budget();
         let started = self
             .observer
-            .poll_started(Who::Task(id), Some(&header.notes));
+            .poll_started(Who::Task(id), Some((&header.notes, &header.waits)));
         let outcome = task.run();
         let polled = match &outcome {
             RunOutcome::Idle => PollOutcome::Pending,
@@ -544,10 +544,7 @@ impl Scheduler {
         let mut tasks = Vec::with_capacity(list.len());
         list.for_each(|task| tasks.push(self.task_info(task)));
         tasks.reverse();
-        Dump {
-            tasks,
-            jobs: self.shared.blocking.jobs(),
-        }
+        Dump::new(tasks, self.shared.blocking.jobs())
     }
 
     fn task_info(&self, task: &Header) -> TaskInfo {
@@ -573,6 +570,11 @@ impl Scheduler {
             last_woken_by,
             waker_held: state.outside_refs() > 0,
             worker: None,
+            waits_on: (!state.is_running() && !state.is_scheduled())
+                .then(|| observe::read_wait(&task.waits))
+                .flatten(),
+            wait_cycle: Vec::new(),
+            waits_on_job: false,
         }
     }
 

@@ -45,12 +45,15 @@ mod replay;
 mod sites;
 mod slow;
 mod stats;
+mod waits;
 mod watchdog;
 
 pub use dump::{Awaiter, Dump, JobInfo, JobState, TaskInfo, TaskState};
 pub(crate) use event::{Cause, PollOutcome, TaskNotes, WaitReason, Who};
 pub(crate) use explain::human;
 pub use stats::{Stats, WorkerStats};
+pub use waits::WaitOn;
+pub(crate) use waits::{read as read_wait, waiting_on};
 
 use event::{Event, Record, STAMP_UNIT_SHIFT};
 use journal::Journal;
@@ -506,12 +509,18 @@ impl Observer {
             .set((clock::coarse_nanos() >> STAMP_UNIT_SHIFT) as u32);
     }
 
-    /// `who` is about to be polled; `notes` is its task's notes word. One call per poll.
+    /// `who` is about to be polled; `words` are its task's notes word and wait word (`None`
+    /// for the future given to `block_on`). One call per poll.
     #[inline]
-    pub(crate) fn poll_started(&self, who: Who, notes: Option<&AtomicU64>) -> PollStart {
+    pub(crate) fn poll_started(
+        &self,
+        who: Who,
+        words: Option<(&AtomicU64, &AtomicU64)>,
+    ) -> PollStart {
         self.current.set(who);
         POLLED.set(who.raw());
-        if let Some(notes) = notes {
+        waits::poll_begins(words.map(|(_, waits)| waits));
+        if let Some((notes, _)) = words {
             TaskNotes::of(notes).record_poll(self.stamp.get(), self.worker_code);
         }
         if let Some(lane) = &self.lane {
@@ -542,6 +551,7 @@ impl Observer {
         }
         self.current.set(Who::Nobody);
         POLLED.set(0);
+        waits::poll_ends();
     }
 
     #[cold]

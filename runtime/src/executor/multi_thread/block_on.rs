@@ -200,7 +200,7 @@ impl BlockOn {
         context::reset_budget();
         let started = self
             .observer
-            .poll_started(Who::Task(id), Some(&header.notes));
+            .poll_started(Who::Task(id), Some((&header.notes, &header.waits)));
         let outcome = task.run();
         let polled = match &outcome {
             RunOutcome::Idle => PollOutcome::Pending,

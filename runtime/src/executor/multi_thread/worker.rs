@@ -223,7 +223,7 @@ impl Worker {
         context::reset_budget();
         let started = self
             .observer
-            .poll_started(Who::Task(id), Some(&header.notes));
+            .poll_started(Who::Task(id), Some((&header.notes, &header.waits)));
         let outcome = task.run();
         let polled = match &outcome {
             RunOutcome::Idle => PollOutcome::Pending,
