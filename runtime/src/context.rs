@@ -161,7 +161,7 @@ pub(crate) fn current_task() -> Option<u64> {
 /// a store, and does nothing outside a task's poll.
 #[inline]
 pub(crate) fn waiting_on(on: WaitOn) {
-    crate::observe::waiting_on(on);
+    crate::task::waiting::note(on.encode());
 }
 
 /// Hands `f` to the blocking pool of the runtime running on this thread; `None` outside of

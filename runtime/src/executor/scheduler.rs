@@ -47,6 +47,7 @@ use crate::observe::{
 use crate::reactor::{Reactor, Trigger, Woken};
 use crate::task::list::TaskList;
 use crate::task::raw::{self, Header, RunOutcome, Schedule, TaskMeta, TaskRef};
+use crate::task::waiting;
 use crate::task::{JoinHandle, TaskIds};
 
 /// The run-queue capacity kept when the queue empties (8 KiB of entries); a burst beyond it
@@ -379,8 +380,10 @@ impl Scheduler {
         context::reset_budget();
         let started = self
             .observer
-            .poll_started(Who::Task(id), Some((&header.notes, &header.waits)));
+            .poll_started(Who::Task(id), Some(&header.notes));
+        let waits = waiting::begin(&header.waits);
         let outcome = task.run();
+        drop(waits);
         let polled = match &outcome {
             RunOutcome::Idle => PollOutcome::Pending,
             RunOutcome::Requeue(_) => PollOutcome::Yielded,

@@ -52,8 +52,8 @@ pub use dump::{Awaiter, Dump, JobInfo, JobState, TaskInfo, TaskState};
 pub(crate) use event::{Cause, PollOutcome, TaskNotes, WaitReason, Who};
 pub(crate) use explain::human;
 pub use stats::{Stats, WorkerStats};
+pub(crate) use waits::read as read_wait;
 pub use waits::WaitOn;
-pub(crate) use waits::{read as read_wait, waiting_on};
 
 use event::{Event, Record, STAMP_UNIT_SHIFT};
 use journal::Journal;
@@ -509,18 +509,12 @@ impl Observer {
             .set((clock::coarse_nanos() >> STAMP_UNIT_SHIFT) as u32);
     }
 
-    /// `who` is about to be polled; `words` are its task's notes word and wait word (`None`
-    /// for the future given to `block_on`). One call per poll.
+    /// `who` is about to be polled; `notes` is its task's notes word. One call per poll.
     #[inline]
-    pub(crate) fn poll_started(
-        &self,
-        who: Who,
-        words: Option<(&AtomicU64, &AtomicU64)>,
-    ) -> PollStart {
+    pub(crate) fn poll_started(&self, who: Who, notes: Option<&AtomicU64>) -> PollStart {
         self.current.set(who);
         POLLED.set(who.raw());
-        waits::poll_begins(words.map(|(_, waits)| waits));
-        if let Some((notes, _)) = words {
+        if let Some(notes) = notes {
             TaskNotes::of(notes).record_poll(self.stamp.get(), self.worker_code);
         }
         if let Some(lane) = &self.lane {
@@ -551,7 +545,6 @@ impl Observer {
         }
         self.current.set(Who::Nobody);
         POLLED.set(0);
-        waits::poll_ends();
     }
 
     #[cold]

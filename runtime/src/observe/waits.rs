@@ -7,7 +7,7 @@
 //! timer (its deadline), a `JoinHandle` (task N, or blocking job N), a channel, oneshot,
 //! `Notify`, `Semaphore` (where it was made) or a `Mutex` (where it was made and which task
 //! held it). The note goes into a word of the polled task's header that the observer owns
-//! (`Header::waits`): a poll that returns `Pending` pays one thread-local load and one plain
+//! (`Header::waits`, reached through `task/waiting.rs`): a poll that returns `Pending` pays one thread-local load and one plain
 //! store; each new poll clears the word, so it always describes the *last* `Pending`.
 //!
 //! A dump reads the words back ([`WaitOn`]) and follows the edges that point at tasks (a
@@ -24,7 +24,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::task::waiting::{self, JOIN_TAG};
 use crate::task::TaskId;
 
 /// What a waiting task waits on, as it said at its last `Pending` (see [`TaskInfo::waits_on`]).
@@ -81,7 +80,9 @@ const PAYLOAD: u64 = (1 << TAG_SHIFT) - 1;
 const READ: u64 = 1;
 const WRITE: u64 = 2;
 const TIMER: u64 = 3;
-const JOIN: u64 = JOIN_TAG >> TAG_SHIFT;
+/// The same as `task::waiting::JOIN_TAG`, which a `JoinHandle` writes (that layer cannot see
+/// this one): `wait_graph.rs` checks a join reads back as one.
+const JOIN: u64 = 4;
 const CHANNEL: u64 = 5;
 const ONESHOT: u64 = 6;
 const NOTIFY: u64 = 7;
@@ -193,24 +194,6 @@ impl WaitOn {
             _ => None,
         }
     }
-}
-
-/// A poll of the task whose wait word is `slot` begins (`None`: the `block_on` future).
-#[inline]
-pub(crate) fn poll_begins(slot: Option<&AtomicU64>) {
-    waiting::begin(slot);
-}
-
-/// The poll ended.
-#[inline]
-pub(crate) fn poll_ends() {
-    waiting::end();
-}
-
-/// The future being polled returns `Pending` waiting on `on`.
-#[inline]
-pub(crate) fn waiting_on(on: WaitOn) {
-    waiting::note(on.encode());
 }
 
 /// What the word `slot` of an idle task says.

@@ -19,24 +19,25 @@ thread_local! {
     static SLOT: Cell<*const AtomicU64> = const { Cell::new(std::ptr::null()) };
 }
 
-/// A poll of the task whose wait word is `slot` begins (`None`: not a task): the word is
-/// cleared, the task is no longer waiting on anything, and `note` writes there until `end`.
+/// A poll of the task whose wait word is `slot` begins: the word is cleared, the task is no
+/// longer waiting on anything, and `note` writes there until the guard is dropped (even by a
+/// panic unwinding out of the poll).
 #[inline]
-pub(crate) fn begin(slot: Option<&AtomicU64>) {
-    let pointer = match slot {
-        Some(slot) => {
-            slot.store(0, Relaxed);
-            slot as *const AtomicU64
-        }
-        None => std::ptr::null(),
-    };
-    SLOT.set(pointer);
+pub(crate) fn begin(slot: &AtomicU64) -> Polling {
+    slot.store(0, Relaxed);
+    SLOT.set(slot);
+    Polling(())
 }
 
-/// The poll ended, however it ended: nothing may write the word any more.
-#[inline]
-pub(crate) fn end() {
-    SLOT.set(std::ptr::null());
+/// While alive, `note` writes into the wait word given to `begin`.
+#[must_use = "the word is written only while the guard lives"]
+pub(crate) struct Polling(());
+
+impl Drop for Polling {
+    #[inline]
+    fn drop(&mut self) {
+        SLOT.set(std::ptr::null());
+    }
 }
 
 /// The future being polled returns `Pending`, waiting on what `word` says.
@@ -44,7 +45,7 @@ pub(crate) fn end() {
 pub(crate) fn note(word: u64) {
     let slot = SLOT.get();
     if !slot.is_null() {
-        // SAFETY: `SLOT` is non-null only between `begin` and `end` of one poll, and points
+        // SAFETY: `SLOT` is non-null only between `begin` and the drop of its guard, for one poll, and points
         // into the header of the task being polled, which its poller keeps alive throughout.
         unsafe { (*slot).store(word, Relaxed) };
     }

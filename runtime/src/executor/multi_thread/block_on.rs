@@ -32,6 +32,7 @@ use crate::executor::current::{self, Current};
 use crate::executor::seed::ReplayNote;
 use crate::observe::{Cause, Observer, PollOutcome, TaskNotes, Who};
 use crate::task::raw::RunOutcome;
+use crate::task::waiting;
 use crate::task::JoinHandle;
 
 /// How long the deadlock check waits between its two looks.
@@ -200,8 +201,10 @@ impl BlockOn {
         context::reset_budget();
         let started = self
             .observer
-            .poll_started(Who::Task(id), Some((&header.notes, &header.waits)));
+            .poll_started(Who::Task(id), Some(&header.notes));
+        let waits = waiting::begin(&header.waits);
         let outcome = task.run();
+        drop(waits);
         let polled = match &outcome {
             RunOutcome::Idle => PollOutcome::Pending,
             RunOutcome::Requeue(_) => PollOutcome::Yielded,
