@@ -333,11 +333,16 @@ impl fmt::Display for TaskInfo {
                 }
             )?;
         }
-        if let Some(first) = self.wait_cycle.first() {
+        if self.wait_cycle.contains(&self.id) {
             write!(
                 f,
-                "; can never be signalled: it waits into a cycle of tasks waiting on each \
-                 other, through task#{}",
+                "; can never be signalled: it is on a cycle of tasks waiting on each other"
+            )?;
+        } else if let Some(first) = self.wait_cycle.first() {
+            write!(
+                f,
+                "; can never be signalled: it waits into a cycle of tasks waiting on each other \
+                 (through task#{})",
                 first.0
             )?;
         }
