@@ -39,9 +39,11 @@ impl Dump {
     /// The dump of `tasks` and `jobs`: marks the `JoinHandle` waits that are on jobs, and each
     /// task whose wait the graph says can never be signalled.
     pub(crate) fn new(mut tasks: Vec<TaskInfo>, jobs: Vec<JobInfo>) -> Dump {
-        for task in &mut tasks {
-            if let Some(WaitOn::Join(id)) = task.waits_on {
-                task.waits_on_job = jobs.iter().any(|job| job.id == id);
+        if !jobs.is_empty() {
+            for task in &mut tasks {
+                if let Some(WaitOn::Join(id)) = task.waits_on {
+                    task.waits_on_job = jobs.iter().any(|job| job.id == id);
+                }
             }
         }
         let edges: Vec<_> = tasks
@@ -49,9 +51,13 @@ impl Dump {
             .filter(|task| task.state == TaskState::Idle)
             .map(|task| (task.id, task.waits_on.and_then(WaitOn::on_task)))
             .collect();
-        for (id, cycle) in waits::doomed(&edges) {
-            if let Some(task) = tasks.iter_mut().find(|task| task.id == id) {
-                task.wait_cycle = cycle;
+        let doomed = waits::doomed(&edges);
+        if !doomed.is_empty() {
+            let at: std::collections::HashMap<TaskId, usize> = (tasks.iter().enumerate())
+                .map(|(at, task)| (task.id, at))
+                .collect();
+            for (id, cycle) in doomed {
+                tasks[at[&id]].wait_cycle = cycle;
             }
         }
         Dump { tasks, jobs }

@@ -16,6 +16,7 @@
 //! marked. Whether anything *outside* could still break it (a timer, a socket, a waker held by
 //! another thread) is the deadlock check's business, not this file's.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::os::fd::RawFd;
 use std::panic::Location;
@@ -208,26 +209,46 @@ pub(crate) fn read(slot: &AtomicU64) -> Option<WaitOn> {
 /// `edges` gives, for each idle task, the task its wait names (a functional graph: one edge
 /// at most per task).
 pub(crate) fn doomed(edges: &[(TaskId, Option<TaskId>)]) -> Vec<(TaskId, Vec<TaskId>)> {
-    let next = |id: TaskId| {
-        edges
-            .iter()
-            .find(|(task, _)| *task == id)
-            .and_then(|(_, on)| *on)
-    };
+    // One walk per task at most: each task is settled once (its cycle known, or none), and a
+    // walk stops at the first settled task. Linear in the number of tasks, for dumps of many.
+    let index: HashMap<TaskId, usize> = edges
+        .iter()
+        .enumerate()
+        .map(|(at, (id, _))| (*id, at))
+        .collect();
+    let next = |at: usize| edges[at].1.and_then(|on| index.get(&on).copied());
+    // Per task: `None` unsettled, `Some(None)` no cycle, `Some(Some(c))` ends in cycle `c`.
+    let mut settled: Vec<Option<Option<usize>>> = vec![None; edges.len()];
+    let mut cycles: Vec<Vec<TaskId>> = Vec::new();
+    for start in 0..edges.len() {
+        let mut path: Vec<usize> = Vec::new();
+        let mut at = Some(start);
+        let outcome = loop {
+            let Some(here) = at else { break None };
+            if let Some(known) = settled[here] {
+                break known;
+            }
+            if let Some(position) = path.iter().position(|&seen| seen == here) {
+                cycles.push(path[position..].iter().map(|&at| edges[at].0).collect());
+                break Some(cycles.len() - 1);
+            }
+            path.push(here);
+            at = next(here);
+        };
+        for at in path {
+            settled[at] = Some(outcome);
+        }
+    }
     let mut doomed = Vec::new();
-    for &(start, _) in edges {
-        let mut path = vec![start];
-        let mut at = start;
-        while let Some(on) = next(at) {
-            if let Some(position) = path.iter().position(|&seen| seen == on) {
-                doomed.push((start, path[position..].to_vec()));
-                break;
-            }
-            path.push(on);
-            at = on;
-            if path.len() > edges.len() {
-                break;
-            }
+    for (at, (id, _)) in edges.iter().enumerate() {
+        if let Some(Some(cycle)) = settled[at] {
+            // Each member sees the cycle starting from itself; those waiting into it see it
+            // from where they enter.
+            let cycle = &cycles[cycle];
+            let from = cycle.iter().position(|member| member == id).unwrap_or(0);
+            let mut rotated = cycle[from..].to_vec();
+            rotated.extend_from_slice(&cycle[..from]);
+            doomed.push((*id, rotated));
         }
     }
     doomed
