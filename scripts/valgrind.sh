@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 #                              connection_churn; under valgrind it measures valgrind.
 #   mt_io                      500 connections through the same code as mt_scheduling and tcp.
 # A new test file is not picked up by itself: add it here.
-TESTS=(nbio observe budget abandoned blocking_trace
+TESTS=(nbio observe wait_graph budget abandoned blocking_trace
        join runtime_drop panics shutdown block_on stats wakeups wake_storm
        stream_model faults timers timer_properties tcp readiness readiness_contract fd_reuse
        sigpipe udp unix io_traits fairness connection_churn

@@ -12,6 +12,7 @@
 //! - [`spend_budget`]: whether the task being polled may complete one more socket operation in
 //!   this poll (see `Budget`);
 //! - [`record_wait`]: a note for the journal;
+//! - [`waiting_on`]: what the polled task waits on, for dumps and the deadlock report;
 //! - [`current_task`]: which task is being polled, for the sync primitives to record who
 //!   waits on them and who holds them;
 //! - [`spawn_blocking`]: a closure for the runtime's blocking pool (`nbio::fs`, host-name
@@ -27,6 +28,7 @@ use std::time::Instant;
 use crate::blocking::BlockingPool;
 use crate::task::JoinHandle;
 
+pub(crate) use crate::observe::WaitOn;
 use crate::observe::{Observer, WaitReason};
 use crate::reactor::{Direction, Reactor};
 
@@ -151,6 +153,15 @@ pub(crate) fn current_task() -> Option<u64> {
         0 => None,
         id => Some(id),
     }
+}
+
+/// The future being polled is about to return `Pending`, waiting on `on`: the note a dump
+/// shows on the task's line and the deadlock report follows (`observe/waits.rs`). Each future
+/// that waits calls it at the one place it returns `Pending`; it costs a thread-local load and
+/// a store, and does nothing outside a task's poll.
+#[inline]
+pub(crate) fn waiting_on(on: WaitOn) {
+    crate::task::waiting::note(on.encode());
 }
 
 /// Hands `f` to the blocking pool of the runtime running on this thread; `None` outside of

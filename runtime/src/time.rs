@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
 
-use crate::context;
+use crate::context::{self, WaitOn};
 use crate::reactor::Reactor;
 
 /// Waits until `duration` has passed.
@@ -192,6 +192,7 @@ impl Future for Sleep {
             if Self::registered_here(entry)
                 && entry.reactor.update_timer(deadline, entry.id, cx.waker())
             {
+                context::waiting_on(WaitOn::Timer { deadline });
                 return Poll::Pending;
             }
             // Moved to another runtime since it was registered: follow it there.
@@ -202,6 +203,7 @@ impl Future for Sleep {
         });
         let id = reactor.insert_timer(deadline, cx.waker());
         self.timer = Some(TimerEntry { reactor, id });
+        context::waiting_on(WaitOn::Timer { deadline });
         Poll::Pending
     }
 }

@@ -44,7 +44,7 @@ const OBSERVE_MAY_NAME: &[&str] = &["crate::task::TaskId", "crate::reactor::Dire
 const TASK_REEXPORTS: &[&str] = &[
     "pub use crate::executor::join_set::JoinSet;",
     "pub use crate::executor::task_builder::Builder;",
-    "pub use crate::observe::{Dump, TaskInfo, TaskState};",
+    "pub use crate::observe::{Dump, TaskInfo, TaskState, WaitOn};",
 ];
 
 fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {

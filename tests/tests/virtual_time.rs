@@ -212,3 +212,25 @@ fn a_detached_job_holds_the_clock_only_until_it_returns() {
         assert!(moved >= Duration::from_secs(30), "{moved:?}");
     });
 }
+
+#[test]
+fn a_job_aborted_before_it_ran_does_not_hold_the_clock() {
+    watched(|| {
+        let runtime = Runtime::builder()
+            .virtual_time(true)
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        let moved = runtime.block_on(async {
+            let start = now();
+            let busy = nbio::spawn_blocking(|| std::thread::sleep(Duration::from_millis(20)));
+            let queued = nbio::spawn_blocking(|| ()); // waits for the one thread
+            queued.abort();
+            assert!(queued.await.unwrap_err().is_cancelled());
+            busy.await.unwrap();
+            sleep(Duration::from_secs(30)).await; // only moves once no job is left
+            now() - start
+        });
+        assert!(moved >= Duration::from_secs(30), "{moved:?}");
+    });
+}

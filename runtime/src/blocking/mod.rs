@@ -417,14 +417,13 @@ impl Inner {
                 self.submit(task);
                 return;
             }
-            RunOutcome::Idle => {
-                self.job_over();
-                false
-            }
+            RunOutcome::Idle => false,
         };
         let record = lock(&self.registry).remove(&id);
         if !ran {
-            // Aborted between the take and the run: its closure never ran.
+            // Aborted before it ran: its closure never ran, so `job_ended` did not count it
+            // over. Its handle may already have said "cancelled": this slice comes after.
+            self.job_over();
             THREAD_OBSERVER.with_borrow(|observer| {
                 if let Some(observer) = observer {
                     observer.job_ran(JobRun {

@@ -47,6 +47,7 @@ use crate::observe::{
 use crate::reactor::{Reactor, Trigger, Woken};
 use crate::task::list::TaskList;
 use crate::task::raw::{self, Header, RunOutcome, Schedule, TaskMeta, TaskRef};
+use crate::task::waiting;
 use crate::task::{JoinHandle, TaskIds};
 
 /// The run-queue capacity kept when the queue empties (8 KiB of entries); a burst beyond it
@@ -380,7 +381,9 @@ impl Scheduler {
         let started = self
             .observer
             .poll_started(Who::Task(id), Some(&header.notes));
+        let waits = waiting::begin(&header.waits);
         let outcome = task.run();
+        drop(waits);
         let polled = match &outcome {
             RunOutcome::Idle => PollOutcome::Pending,
             RunOutcome::Requeue(_) => PollOutcome::Yielded,
@@ -544,10 +547,7 @@ impl Scheduler {
         let mut tasks = Vec::with_capacity(list.len());
         list.for_each(|task| tasks.push(self.task_info(task)));
         tasks.reverse();
-        Dump {
-            tasks,
-            jobs: self.shared.blocking.jobs(),
-        }
+        Dump::new(tasks, self.shared.blocking.jobs())
     }
 
     fn task_info(&self, task: &Header) -> TaskInfo {
@@ -573,6 +573,11 @@ impl Scheduler {
             last_woken_by,
             waker_held: state.outside_refs() > 0,
             worker: None,
+            waits_on: (!state.is_running() && !state.is_scheduled())
+                .then(|| observe::read_wait(&task.waits))
+                .flatten(),
+            wait_cycle: Vec::new(),
+            waits_on_job: false,
         }
     }
 

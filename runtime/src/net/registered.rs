@@ -175,9 +175,17 @@ impl<T: AsFd> Registered<T> {
         filed: &mut Option<Waker>,
     ) -> Poll<io::Result<()>> {
         let registration = self.registration()?;
-        registration
-            .reactor
-            .poll_ready(&registration.source, dir, trust_guess, cx, filed)
+        let poll =
+            registration
+                .reactor
+                .poll_ready(&registration.source, dir, trust_guess, cx, filed);
+        if poll.is_pending() {
+            context::waiting_on(context::WaitOn::Socket {
+                fd: registration.source.fd,
+                write: dir == Direction::Write,
+            });
+        }
+        poll
     }
 
     /// Resolves once the kernel says `dir` is ready: `readable()` and `writable()`. A socket

@@ -1,15 +1,21 @@
-//! `Runtime::dump()`: every live task, one line each, and whether it can still run; then every
-//! blocking job that is queued or running, where it was spawned, for how long, and who waits
-//! on it.
+//! `Runtime::dump()`: every live task, one line each, whether it can still run and what it waits
+//! on (`waits.rs`), the cycles of tasks that wait on each other; then every blocking job that is
+//! queued or running, where it was spawned, for how long, and who waits on it.
 
 use std::fmt;
 use std::panic::Location;
 use std::time::Duration;
 
 use super::explain::{human, thousands};
+use super::waits::{self, Shown, WaitOn};
 use crate::task::TaskId;
 
-/// The live tasks of a runtime, as they are now. Printing it gives one line per task.
+/// The live tasks of a runtime, as they are now. Printing it gives one line per task, saying
+/// what each waiting task waits on ("waits on Mutex made at src/main.rs:12, held by task#5"),
+/// and marks the waits that nothing in the runtime can ever signal: a task on a cycle of tasks
+/// waiting on each other (through `JoinHandle`s and `Mutex` holders), or waiting on one that
+/// is. Whether something outside (a timer, a socket, another thread) could still break such a
+/// cycle the dump does not know: the deadlock report, which fires only when nothing can, does.
 ///
 /// ```
 /// let rt = nbio::Runtime::new()?;
@@ -30,6 +36,77 @@ pub struct Dump {
 }
 
 impl Dump {
+    /// The dump of `tasks` and `jobs`: marks the `JoinHandle` waits that are on jobs, and each
+    /// task whose wait the graph says can never be signalled.
+    pub(crate) fn new(mut tasks: Vec<TaskInfo>, jobs: Vec<JobInfo>) -> Dump {
+        if !jobs.is_empty() {
+            for task in &mut tasks {
+                if let Some(WaitOn::Join(id)) = task.waits_on {
+                    task.waits_on_job = jobs.iter().any(|job| job.id == id);
+                }
+            }
+        }
+        let edges: Vec<_> = tasks
+            .iter()
+            .filter(|task| task.state == TaskState::Idle)
+            .map(|task| (task.id, task.waits_on.and_then(WaitOn::on_task)))
+            .collect();
+        let doomed = waits::doomed(&edges);
+        if !doomed.is_empty() {
+            let at: std::collections::HashMap<TaskId, usize> = (tasks.iter().enumerate())
+                .map(|(at, task)| (task.id, at))
+                .collect();
+            for (id, cycle) in doomed {
+                tasks[at[&id]].wait_cycle = cycle;
+            }
+        }
+        Dump { tasks, jobs }
+    }
+
+    /// The cycles of tasks waiting on each other, each once, as "task#3 (worker) waits on
+    /// Mutex made at src/main.rs:12, held by task#5; task#5 waits on the JoinHandle of
+    /// task#3".
+    pub fn cycles(&self) -> Vec<String> {
+        let mut seen: Vec<&[TaskId]> = Vec::new();
+        let mut out = Vec::new();
+        for task in &self.tasks {
+            let cycle = task.wait_cycle();
+            if cycle.is_empty() || seen.iter().any(|known| known.contains(&cycle[0])) {
+                continue;
+            }
+            seen.push(cycle);
+            let steps: Vec<String> = cycle
+                .iter()
+                .filter_map(|id| self.tasks.iter().find(|task| task.id == *id))
+                .map(|task| format!("{} {}", self.label(task.id), self.shown(task)))
+                .collect();
+            out.push(steps.join("; "));
+        }
+        out
+    }
+
+    /// `fetch#12` (spawned at src/main.rs:8), or `task#12`.
+    fn label(&self, id: TaskId) -> String {
+        match self.tasks.iter().find(|task| task.id == id) {
+            Some(TaskInfo {
+                name: Some(name), ..
+            }) => format!("{name}#{}", id.0),
+            _ => format!("task#{}", id.0),
+        }
+    }
+
+    fn shown(&self, task: &TaskInfo) -> String {
+        match task.waits_on {
+            Some(on) => Shown {
+                on,
+                is_job: task.waits_on_job,
+                label: &|id| self.label(id),
+            }
+            .to_string(),
+            None => "waits on something that does not say what".to_string(),
+        }
+    }
+
     /// The live tasks, oldest first.
     pub fn tasks(&self) -> &[TaskInfo] {
         &self.tasks
@@ -150,12 +227,49 @@ pub struct TaskInfo {
     /// On a multi-thread runtime, the index of the worker that last polled it (0 is the
     /// first); `None` on the current-thread runtime, or if it ran elsewhere.
     pub worker: Option<usize>,
+    /// What it waits on, if it is idle and its last `Pending` came from a future of nbio that
+    /// says (a socket, a timer, a `JoinHandle`, a channel, a lock, …).
+    pub waits_on: Option<WaitOn>,
+    /// The cycle of tasks waiting on each other that this task is on or waits into; empty if
+    /// none.
+    pub(crate) wait_cycle: Vec<TaskId>,
+    /// Whether the `JoinHandle` it waits on is a blocking job's.
+    pub(crate) waits_on_job: bool,
 }
 
 impl TaskInfo {
     /// A task that waits while nothing holds its waker can never be woken: it is stuck.
     pub fn can_never_run(&self) -> bool {
         self.state == TaskState::Idle && !self.waker_held
+    }
+
+    /// The tasks of the cycle its wait ends in (in the order they wait on each other), if it
+    /// is on a cycle of tasks waiting on each other or waits on a task that is: then nothing
+    /// in the runtime can ever signal its wait. Empty otherwise.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let rt = nbio::Runtime::new()?;
+    /// let other: Arc<Mutex<Option<nbio::task::JoinHandle<()>>>> = Arc::default();
+    /// let first = rt.spawn({
+    ///     let other = Arc::clone(&other);
+    ///     async move {
+    ///         nbio::yield_now().await;
+    ///         let second = other.lock().unwrap().take().unwrap();
+    ///         second.await.unwrap(); // the second waits on us: never
+    ///     }
+    /// });
+    /// let first_id = first.id();
+    /// *other.lock().unwrap() = Some(rt.spawn(async move { first.await.unwrap() }));
+    /// rt.block_on(async { for _ in 0..4 { nbio::yield_now().await } });
+    /// let dump = rt.dump();
+    /// let task = dump.tasks().iter().find(|task| task.id == first_id).unwrap();
+    /// assert_eq!(task.wait_cycle().len(), 2);
+    /// println!("{dump}"); // "... waits on the JoinHandle of task#2; can never be signalled ..."
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn wait_cycle(&self) -> &[TaskId] {
+        &self.wait_cycle
     }
 }
 
@@ -176,6 +290,9 @@ impl fmt::Display for Dump {
         writeln!(f, "{} live task(s):", self.tasks.len())?;
         for task in &self.tasks {
             writeln!(f, "  {task}")?;
+        }
+        for cycle in self.cycles() {
+            writeln!(f, "tasks waiting on each other: {cycle}")?;
         }
         if !self.jobs.is_empty() {
             writeln!(f, "{} blocking job(s):", self.jobs.len())?;
@@ -209,6 +326,32 @@ impl fmt::Display for TaskInfo {
             write!(f, ", last polled {} ago", human(ago))?;
         }
         write!(f, ", last woken by {}", self.last_woken_by)?;
+        if let Some(on) = self.waits_on {
+            let label = |id: TaskId| format!("task#{}", id.0);
+            let is_job = self.waits_on_job;
+            write!(
+                f,
+                "; {}",
+                Shown {
+                    on,
+                    is_job,
+                    label: &label
+                }
+            )?;
+        }
+        if self.wait_cycle.contains(&self.id) {
+            write!(
+                f,
+                "; can never be signalled: it is on a cycle of tasks waiting on each other"
+            )?;
+        } else if let Some(first) = self.wait_cycle.first() {
+            write!(
+                f,
+                "; can never be signalled: it waits into a cycle of tasks waiting on each other \
+                 (through task#{})",
+                first.0
+            )?;
+        }
         if self.can_never_run() {
             write!(f, "; nothing holds its waker: it can never run again")
         } else if self.state == TaskState::Idle {

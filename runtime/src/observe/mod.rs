@@ -45,12 +45,15 @@ mod replay;
 mod sites;
 mod slow;
 mod stats;
+mod waits;
 mod watchdog;
 
 pub use dump::{Awaiter, Dump, JobInfo, JobState, TaskInfo, TaskState};
 pub(crate) use event::{Cause, PollOutcome, TaskNotes, WaitReason, Who};
 pub(crate) use explain::human;
 pub use stats::{Stats, WorkerStats};
+pub(crate) use waits::read as read_wait;
+pub use waits::WaitOn;
 
 use event::{Event, Record, STAMP_UNIT_SHIFT};
 use journal::Journal;

@@ -231,7 +231,13 @@ impl<'a, T> Future for Lock<'a, T> {
         match this.acquire.poll_take(cx) {
             Poll::Ready(Ok(())) => Poll::Ready(this.mutex.guard()),
             Poll::Ready(Err(_)) => unreachable!("a mutex's semaphore is never closed"),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                crate::context::waiting_on(crate::context::WaitOn::Mutex {
+                    made_at: Some(this.mutex.made_at()),
+                    holder: this.mutex.holder(),
+                });
+                Poll::Pending
+            }
         }
     }
 }

@@ -289,7 +289,17 @@ impl Notified<'_> {
             }
         }
         self.key = Some(waiters.push_back(cx.waker().clone(), Woken::Waiting));
+        drop(waiters);
+        self.waiting();
         Poll::Pending
+    }
+
+    /// The polled task waits on this `Notify`.
+    #[inline]
+    fn waiting(&self) {
+        crate::context::waiting_on(crate::context::WaitOn::Notify {
+            made_at: Some(self.notify.made_at),
+        });
     }
 
     /// A queued waiter polls again.
@@ -298,6 +308,8 @@ impl Notified<'_> {
         let key = self.key.as_ref().expect("a queued Notified has a key");
         if waiters.get(key).data == Woken::Waiting {
             waiters.set_waker(key, cx.waker());
+            drop(waiters);
+            self.waiting();
             return Poll::Pending;
         }
         waiters.remove(self.key.take().expect("checked above"));

@@ -172,6 +172,13 @@ unsafe fn free<T>(inner: NonNull<Inner<T>>) {
 }
 
 impl<T> Sender<T> {
+    /// The sender's task waits for the receiver to go (`closed`).
+    #[inline]
+    fn waiting(inner: &Inner<T>) {
+        let made_at = Some(inner.made_at);
+        crate::context::waiting_on(crate::context::WaitOn::Oneshot { made_at });
+    }
+
     fn inner(&self) -> &Inner<T> {
         // SAFETY: the sender holds `TX_REF` for as long as it exists: the block is alive.
         unsafe { self.inner.as_ref() }
@@ -266,6 +273,7 @@ impl<T> Sender<T> {
                 .tx_waker
                 .with(|cell| unsafe { (*cell).as_ref() }.is_some_and(|w| w.will_wake(cx.waker())));
             if same {
+                Self::waiting(inner);
                 return Poll::Pending;
             }
             // Take the cell back before writing it.
@@ -280,6 +288,7 @@ impl<T> Sender<T> {
         if inner.state.fetch_or(TX_WAKER, AcqRel) & CLOSED != 0 {
             return Poll::Ready(());
         }
+        Self::waiting(inner);
         Poll::Pending
     }
 
@@ -488,7 +497,11 @@ impl<T> Future for Receiver<T> {
                 return Poll::Ready(Err(RecvError(())));
             }
             match this.register(shared, state, cx.waker()) {
-                Ok(()) => return Poll::Pending,
+                Ok(()) => {
+                    let made_at = Some(shared.made_at);
+                    crate::context::waiting_on(crate::context::WaitOn::Oneshot { made_at });
+                    return Poll::Pending;
+                }
                 Err(now) => state = now,
             }
         }

@@ -474,6 +474,14 @@ impl<'a> Acquire<'a> {
         self.poll_slow(cx, true)
     }
 
+    /// The polled task waits on this semaphore (a `Mutex` then says more of it).
+    #[inline]
+    fn waiting(&self) {
+        crate::context::waiting_on(crate::context::WaitOn::Semaphore {
+            made_at: Some(self.semaphore.made_at),
+        });
+    }
+
     /// Everything but the fast path: the budget is spent (`check_budget`: not yet checked),
     /// the permits are gone, or we are queued.
     #[cold]
@@ -501,13 +509,17 @@ impl<'a> Acquire<'a> {
                         Arrival::Closed => Outcome::Closed,
                         Arrival::Queued(key) => {
                             self.key = Some(key);
+                            self.waiting();
                             return Poll::Pending;
                         }
                     },
                 }
             }
             Some(_) => match self.semaphore.check_turn(&mut self.key, cx) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    self.waiting();
+                    return Poll::Pending;
+                }
                 Poll::Ready(outcome) => outcome,
             },
         };

@@ -102,6 +102,14 @@ impl<T> JoinHandle<T> {
     }
 }
 
+impl<T> JoinHandle<T> {
+    /// The awaiting task returns `Pending` on this handle: its wait word says so.
+    #[inline]
+    fn waiting(&self) {
+        super::waiting::note(super::waiting::JOIN_TAG | self.header().id().0);
+    }
+}
+
 impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
@@ -115,6 +123,7 @@ impl<T> Future for JoinHandle<T> {
             // SAFETY: while JOIN_WAKER is set both sides only read the slot.
             let same = unsafe { (*slot).as_ref() }.is_some_and(|w| w.will_wake(cx.waker()));
             if same {
+                self.waiting();
                 return Poll::Pending;
             }
             if let Err(state) = self.header().state.unset_join_waker() {
@@ -131,6 +140,7 @@ impl<T> Future for JoinHandle<T> {
             Ok(()) => {
                 // SAFETY: the handle's reference keeps the task alive.
                 unsafe { Header::joined(self.task) };
+                self.waiting();
                 Poll::Pending
             }
             Err(state) => {

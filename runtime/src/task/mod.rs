@@ -27,6 +27,7 @@ pub(crate) mod list;
 mod loom_tests;
 pub(crate) mod raw;
 pub(crate) mod state;
+pub(crate) mod waiting;
 mod waker;
 
 pub use join::{JoinError, JoinHandle};
@@ -34,7 +35,7 @@ pub use join::{JoinError, JoinHandle};
 // The public namespace: what the executor and the observer make of tasks.
 pub use crate::executor::join_set::JoinSet;
 pub use crate::executor::task_builder::Builder;
-pub use crate::observe::{Dump, TaskInfo, TaskState};
+pub use crate::observe::{Dump, TaskInfo, TaskState, WaitOn};
 
 /// Identifies a task within its runtime. Ids are handed out in spawn order, starting at 1,
 /// and never reused; they are what traces, dumps and errors call a task (`#7`).

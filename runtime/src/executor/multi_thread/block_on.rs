@@ -32,6 +32,7 @@ use crate::executor::current::{self, Current};
 use crate::executor::seed::ReplayNote;
 use crate::observe::{Cause, Observer, PollOutcome, TaskNotes, Who};
 use crate::task::raw::RunOutcome;
+use crate::task::waiting;
 use crate::task::JoinHandle;
 
 /// How long the deadlock check waits between its two looks.
@@ -201,7 +202,9 @@ impl BlockOn {
         let started = self
             .observer
             .poll_started(Who::Task(id), Some(&header.notes));
+        let waits = waiting::begin(&header.waits);
         let outcome = task.run();
+        drop(waits);
         let polled = match &outcome {
             RunOutcome::Idle => PollOutcome::Pending,
             RunOutcome::Requeue(_) => PollOutcome::Yielded,

@@ -506,10 +506,7 @@ impl Shared {
             add(&lock(&pinned.tasks));
         }
         tasks.sort_by_key(|task| task.id);
-        Dump {
-            tasks,
-            jobs: self.blocking.jobs(),
-        }
+        Dump::new(tasks, self.blocking.jobs())
     }
 }
 
@@ -536,5 +533,10 @@ fn task_info(shared: &Shared, task: &Header) -> TaskInfo {
         last_woken_by: notes.last_woken_by,
         waker_held: state.outside_refs() > 0,
         worker: notes.worker,
+        waits_on: (!state.is_running() && !state.is_scheduled())
+            .then(|| observe::read_wait(&task.waits))
+            .flatten(),
+        wait_cycle: Vec::new(),
+        waits_on_job: false,
     }
 }

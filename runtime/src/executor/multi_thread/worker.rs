@@ -27,6 +27,7 @@ use crate::executor::current::{self, Current};
 use crate::executor::seed::Rng;
 use crate::observe::{Cause, Observer, PollOutcome, TaskNotes, Who};
 use crate::task::raw::{RunOutcome, TaskRef};
+use crate::task::waiting;
 
 /// Every this many turns a worker looks at the injection queue before its own.
 const INJECT_FIRST_EVERY: u32 = 61;
@@ -237,7 +238,9 @@ impl Worker {
         let started = self
             .observer
             .poll_started(Who::Task(id), Some(&header.notes));
+        let waits = waiting::begin(&header.waits);
         let outcome = task.run();
+        drop(waits);
         let polled = match &outcome {
             RunOutcome::Idle => PollOutcome::Pending,
             RunOutcome::Requeue(_) => PollOutcome::Yielded,

@@ -118,6 +118,14 @@ impl<T> Chan<T> {
         Ok(())
     }
 
+    /// The polled task waits on this channel: its dump line says so.
+    #[inline]
+    fn waiting(&self) {
+        crate::context::waiting_on(crate::context::WaitOn::Channel {
+            made_at: Some(self.made_at),
+        });
+    }
+
     /// Polls a bounded send: queue the message, or park with it, or learn what became of it.
     pub(super) fn poll_send(
         &self,
@@ -128,6 +136,7 @@ impl<T> Chan<T> {
             let mut inner = self.lock();
             if let Parked::Waiting(_) = inner.parked.get(key).data {
                 inner.parked.set_waker(key, cx.waker());
+                self.waiting();
                 return Poll::Pending;
             }
             let slot = inner.parked.remove(state.parked.take().expect("parked"));
@@ -162,6 +171,7 @@ impl<T> Chan<T> {
             .parked
             .push_back(cx.waker().clone(), Parked::Waiting(message));
         state.parked = Some(key);
+        self.waiting();
         Poll::Pending
     }
 
@@ -194,6 +204,8 @@ impl<T> Chan<T> {
                 inner.receiver_task = crate::context::current_task().map(TaskId);
             }
         }
+        drop(inner);
+        self.waiting();
         Poll::Pending
     }
 

@@ -1,0 +1,52 @@
+//! The wait word of the task being polled: where a future that returns `Pending` writes what
+//! it waits on.
+//!
+//! Every task header has a word for it (`Header::waits`); the observer decides what the bits
+//! mean (`observe/waits.rs`) and a `JoinHandle`, which lives in this layer, writes its own
+//! kind of wait with [`JOIN_TAG`]. The pointer below is set only for the length of one poll of
+//! one task, so a store through it always lands in a live header.
+
+use std::cell::Cell;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// The top four bits of a wait word that say "the `JoinHandle` of the task in the low bits".
+pub(crate) const JOIN_TAG: u64 = 4 << 60;
+
+thread_local! {
+    /// The wait word of the task this thread is polling; null between polls (and while the
+    /// future given to `block_on` is polled).
+    static SLOT: Cell<*const AtomicU64> = const { Cell::new(std::ptr::null()) };
+}
+
+/// A poll of the task whose wait word is `slot` begins: the word is cleared, the task is no
+/// longer waiting on anything, and `note` writes there until the guard is dropped (even by a
+/// panic unwinding out of the poll).
+#[inline]
+pub(crate) fn begin(slot: &AtomicU64) -> Polling {
+    slot.store(0, Relaxed);
+    SLOT.set(slot);
+    Polling(())
+}
+
+/// While alive, `note` writes into the wait word given to `begin`.
+#[must_use = "the word is written only while the guard lives"]
+pub(crate) struct Polling(());
+
+impl Drop for Polling {
+    #[inline]
+    fn drop(&mut self) {
+        SLOT.set(std::ptr::null());
+    }
+}
+
+/// The future being polled returns `Pending`, waiting on what `word` says.
+#[inline]
+pub(crate) fn note(word: u64) {
+    let slot = SLOT.get();
+    if !slot.is_null() {
+        // SAFETY: `SLOT` is non-null only between `begin` and the drop of its guard, for one poll, and points
+        // into the header of the task being polled, which its poller keeps alive throughout.
+        unsafe { (*slot).store(word, Relaxed) };
+    }
+}
