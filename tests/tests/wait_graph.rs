@@ -232,3 +232,43 @@ fn a_dump_marks_tasks_waiting_on_each_other() {
         drop(rt);
     });
 }
+
+#[test]
+fn the_trace_says_how_long_each_task_waited_on_each_kind_of_thing() {
+    watched(|| {
+        let rt = Builder::new().trace(true).build().unwrap();
+        rt.block_on(async {
+            let (tx, mut rx) = mpsc::channel::<u8>(1);
+            let request = nbio::task::Builder::new()
+                .name("request")
+                .spawn(async move {
+                    nbio::time::sleep(Duration::from_millis(50)).await; // a timer
+                    rx.recv().await // then a channel
+                });
+            nbio::time::sleep(Duration::from_millis(80)).await;
+            tx.send(7).await.unwrap();
+            assert_eq!(request.await.unwrap(), Some(7));
+        });
+        let mut json = Vec::new();
+        rt.write_trace(&mut json).unwrap();
+        let trace: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let by_task = &trace["otherData"]["wait_us_by_task"];
+        let request = by_task
+            .as_object()
+            .and_then(|tasks| tasks.iter().find(|(name, _)| name.starts_with("request#")))
+            .map(|(_, kinds)| kinds)
+            .unwrap_or_else(|| panic!("no waits for the request task: {by_task}"));
+        println!("request waited (µs): {request}");
+        let timer = request["timer"].as_f64().unwrap_or(0.0);
+        let channel = request["channel"].as_f64().unwrap_or(0.0);
+        assert!(timer >= 45_000.0, "{request}");
+        assert!(channel >= 20_000.0, "{request}");
+        let slices = trace["traceEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["cat"] == "wait" && e["ph"] == "b")
+            .count();
+        assert!(slices >= 2, "no wait slices in the trace");
+    });
+}

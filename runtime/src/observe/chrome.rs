@@ -9,14 +9,20 @@
 //! and slow polls are instant markers with their details in `args`. A blocking job is a slice
 //! (`job#12`) on the track of the pool thread that ran it ("blocking 1"), with an arrow from
 //! the code that spawned it and one from its end to the next poll of the task that awaited it.
+//!
+//! Where a task spent its time waiting: from the end of each poll that returned `Pending` to
+//! its next poll, an async slice named after what it waited on ("waits: timer", "waits:
+//! channel", …; `waits.rs` says which kinds), one row per task; and in `otherData`, each
+//! task's total wait per kind, in µs (`wait_us_by_task`).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::event::{Cause, Event, Record, WaitReason, Who};
+use super::event::{Cause, Event, PollOutcome, Record, WaitReason, Who};
 use super::explain::Names;
+use super::waits::kind_of;
 use crate::reactor::Direction;
 use crate::task::TaskId;
 
@@ -127,11 +133,41 @@ pub(crate) fn write(
             tid(to_track)
         ));
     };
+    // Per task: when its last `Pending` poll ended, on which track, and what it waited on.
+    let mut waiting: HashMap<TaskId, (Duration, u32, u64)> = HashMap::new();
+    let mut waited: HashMap<TaskId, Vec<(&'static str, Duration)>> = HashMap::new();
     for record in records {
         let ts = micros(record.at);
         let tid = tid(record.track);
         match &record.event {
-            Event::Poll { who, took, outcome } => {
+            Event::Poll {
+                who,
+                took,
+                outcome,
+                waits,
+            } => {
+                if let Who::Task(id) = who {
+                    if let Some((since, track, word)) = waiting.remove(id) {
+                        let kind = kind_of(word);
+                        let totals = waited.entry(*id).or_default();
+                        let span = record.at.saturating_sub(since);
+                        match totals.iter_mut().find(|(k, _)| *k == kind) {
+                            Some((_, total)) => *total += span,
+                            None => totals.push((kind, span)),
+                        }
+                        for (ph, at, on) in [("b", since, track), ("e", record.at, record.track)] {
+                            events.push(format!(
+                                r#"{{"name":"waits: {kind}","cat":"wait","ph":"{ph}","id":"wait-{}","ts":{},"pid":{PID},"tid":{}}}"#,
+                                id.0,
+                                micros(at),
+                                self::tid(on)
+                            ));
+                        }
+                    }
+                    if *outcome == PollOutcome::Pending {
+                        waiting.insert(*id, (record.at + *took, record.track, *waits));
+                    }
+                }
                 let spawned_at = match who {
                     Who::Task(id) => spawned.get(id).map(|(_, at)| at.as_str()).unwrap_or(""),
                     _ => "",
@@ -277,7 +313,27 @@ pub(crate) fn write(
             }
         }
     }
-    writeln!(out, "{{\"displayTimeUnit\":\"ms\",\"otherData\":{{\"dropped_events\":{dropped}}},\"traceEvents\":[")?;
+    let mut by_task: Vec<_> = waited.into_iter().collect();
+    by_task.sort_by_key(|(id, _)| *id);
+    let by_task: Vec<String> = by_task
+        .iter()
+        .map(|(id, totals)| {
+            let kinds: Vec<String> = totals
+                .iter()
+                .map(|(kind, total)| format!("\"{kind}\":{}", micros(*total)))
+                .collect();
+            format!(
+                "{}:{{{}}}",
+                json_string(&label(Who::Task(*id))),
+                kinds.join(",")
+            )
+        })
+        .collect();
+    writeln!(
+        out,
+        "{{\"displayTimeUnit\":\"ms\",\"otherData\":{{\"dropped_events\":{dropped},\"wait_us_by_task\":{{{}}}}},\"traceEvents\":[",
+        by_task.join(",")
+    )?;
     for (i, event) in events.iter().enumerate() {
         let comma = if i + 1 < events.len() { "," } else { "" };
         writeln!(out, "{event}{comma}")?;

@@ -144,6 +144,8 @@ pub(crate) enum Event {
         who: Who,
         took: Duration,
         outcome: PollOutcome,
+        /// What a `Pending` poll said it waits on (the wait word, `waits.rs`); 0 if nothing.
+        waits: u64,
     },
     Wake {
         task: TaskId,

@@ -86,7 +86,9 @@ pub(crate) fn line(record: &Record, names: Names<'_>) -> Option<String> {
                 who_label(*by, names)
             );
         }
-        Event::Poll { who, took, outcome } => {
+        Event::Poll {
+            who, took, outcome, ..
+        } => {
             let _ = write!(
                 out,
                 "{}: polled for {} → {}",

@@ -534,6 +534,7 @@ impl Observer {
         who: Who,
         site: Option<u32>,
         outcome: PollOutcome,
+        waited: u64,
     ) {
         if let Some(lane) = &self.lane {
             if lane.poll_ended(self.seq.get()) {
@@ -541,17 +542,28 @@ impl Observer {
             }
         }
         if let PollStart(Some(started)) = start {
-            self.journal_poll(started, who, outcome);
+            self.journal_poll(started, who, outcome, waited);
         }
         self.current.set(Who::Nobody);
         POLLED.set(0);
     }
 
     #[cold]
-    fn journal_poll(&self, started: Instant, who: Who, outcome: PollOutcome) {
+    fn journal_poll(&self, started: Instant, who: Who, outcome: PollOutcome, waited: u64) {
         let ended = Instant::now();
         let took = ended - started;
-        self.record(started, Event::Poll { who, took, outcome });
+        let waits = if outcome == PollOutcome::Pending {
+            waited
+        } else {
+            0
+        };
+        let event = Event::Poll {
+            who,
+            took,
+            outcome,
+            waits,
+        };
+        self.record(started, event);
         if outcome == PollOutcome::Yielded {
             if let Who::Task(task) = who {
                 let cause = Cause::Itself;

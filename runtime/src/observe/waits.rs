@@ -197,6 +197,20 @@ impl WaitOn {
     }
 }
 
+/// The kind of wait a word says, as the trace's wait view groups them: `io`, `timer`,
+/// `channel` (mpsc, oneshot, `Notify`), `lock` (`Mutex`, `Semaphore`), `join` (a task's or a
+/// blocking job's handle), or `other` (a future that does not say).
+pub(crate) fn kind_of(word: u64) -> &'static str {
+    match WaitOn::decode(word) {
+        Some(WaitOn::Socket { .. }) => "io",
+        Some(WaitOn::Timer { .. }) => "timer",
+        Some(WaitOn::Join(_)) => "join",
+        Some(WaitOn::Channel { .. } | WaitOn::Oneshot { .. } | WaitOn::Notify { .. }) => "channel",
+        Some(WaitOn::Mutex { .. } | WaitOn::Semaphore { .. }) => "lock",
+        None => "other",
+    }
+}
+
 /// What the word `slot` of an idle task says.
 pub(crate) fn read(slot: &AtomicU64) -> Option<WaitOn> {
     WaitOn::decode(slot.load(Relaxed))

@@ -17,6 +17,8 @@ thread_local! {
     /// The wait word of the task this thread is polling; null between polls (and while the
     /// future given to `block_on` is polled).
     static SLOT: Cell<*const AtomicU64> = const { Cell::new(std::ptr::null()) };
+    /// The last word noted in this poll, for `Polling::end`.
+    static LAST: Cell<u64> = const { Cell::new(0) };
 }
 
 /// A poll of the task whose wait word is `slot` begins: the word is cleared, the task is no
@@ -26,12 +28,23 @@ thread_local! {
 pub(crate) fn begin(slot: &AtomicU64) -> Polling {
     slot.store(0, Relaxed);
     SLOT.set(slot);
+    LAST.set(0);
     Polling(())
 }
 
 /// While alive, `note` writes into the wait word given to `begin`.
 #[must_use = "the word is written only while the guard lives"]
 pub(crate) struct Polling(());
+
+impl Polling {
+    /// The poll is over: what it noted last (0 if nothing), for the journal. Read from this
+    /// thread's copy, not the header: once the poll is over the task may run, or even end, on
+    /// another thread.
+    #[inline]
+    pub(crate) fn end(self) -> u64 {
+        LAST.get()
+    }
+}
 
 impl Drop for Polling {
     #[inline]
@@ -45,6 +58,7 @@ impl Drop for Polling {
 pub(crate) fn note(word: u64) {
     let slot = SLOT.get();
     if !slot.is_null() {
+        LAST.set(word);
         // SAFETY: `SLOT` is non-null only between `begin` and the drop of its guard, for one poll, and points
         // into the header of the task being polled, which its poller keeps alive throughout.
         unsafe { (*slot).store(word, Relaxed) };

@@ -174,13 +174,14 @@ impl BlockOn {
                 let started = self.observer.poll_started(Who::Main, None);
                 let waits = waiting::begin(&self.main_waits);
                 let poll = future.as_mut().poll(&mut cx);
-                drop(waits);
+                let waited = waits.end();
                 let outcome = if poll.is_ready() {
                     PollOutcome::Done
                 } else {
                     PollOutcome::Pending
                 };
-                self.observer.poll_ended(started, Who::Main, None, outcome);
+                self.observer
+                    .poll_ended(started, Who::Main, None, outcome, waited);
                 if let Poll::Ready(output) = poll {
                     return output;
                 }
@@ -210,7 +211,7 @@ impl BlockOn {
             .poll_started(Who::Task(id), Some(&header.notes));
         let waits = waiting::begin(&header.waits);
         let outcome = task.run();
-        drop(waits);
+        let waited = waits.end();
         let polled = match &outcome {
             RunOutcome::Idle => PollOutcome::Pending,
             RunOutcome::Requeue(_) => PollOutcome::Yielded,
@@ -218,7 +219,7 @@ impl BlockOn {
             RunOutcome::Finished(_) => PollOutcome::Cancelled,
         };
         self.observer
-            .poll_ended(started, Who::Task(id), Some(site), polled);
+            .poll_ended(started, Who::Task(id), Some(site), polled, waited);
         match outcome {
             RunOutcome::Idle => {}
             RunOutcome::Requeue(task) => {

@@ -240,7 +240,7 @@ impl Worker {
             .poll_started(Who::Task(id), Some(&header.notes));
         let waits = waiting::begin(&header.waits);
         let outcome = task.run();
-        drop(waits);
+        let waited = waits.end();
         let polled = match &outcome {
             RunOutcome::Idle => PollOutcome::Pending,
             RunOutcome::Requeue(_) => PollOutcome::Yielded,
@@ -248,7 +248,7 @@ impl Worker {
             RunOutcome::Finished(_) => PollOutcome::Cancelled,
         };
         self.observer
-            .poll_ended(started, Who::Task(id), Some(site), polled);
+            .poll_ended(started, Who::Task(id), Some(site), polled, waited);
         match outcome {
             RunOutcome::Idle => {}
             RunOutcome::Requeue(task) => {
