@@ -94,16 +94,7 @@ impl Handle {
                 }
                 _ => shared.spawn_from_elsewhere(future, None, location),
             }),
-            Inner::MultiThread(shared) => current::with_current(|current| {
-                let observer = match current {
-                    Some(Current::Worker(worker)) if Arc::ptr_eq(&worker.shared, shared) => {
-                        Some(worker.observer())
-                    }
-                    Some(Current::BlockOn(block_on)) if Arc::ptr_eq(block_on.shared(), shared) => {
-                        Some(block_on.observer())
-                    }
-                    _ => None,
-                };
+            Inner::MultiThread(shared) => with_observer_of(shared, |observer| {
                 shared.spawn(future, None, location, observer)
             }),
         }
@@ -138,20 +129,31 @@ impl Handle {
                     _ => shared.blocking.spawn(f, location, None),
                 })
             }
-            Inner::MultiThread(shared) => current::with_current(|current| {
-                let observer = match current {
-                    Some(Current::Worker(worker)) if Arc::ptr_eq(&worker.shared, shared) => {
-                        Some(worker.observer())
-                    }
-                    Some(Current::BlockOn(block_on)) if Arc::ptr_eq(block_on.shared(), shared) => {
-                        Some(block_on.observer())
-                    }
-                    _ => None,
-                };
+            Inner::MultiThread(shared) => with_observer_of(shared, |observer| {
                 shared.blocking.spawn(f, location, observer)
             }),
         }
     }
+}
+
+/// Calls `f` with the recorder of this thread if it is one of `shared`'s (a worker, or the
+/// thread in its `block_on`), so that a spawn from there is journaled; with `None` elsewhere.
+fn with_observer_of<R>(
+    shared: &Arc<multi_thread::Shared>,
+    f: impl FnOnce(Option<&crate::observe::Observer>) -> R,
+) -> R {
+    current::with_current(|current| {
+        let observer = match current {
+            Some(Current::Worker(worker)) if Arc::ptr_eq(&worker.shared, shared) => {
+                Some(worker.observer())
+            }
+            Some(Current::BlockOn(block_on)) if Arc::ptr_eq(block_on.shared(), shared) => {
+                Some(block_on.observer())
+            }
+            _ => None,
+        };
+        f(observer)
+    })
 }
 
 impl fmt::Debug for Handle {
