@@ -153,14 +153,22 @@ fn the_stealing_example_has_the_other_worker_run_the_blocked_parents_children() 
     let out = run_example("stealing");
     let children: Vec<&str> = out.lines().filter(|l| l.contains("child ")).collect();
     assert_eq!(children.len(), 8, "{out}");
-    // The parent blocks worker 1 or worker 2; whichever it is, its children ran elsewhere.
+    // The parent blocks worker 1 or worker 2 for 10 ms; the other worker takes its children
+    // meanwhile. All eight usually run there, but on a loaded machine the other worker may
+    // not get through 8 ms of their work within the 10 ms, and the parent's worker, back,
+    // runs the last ones itself: at least half must have run elsewhere. Without stealing,
+    // every child would wait for the blocked worker.
     let blocked = out
         .lines()
         .find_map(|l| l.trim().strip_prefix("the parent blocked "))
         .unwrap_or_else(|| panic!("no line says where the parent ran:\n{out}"));
+    let elsewhere = children
+        .iter()
+        .filter(|line| !line.ends_with(blocked))
+        .count();
     assert!(
-        children.iter().all(|line| !line.ends_with(blocked)),
-        "a child waited for the blocked worker:\n{out}"
+        elsewhere >= 4,
+        "only {elsewhere} of 8 children ran while their parent blocked its worker:\n{out}"
     );
     assert!(out.contains("tasks stolen from the other"), "{out}");
 }
