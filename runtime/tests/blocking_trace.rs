@@ -121,7 +121,8 @@ fn the_narrative_tells_of_spawn_blocking_and_the_job_that_woke_its_awaiter() {
     if std::env::var(CHILD).is_ok() {
         let rt = nbio::Runtime::builder().explain(true).build().unwrap();
         rt.block_on(async {
-            let job = nbio::spawn_blocking(|| 1);
+            // Long enough for the waiter to be waiting when it ends, even on a busy machine.
+            let job = nbio::spawn_blocking(|| std::thread::sleep(Duration::from_millis(100)));
             nbio::task::Builder::new()
                 .name("waiter")
                 .spawn(async move { job.await.unwrap() })

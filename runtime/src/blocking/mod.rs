@@ -28,7 +28,7 @@
 //!   [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout) does the same with a grace
 //!   of your choosing and returns the list instead of printing it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -118,8 +118,9 @@ struct Inner {
     jobs_run: Arc<AtomicU64>,
     /// The longest queue wait so far, in nanoseconds.
     longest_wait: AtomicU64,
-    /// Jobs whose closure has neither returned nor been cancelled. Lowered before the job's
-    /// awaiter is woken, so that a runtime woken by a job's end reads the job as over.
+    /// Jobs not yet over: queued, running, or run but not yet past the wake of their awaiter.
+    /// Lowered only after that wake, so that a virtual clock never jumps while the wake is on
+    /// its way; the end hook then tells the runtime to look again.
     unfinished: AtomicU64,
     /// Called each time a job is over (see `on_job_end`).
     job_end_hook: OnceLock<Box<dyn Fn() + Send + Sync>>,
@@ -364,7 +365,7 @@ impl Inner {
     /// its awaiter woken, so that whoever sees the result also sees the count and the slice.
     fn job_ended(&self, id: TaskId) {
         self.jobs_run.fetch_add(1, Relaxed);
-        self.job_over();
+        CLOSURE_RAN.set(true);
         THREAD_OBSERVER.with_borrow(|observer| {
             let Some(observer) = observer.as_ref().filter(|o| o.journaling()) else {
                 return;
@@ -405,9 +406,12 @@ impl Inner {
         let queued_for = started.saturating_duration_since(queued_at);
         let nanos = queued_for.as_nanos().min(u128::from(u64::MAX)) as u64;
         self.longest_wait.fetch_max(nanos, Relaxed);
-        let ran = match job.run() {
+        CLOSURE_RAN.set(false);
+        let outcome = job.run();
+        let ran = CLOSURE_RAN.get();
+        match outcome {
             // The job journaled its run itself (`job_ended`), before its awaiter was woken.
-            RunOutcome::Finished(task) => task.has_output(),
+            RunOutcome::Finished(_) => {}
             // A job's future never returns `Pending`; should a wake ever re-queue one, it
             // goes back to the queue like any task.
             RunOutcome::Requeue(task) => {
@@ -417,13 +421,15 @@ impl Inner {
                 self.submit(task);
                 return;
             }
-            RunOutcome::Idle => false,
-        };
+            RunOutcome::Idle => {}
+        }
+        // Its awaiter has been woken by now. Only now is the job over for a virtual clock: had
+        // the count dropped first, the clock could jump past the wake still on its way.
+        self.job_over();
         let record = lock(&self.registry).remove(&id);
         if !ran {
-            // Aborted before it ran: its closure never ran, so `job_ended` did not count it
-            // over. Its handle may already have said "cancelled": this slice comes after.
-            self.job_over();
+            // Aborted before it ran: its closure never ran. Its handle may already have said
+            // "cancelled": this slice comes after.
             THREAD_OBSERVER.with_borrow(|observer| {
                 if let Some(observer) = observer {
                     observer.job_ran(JobRun {
@@ -443,11 +449,11 @@ impl Inner {
     /// Cancels a job no thread has taken: its closure is dropped unrun, and its handle gives a
     /// cancelled `JoinError`.
     fn cancel(&self, job: TaskRef) {
-        self.job_over();
         let record = lock(&self.registry).remove(&job.header().id());
         job.shutdown();
         drop(job);
         drop(record);
+        self.job_over();
     }
 }
 
@@ -518,6 +524,8 @@ struct Job<F> {
 thread_local! {
     /// The recorder of this pool thread, for the jobs it runs to journal their end.
     static THREAD_OBSERVER: RefCell<Option<Observer>> = const { RefCell::new(None) };
+    /// Whether the closure of the job this pool thread just ran was called (`job_ended`).
+    static CLOSURE_RAN: Cell<bool> = const { Cell::new(false) };
 }
 
 // The closure is moved out, never pinned in place.
