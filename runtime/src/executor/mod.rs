@@ -29,7 +29,6 @@ mod multi_thread;
 mod runtime;
 mod scheduler;
 mod seed;
-mod stuck;
 pub(crate) mod task_builder;
 
 use current::Current;

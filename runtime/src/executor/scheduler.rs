@@ -37,13 +37,12 @@ use super::current;
 use super::doorbell::{Doorbell, INJECTED, MAIN_WOKEN};
 use super::injector::{Injected, Injector};
 use super::seed::{ReplayNote, Rng};
-use super::stuck::Stuck;
 use crate::blocking::{BlockingPool, PoolConfig, ShutdownReport};
 use crate::context::{self, Entered};
 use crate::loom;
 use crate::observe::{
-    self, read_wait, Cause, Dump, ObserveConfig, Observer, PollOutcome, Stats, TaskInfo, TaskNotes,
-    TaskState, WaitOn, Who,
+    self, Cause, Dump, ObserveConfig, Observer, PollOutcome, Stats, TaskInfo, TaskNotes, TaskState,
+    Who,
 };
 use crate::reactor::{Reactor, Trigger, Woken};
 use crate::task::list::TaskList;
@@ -202,9 +201,6 @@ pub(crate) struct Scheduler {
     woken: RefCell<Vec<Woken>>,
     /// The `block_on` future's waker (see `MainWaker`).
     main_waker: Arc<MainWaker>,
-    /// What the `block_on` future's last `Pending` said it waits on (the tasks' is in their
-    /// headers), for the deadlock check.
-    main_waits: AtomicU64,
     /// With a seed, picks each next task among the ready ones (`seed.rs`).
     rng: Option<Rng>,
     /// Names, journal, slow polls: everything `observe` records on this thread.
@@ -248,7 +244,6 @@ impl Scheduler {
         }
         Ok(Scheduler {
             shut_down: Cell::new(false),
-            main_waits: AtomicU64::new(0),
             main_waker: Arc::new(MainWaker {
                 shared: Arc::clone(&shared),
             }),
@@ -312,9 +307,8 @@ impl Scheduler {
             if self.shared.doorbell.take(MAIN_WOKEN) {
                 context::reset_budget();
                 let started = self.observer.poll_started(Who::Main, None);
-                let waits = waiting::begin(&self.main_waits);
                 let poll = future.as_mut().poll(&mut cx);
-                let waited = waits.end();
+                let waited = 0; // the trace's wait view is per task: block_on's future has none
                 let outcome = if poll.is_ready() {
                     PollOutcome::Done
                 } else {
@@ -441,11 +435,11 @@ impl Scheduler {
         let may_block = doorbell.park();
         if may_block && self.nothing_can_happen() {
             doorbell.unparked();
-            let dump = self.dump();
             panic!(
                 "nbio: deadlock: the future passed to block_on is waiting, and nothing can ever \
-                 wake it: {}.\n{dump}",
-                super::stuck::why(&dump)
+                 wake it: no task is ready, no timer is pending, no socket is awaited, and no \
+                 waker is held outside the runtime.\n{}",
+                self.dump()
             );
         }
         self.poll_reactor(may_block);
@@ -500,21 +494,20 @@ impl Scheduler {
         // Our own `Arc` and the `Waker` that block_on holds account for two references. The
         // count is read relaxed; the fence makes a waker dropped after its wake (a release)
         // also publish that wake's ring to the re-check below.
-        let main_wakers = Arc::strong_count(&self.main_waker) - 2;
+        let main_waker_held = Arc::strong_count(&self.main_waker) > 2;
         fence(Acquire);
-        let main = match main_wakers {
-            0 => None,
-            // One clone held: by whatever the future last waited on, which `stuck.rs` may
-            // find to be a cycle of tasks waiting on each other.
-            1 => Some(read_wait(&self.main_waits).and_then(WaitOn::on_task)),
-            _ => return false,
-        };
-        // SCHEDULED with an empty run queue: a wake from another thread is on its way to the
-        // injector. Otherwise a held waker may still fire, unless a cycle holds it (`stuck.rs`).
-        let mut stuck = Stuck::default();
-        self.tasks.borrow().for_each(|task| stuck.look(task));
+        if main_waker_held {
+            return false;
+        }
+        let mut can_run = false;
+        self.tasks.borrow().for_each(|task| {
+            let state = task.state.load();
+            // SCHEDULED with an empty run queue: a wake from another thread is on its way to
+            // the injector. Otherwise, a waker held anywhere may still fire.
+            can_run |= state.is_scheduled() || state.outside_refs() > 0;
+        });
         // A wake that completed while we looked has left its mark in these flags.
-        stuck.nothing_can_run(main) && !shared.doorbell.pending(INJECTED | MAIN_WOKEN)
+        !can_run && !shared.doorbell.pending(INJECTED | MAIN_WOKEN)
     }
 
     /// Asks the reactor for events and due timers, then wakes their tasks.

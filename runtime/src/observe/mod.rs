@@ -52,8 +52,8 @@ pub use dump::{Awaiter, Dump, JobInfo, JobState, TaskInfo, TaskState};
 pub(crate) use event::{Cause, PollOutcome, TaskNotes, WaitReason, Who};
 pub(crate) use explain::human;
 pub use stats::{Stats, WorkerStats};
+pub(crate) use waits::read as read_wait;
 pub use waits::WaitOn;
-pub(crate) use waits::{doomed as doomed_waits, read as read_wait};
 
 use event::{Event, Record, STAMP_UNIT_SHIFT};
 use journal::Journal;

@@ -19,7 +19,7 @@ use std::panic::Location;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64};
+use std::sync::atomic::{fence, AtomicBool};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
@@ -30,8 +30,7 @@ use super::{lock, Shared};
 use crate::context::{self, Entered};
 use crate::executor::current::{self, Current};
 use crate::executor::seed::ReplayNote;
-use crate::executor::stuck::{self, Stuck};
-use crate::observe::{read_wait, Cause, Observer, PollOutcome, TaskNotes, WaitOn, Who};
+use crate::observe::{Cause, Observer, PollOutcome, TaskNotes, Who};
 use crate::task::raw::RunOutcome;
 use crate::task::waiting;
 use crate::task::JoinHandle;
@@ -46,8 +45,6 @@ pub(crate) struct BlockOn {
     parker: Arc<Parker>,
     observer: Rc<Observer>,
     main: Arc<MainWaker>,
-    /// What the future's last `Pending` said it waits on, for the deadlock check.
-    main_waits: AtomicU64,
 }
 
 /// The waker of the `block_on` future: marks it due and wakes the thread.
@@ -87,7 +84,6 @@ impl BlockOn {
                 runtime: Arc::downgrade(shared),
             })),
             observer: Rc::new(Observer::new(&shared.observe, "the block_on thread", true)),
-            main_waits: AtomicU64::new(0),
             main: Arc::new(MainWaker {
                 woken: AtomicBool::new(false),
                 parker: Arc::clone(&parker),
@@ -172,9 +168,8 @@ impl BlockOn {
             if self.main.woken.swap(false, AcqRel) {
                 context::reset_budget();
                 let started = self.observer.poll_started(Who::Main, None);
-                let waits = waiting::begin(&self.main_waits);
                 let poll = future.as_mut().poll(&mut cx);
-                let waited = waits.end();
+                let waited = 0; // the trace's wait view is per task: block_on's future has none
                 let outcome = if poll.is_ready() {
                     PollOutcome::Done
                 } else {
@@ -245,11 +240,11 @@ impl BlockOn {
         if self.nothing_can_happen() {
             self.parker.park_timeout(DEADLOCK_CONFIRM);
             if self.nothing_can_happen() {
-                let dump = self.shared.dump();
                 panic!(
                     "nbio: deadlock: the future passed to block_on is waiting, and nothing can \
-                     ever wake it: every worker is idle; {}.\n{dump}",
-                    stuck::why(&dump)
+                     ever wake it: every worker is idle, no task is ready, no timer is pending, \
+                     no socket is awaited, and no waker is held outside the runtime.\n{}",
+                    self.shared.dump()
                 );
             }
         } else {
@@ -269,17 +264,11 @@ impl BlockOn {
             return false;
         }
         // Our own `Arc` and the `Waker` that `run` holds account for two references.
-        let main_wakers = Arc::strong_count(&self.main) - 2;
+        let main_waker_held = Arc::strong_count(&self.main) > 2;
         fence(Acquire);
-        if self.main.woken.load(Acquire) || self.runner.has_ready() {
+        if main_waker_held || self.main.woken.load(Acquire) || self.runner.has_ready() {
             return false;
         }
-        let main = match main_wakers {
-            0 => None,
-            // One clone held: perhaps by a cycle of tasks waiting on each other (`stuck.rs`).
-            1 => Some(read_wait(&self.main_waits).and_then(WaitOn::on_task)),
-            _ => return false,
-        };
         if shared.idle.sleeping() != shared.workers.len() || shared.idle.searching() {
             return false;
         }
@@ -291,8 +280,13 @@ impl BlockOn {
         {
             return false;
         }
-        let mut stuck = Stuck::default();
-        let mut look = |list: &crate::task::list::TaskList| list.for_each(|task| stuck.look(task));
+        let mut can_run = false;
+        let mut look = |list: &crate::task::list::TaskList| {
+            list.for_each(|task| {
+                let state = task.state.load();
+                can_run |= state.is_scheduled() || state.is_running() || state.outside_refs() > 0;
+            })
+        };
         for shard in shared.tasks.iter() {
             look(&lock(shard));
         }
@@ -300,6 +294,6 @@ impl BlockOn {
             look(&lock(&slot.pinned.tasks));
         }
         look(&lock(&self.runner.pinned.tasks));
-        stuck.nothing_can_run(main)
+        !can_run
     }
 }
