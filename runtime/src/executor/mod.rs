@@ -204,6 +204,18 @@ where
     })
 }
 
+/// What the journal calls the outcome of one task poll, in every flavour's loop.
+pub(crate) fn polled_as(outcome: &crate::task::raw::RunOutcome) -> crate::observe::PollOutcome {
+    use crate::observe::PollOutcome;
+    use crate::task::raw::RunOutcome;
+    match outcome {
+        RunOutcome::Idle => PollOutcome::Pending,
+        RunOutcome::Requeue(_) => PollOutcome::Yielded,
+        RunOutcome::Finished(task) if task.has_output() => PollOutcome::Done,
+        RunOutcome::Finished(_) => PollOutcome::Cancelled,
+    }
+}
+
 /// Counters of the current runtime.
 ///
 /// ```

@@ -241,12 +241,7 @@ impl Worker {
         let waits = waiting::begin(&header.waits);
         let outcome = task.run();
         let waited = waits.end();
-        let polled = match &outcome {
-            RunOutcome::Idle => PollOutcome::Pending,
-            RunOutcome::Requeue(_) => PollOutcome::Yielded,
-            RunOutcome::Finished(task) if task.has_output() => PollOutcome::Done,
-            RunOutcome::Finished(_) => PollOutcome::Cancelled,
-        };
+        let polled = crate::executor::polled_as(&outcome);
         self.observer
             .poll_ended(started, Who::Task(id), Some(site), polled, waited);
         match outcome {
