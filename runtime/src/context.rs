@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::blocking::BlockingPool;
-use crate::task::JoinHandle;
+use crate::task::{JoinHandle, TaskKey};
 
 pub(crate) use crate::observe::WaitOn;
 use crate::observe::{Observer, WaitReason};
@@ -149,10 +149,15 @@ pub(crate) fn record_wait(fd: RawFd, dir: Direction, remaining: Option<usize>, w
 /// waits on what; it costs one load of a thread-local.
 #[inline]
 pub(crate) fn current_task() -> Option<u64> {
-    match crate::observe::polled_task() {
-        0 => None,
-        id => Some(id),
-    }
+    crate::task::waiting::polled().id().map(|id| id.0)
+}
+
+/// The task this thread is polling with its runtime's number, which tells whether another
+/// recorded task id is of the same runtime (see `TaskKey`); the future given to `block_on`
+/// gives its runtime and no task; no runtime and no task between polls.
+#[inline]
+pub(crate) fn current_key() -> TaskKey {
+    crate::task::waiting::polled()
 }
 
 /// The future being polled is about to return `Pending`, waiting on `on`: the note a dump

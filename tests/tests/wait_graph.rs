@@ -272,3 +272,62 @@ fn the_trace_says_how_long_each_task_waited_on_each_kind_of_thing() {
         assert!(slices >= 2, "no wait slices in the trace");
     });
 }
+
+/// Task ids are numbered per runtime, and the primitives work across runtimes: a task waiting
+/// on a mutex held by another runtime's task #1, or on the handle of another runtime's task #2,
+/// must not be taken for waiting on its own runtime's #1 or #2 (here: on itself).
+#[test]
+fn waits_on_another_runtimes_tasks_are_shown_but_not_followed() {
+    watched(|| {
+        let theirs = Builder::new().worker_threads(1).build().unwrap();
+        let ours = Runtime::new().unwrap();
+        let mutex = Arc::new(Mutex::new(()));
+        let (locked_tx, locked_rx) = oneshot::channel::<()>();
+        let (release_tx, release_rx) = oneshot::channel::<()>();
+        let (finish_tx, finish_rx) = oneshot::channel::<u8>();
+        let their_holder = theirs.spawn({
+            let mutex = Arc::clone(&mutex);
+            async move {
+                let _guard = mutex.lock().await;
+                locked_tx.send(()).unwrap();
+                release_rx.await.unwrap();
+            }
+        });
+        let their_worker = theirs.spawn(async move { finish_rx.await.unwrap() });
+        ours.block_on(locked_rx).unwrap();
+
+        let waiter = ours.spawn(async move { drop(mutex.lock().await) });
+        let joiner = ours.spawn(async move { their_worker.await.unwrap() });
+        assert_eq!(waiter.id(), their_holder.id(), "the scene needs the ids to collide");
+        let joiner_id = joiner.id();
+        settle(&ours);
+
+        let dump = ours.dump();
+        assert!(
+            matches!(
+                waits_of(&ours, waiter.id()),
+                Some(WaitOn::Mutex {
+                    made_at: Some(_),
+                    holder: None
+                })
+            ),
+            "{dump}"
+        );
+        let Some(WaitOn::JoinElsewhere(their_id)) = waits_of(&ours, joiner_id) else {
+            panic!("the joiner does not wait on another runtime's task:\n{dump}");
+        };
+        assert_eq!(their_id, joiner_id, "the scene needs the ids to collide");
+        assert!(dump.cycles().is_empty(), "{dump}");
+        let text = dump.to_string();
+        assert!(text.contains("held by no task of this runtime"), "{text}");
+        assert!(text.contains("another runtime"), "{text}");
+
+        release_tx.send(()).unwrap();
+        finish_tx.send(7).unwrap();
+        ours.block_on(async move {
+            waiter.await.unwrap();
+            assert_eq!(joiner.await.unwrap(), 7);
+        });
+        theirs.block_on(their_holder).unwrap();
+    });
+}

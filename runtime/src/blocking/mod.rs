@@ -50,7 +50,7 @@ use queue::{Pushed, Queue};
 use crate::observe::{self, human, JobRun, Observer, PollOutcome};
 pub use crate::observe::{Awaiter, JobInfo, JobState};
 use crate::task::raw::{self, RunOutcome, Schedule, TaskMeta, TaskRef};
-use crate::task::{JoinHandle, TaskId, TaskIds};
+use crate::task::{JoinHandle, RuntimeNo, TaskId, TaskIds};
 
 /// The default cap on pool threads. A thread that sleeps in a blocking call costs little (a
 /// stack of virtual memory, a few KiB of it touched), and the jobs that need many at once are
@@ -466,6 +466,10 @@ impl Schedule for Arc<Inner> {
         if let Some(record) = lock(&self.registry).get_mut(&task) {
             record.awaiter = Some(awaiter);
         }
+    }
+
+    fn runtime(&self) -> RuntimeNo {
+        self.ids.runtime()
     }
 }
 

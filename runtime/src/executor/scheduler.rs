@@ -48,7 +48,7 @@ use crate::reactor::{Reactor, Trigger, Woken};
 use crate::task::list::TaskList;
 use crate::task::raw::{self, Header, RunOutcome, Schedule, TaskMeta, TaskRef};
 use crate::task::waiting;
-use crate::task::{JoinHandle, TaskIds};
+use crate::task::{JoinHandle, RuntimeNo, TaskIds};
 
 /// The run-queue capacity kept when the queue empties (8 KiB of entries); a burst beyond it
 /// does not pin its memory for the rest of the runtime's life.
@@ -140,6 +140,10 @@ impl Schedule for Arc<Shared> {
             _ => self.push_remote(task),
         });
     }
+
+    fn runtime(&self) -> RuntimeNo {
+        self.ids.runtime()
+    }
 }
 
 /// The waker of the future passed to `block_on`, which is not a task: it has no header and
@@ -217,8 +221,8 @@ impl Scheduler {
             // A poll takes no time on the virtual clock: there is no slow poll to warn about.
             observe_config.slow_poll_threshold = None;
         }
-        let observed = observe::Shared::new(&observe_config, TaskMeta::NO_SITE);
         let ids = Arc::new(TaskIds::new());
+        let observed = observe::Shared::new(&observe_config, TaskMeta::NO_SITE, ids.runtime());
         let blocking = BlockingPool::new(config.blocking, Arc::clone(&ids), Arc::clone(&observed));
         let shared = Arc::new(Shared {
             injector: Injector::new(),

@@ -62,7 +62,8 @@ use slow::{RateLimit, SlowPoll};
 use watchdog::{Lane, Watchdog};
 
 use crate::reactor::Direction;
-use crate::task::TaskId;
+use crate::task::waiting;
+use crate::task::{RuntimeNo, TaskId, TaskKey};
 
 /// The default slow-poll threshold.
 const DEFAULT_SLOW_POLL: Duration = Duration::from_millis(10);
@@ -98,6 +99,8 @@ impl ObserveConfig {
 
 /// What the threads of one runtime record into together.
 pub(crate) struct Shared {
+    /// Which runtime of the process this one is (what its task ids are of).
+    runtime: RuntimeNo,
     /// When the runtime was built; journal times count from here.
     epoch: Instant,
     slow_threshold: Option<Duration>,
@@ -128,8 +131,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     /// The shared part of a runtime's observer. A task records its spawn site as an index
-    /// below `max_sites`; `max_sites` itself means "not recorded".
-    pub(crate) fn new(config: &ObserveConfig, max_sites: u32) -> Arc<Shared> {
+    /// below `max_sites`; `max_sites` itself means "not recorded". `runtime` says which
+    /// runtime of the process it is.
+    pub(crate) fn new(config: &ObserveConfig, max_sites: u32, runtime: RuntimeNo) -> Arc<Shared> {
         Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
             let watchdog = config.slow_poll_threshold.map(|threshold| {
                 let weak = weak.clone();
@@ -145,6 +149,7 @@ impl Shared {
                 )
             });
             Shared {
+                runtime,
                 epoch: Instant::now(),
                 slow_threshold: config.slow_poll_threshold,
                 names: Mutex::default(),
@@ -300,6 +305,8 @@ impl Shared {
 /// The recorder of one thread that polls tasks (or runs blocking jobs).
 pub(crate) struct Observer {
     shared: Arc<Shared>,
+    /// `shared.runtime`, at hand for each poll's `set_polled`.
+    runtime: RuntimeNo,
     /// This thread's track in the journal.
     track: u32,
     /// What the watchdog sees of this thread; `None` when the warning is off.
@@ -322,19 +329,6 @@ pub(crate) struct Observer {
     last_site: Cell<Option<(usize, u32)>>,
     /// How the narrative names this thread, on a runtime with several.
     narrated_as: Option<String>,
-}
-
-thread_local! {
-    /// The number of the task this thread is polling (0: none, or the future given to
-    /// `block_on`). The observer's `current` says the same; this copy is reached in one load,
-    /// because the sync primitives read it on their fast paths (a mutex records its holder).
-    static POLLED: Cell<u64> = const { Cell::new(0) };
-}
-
-/// The number of the task this thread is polling, or 0.
-#[inline]
-pub(crate) fn polled_task() -> u64 {
-    POLLED.get()
 }
 
 /// One run of a blocking job, as the pool thread that ran it reports it (`Observer::job_ran`).
@@ -379,6 +373,7 @@ impl Observer {
                 .filter(|_| watched)
                 .map(|_| Arc::new(Lane::new(thread.to_string()))),
             watched: Cell::new(false),
+            runtime: shared.runtime,
             shared: Arc::clone(shared),
             seq: Cell::new(0),
             worker_code: worker.map_or(0, |index| (index + 1).min(15) as u8),
@@ -513,7 +508,7 @@ impl Observer {
     #[inline]
     pub(crate) fn poll_started(&self, who: Who, notes: Option<&AtomicU64>) -> PollStart {
         self.current.set(who);
-        POLLED.set(who.raw());
+        waiting::set_polled(TaskKey::new(self.runtime, who.raw()));
         if let Some(notes) = notes {
             TaskNotes::of(notes).record_poll(self.stamp.get(), self.worker_code);
         }
@@ -545,7 +540,7 @@ impl Observer {
             self.journal_poll(started, who, outcome, waited);
         }
         self.current.set(Who::Nobody);
-        POLLED.set(0);
+        waiting::set_polled(TaskKey::NOBODY);
     }
 
     #[cold]

@@ -11,9 +11,11 @@
 //! store; each new poll clears the word, so it always describes the *last* `Pending`.
 //!
 //! A dump reads the words back ([`WaitOn`]) and follows the edges that point at tasks (a
-//! `JoinHandle` names its task, a `Mutex` its holder): a chain of idle tasks that comes back
-//! on itself is a cycle that nothing inside it can break, and every task on or into it is
-//! marked. Whether anything *outside* could still break it (a timer, a socket, a waker held by
+//! `JoinHandle` names its task, a `Mutex` its holder). Task ids are numbered per runtime and
+//! the primitives work across runtimes, so a recorder names a task only if it is of the
+//! waiter's own runtime (`task::RuntimeNo` tells): task 8 of another runtime is not followed
+//! to this one's task 8. A chain of idle tasks that comes back on itself is a cycle that
+//! nothing inside it can break, and every task on or into it is marked. Whether anything *outside* could still break it (a timer, a socket, a waker held by
 //! another thread) is the deadlock check's business, not this file's.
 
 use std::collections::HashMap;
@@ -45,8 +47,12 @@ pub enum WaitOn {
         /// When it falls due (to the millisecond or so).
         deadline: Instant,
     },
-    /// The `JoinHandle` of a task, or of a blocking job (the dump says which).
+    /// The `JoinHandle` of a task, or of a blocking job (the dump says which), of the waiter's
+    /// runtime.
     Join(TaskId),
+    /// The `JoinHandle` of a task, or of a blocking job, of another runtime than the waiter's:
+    /// the id is in that runtime's numbering, so the wait graph does not follow it.
+    JoinElsewhere(TaskId),
     /// An `mpsc` channel (a `recv`, or a `send` waiting for room).
     Channel {
         /// Where the channel was made; `None` if it could not be recorded.
@@ -71,7 +77,9 @@ pub enum WaitOn {
     Mutex {
         /// Where it was made.
         made_at: Option<&'static Location<'static>>,
-        /// The task that held it when the waiter last looked, if a task did.
+        /// The task that held it when the waiter last looked, if a task of the waiter's runtime
+        /// did (`None`: the future given to `block_on`, code outside any runtime, or a task of
+        /// another runtime, whose id would name another task here).
         holder: Option<TaskId>,
     },
 }
@@ -84,6 +92,8 @@ const TIMER: u64 = 3;
 /// The same as `task::waiting::JOIN_TAG`, which a `JoinHandle` writes (that layer cannot see
 /// this one): `wait_graph.rs` checks a join reads back as one.
 const JOIN: u64 = 4;
+/// The same as `task::waiting::JOIN_ELSEWHERE`: a `Join` of another runtime's task.
+const ELSEWHERE: u64 = 1 << 59;
 const CHANNEL: u64 = 5;
 const ONESHOT: u64 = 6;
 const NOTIFY: u64 = 7;
@@ -138,7 +148,8 @@ impl WaitOn {
                 let nanos = deadline.saturating_duration_since(epoch()).as_nanos();
                 (TIMER, (nanos.min(u128::from(PAYLOAD))) as u64)
             }
-            WaitOn::Join(id) => (JOIN, id.0 & PAYLOAD),
+            WaitOn::Join(id) => (JOIN, id.0 & (ELSEWHERE - 1)),
+            WaitOn::JoinElsewhere(id) => (JOIN, ELSEWHERE | (id.0 & (ELSEWHERE - 1))),
             WaitOn::Channel { made_at } => (CHANNEL, made_at.map_or(NO_SITE.into(), site_bits)),
             WaitOn::Oneshot { made_at } => (ONESHOT, made_at.map_or(NO_SITE.into(), site_bits)),
             WaitOn::Notify { made_at } => (NOTIFY, made_at.map_or(NO_SITE.into(), site_bits)),
@@ -163,6 +174,7 @@ impl WaitOn {
             TIMER => WaitOn::Timer {
                 deadline: epoch() + Duration::from_nanos(payload),
             },
+            JOIN if payload & ELSEWHERE != 0 => WaitOn::JoinElsewhere(TaskId(payload & !ELSEWHERE)),
             JOIN => WaitOn::Join(TaskId(payload)),
             CHANNEL => WaitOn::Channel {
                 made_at: site_of(payload),
@@ -204,7 +216,7 @@ pub(crate) fn kind_of(word: u64) -> &'static str {
     match WaitOn::decode(word) {
         Some(WaitOn::Socket { .. }) => "io",
         Some(WaitOn::Timer { .. }) => "timer",
-        Some(WaitOn::Join(_)) => "join",
+        Some(WaitOn::Join(_) | WaitOn::JoinElsewhere(_)) => "join",
         Some(WaitOn::Channel { .. } | WaitOn::Oneshot { .. } | WaitOn::Notify { .. }) => "channel",
         Some(WaitOn::Mutex { .. } | WaitOn::Semaphore { .. }) => "lock",
         None => "other",
@@ -300,6 +312,9 @@ impl fmt::Display for Shown<'_> {
             }
             WaitOn::Join(id) if self.is_job => write!(f, "the JoinHandle of blocking job#{}", id.0),
             WaitOn::Join(id) => write!(f, "the JoinHandle of {}", (self.label)(id)),
+            WaitOn::JoinElsewhere(id) => {
+                write!(f, "the JoinHandle of #{} of another runtime", id.0)
+            }
             WaitOn::Channel { made_at } => made(f, "an mpsc channel", made_at),
             WaitOn::Oneshot { made_at } => made(f, "a oneshot channel", made_at),
             WaitOn::Notify { made_at } => made(f, "a Notify", made_at),
@@ -308,7 +323,7 @@ impl fmt::Display for Shown<'_> {
                 made(f, "Mutex", made_at)?;
                 match holder {
                     Some(id) => write!(f, ", held by {}", (self.label)(id)),
-                    None => f.write_str(", held by code outside any task"),
+                    None => f.write_str(", held by no task of this runtime"),
                 }
             }
         }
@@ -330,6 +345,7 @@ mod tests {
                 write: false,
             },
             WaitOn::Join(TaskId(42)),
+            WaitOn::JoinElsewhere(TaskId(42)),
             WaitOn::Channel {
                 made_at: Some(here),
             },

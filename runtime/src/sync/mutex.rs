@@ -27,7 +27,7 @@ use std::task::{Context, Poll};
 
 use super::semaphore::{Acquire, Semaphore};
 use crate::loom::{AtomicU64, UnsafeCell};
-use crate::task::TaskId;
+use crate::task::{TaskId, TaskKey};
 
 /// An async mutual-exclusion lock: one holder at a time, the others wait in order.
 ///
@@ -59,8 +59,9 @@ use crate::task::TaskId;
 pub struct Mutex<T> {
     /// One permit: whoever holds it holds the lock.
     gate: Semaphore,
-    /// The task id of the holder; 0 while unlocked, or when the holder is not a task of an
-    /// nbio runtime (the future given to `block_on`, another executor's task).
+    /// The holder: its task id and its runtime's number (a `TaskKey`). The id is 0 while
+    /// unlocked, or when the holder is not a task of an nbio runtime (the future given to
+    /// `block_on`, another executor's task).
     holder: AtomicU64,
     data: UnsafeCell<T>,
 }
@@ -169,11 +170,15 @@ impl<T> Mutex<T> {
     ///     assert_eq!(mutex.holder(), None);
     /// });
     /// ```
+    ///
+    /// The id is that of the holder's runtime, which need not be the caller's: a mutex may be
+    /// shared by tasks of several runtimes.
     pub fn holder(&self) -> Option<TaskId> {
-        match self.holder.load(Relaxed) {
-            0 => None,
-            id => Some(TaskId(id)),
-        }
+        self.holder_key().id()
+    }
+
+    fn holder_key(&self) -> TaskKey {
+        TaskKey::from_raw(self.holder.load(Relaxed))
     }
 
     /// Where this mutex was made (its `Mutex::new` call).
@@ -184,8 +189,8 @@ impl<T> Mutex<T> {
     /// The permit is ours: record who holds it and make the guard.
     #[inline]
     fn guard(&self) -> MutexGuard<'_, T> {
-        let holder = crate::context::current_task().unwrap_or(0);
-        self.holder.store(holder, Relaxed);
+        let holder = crate::context::current_key();
+        self.holder.store(holder.raw(), Relaxed);
         MutexGuard {
             mutex: self,
             _not_sync_by_default: PhantomData,
@@ -232,9 +237,13 @@ impl<'a, T> Future for Lock<'a, T> {
             Poll::Ready(Ok(())) => Poll::Ready(this.mutex.guard()),
             Poll::Ready(Err(_)) => unreachable!("a mutex's semaphore is never closed"),
             Poll::Pending => {
+                // A holder of another runtime is not named: its id is not one of ours, and the
+                // wait graph would follow it to whichever of our tasks has that number.
+                let holder = this.mutex.holder_key();
+                let ours = holder.runtime().is(crate::context::current_key().runtime());
                 crate::context::waiting_on(crate::context::WaitOn::Mutex {
                     made_at: Some(this.mutex.made_at()),
-                    holder: this.mutex.holder(),
+                    holder: holder.id().filter(|_| ours),
                 });
                 Poll::Pending
             }
@@ -288,7 +297,7 @@ impl<T> DerefMut for MutexGuard<'_, T> {
 impl<T> Drop for MutexGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.mutex.holder.store(0, Relaxed);
+        self.mutex.holder.store(TaskKey::NOBODY.raw(), Relaxed);
         self.mutex.gate.release(1);
     }
 }

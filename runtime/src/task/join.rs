@@ -103,10 +103,20 @@ impl<T> JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
-    /// The awaiting task returns `Pending` on this handle: its wait word says so.
+    /// The awaiting task returns `Pending` on this handle: its wait word says so, and whether
+    /// the task awaited is of another runtime than the awaiter (its id is then not one of the
+    /// awaiter's runtime, and the wait graph must not follow it).
     #[inline]
     fn waiting(&self) {
-        super::waiting::note(super::waiting::JOIN_TAG | self.header().id().0);
+        use super::waiting::{self, JOIN_ELSEWHERE, JOIN_TAG};
+        // SAFETY: the handle's reference keeps the task alive.
+        let theirs = unsafe { Header::runtime(self.task) };
+        let elsewhere = if theirs.is(waiting::polled().runtime()) {
+            0
+        } else {
+            JOIN_ELSEWHERE
+        };
+        waiting::note(JOIN_TAG | elsewhere | self.header().id().0);
     }
 }
 

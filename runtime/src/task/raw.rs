@@ -25,7 +25,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::list::Links;
 use super::state::{AfterPoll, Start, State, Wake};
-use super::{waker, TaskId};
+use super::{waker, RuntimeNo, TaskId};
 use crate::loom;
 
 /// Where a woken task goes. The executor implements it; the task layer knows nothing more
@@ -38,6 +38,11 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     /// nbio task, such as the future passed to `block_on`), with a waker it did not hold
     /// before. Only for the record: the blocking pool keeps it for its dumps and trace.
     fn joined(&self, _task: TaskId, _awaiter: Option<TaskId>) {}
+
+    /// Which runtime the task is of: whose numbering its id is in (see `RuntimeNo`).
+    fn runtime(&self) -> RuntimeNo {
+        RuntimeNo::UNKNOWN
+    }
 }
 
 thread_local! {
@@ -148,6 +153,8 @@ struct Vtable {
     schedule: unsafe fn(NonNull<Header>, TaskRef),
     /// Tells the scheduler who awaits the task (`Schedule::joined`).
     joined: unsafe fn(NonNull<Header>, Option<TaskId>),
+    /// The scheduler's runtime (`Schedule::runtime`).
+    runtime: unsafe fn(NonNull<Header>) -> RuntimeNo,
     /// Frees the allocation.
     dealloc: unsafe fn(NonNull<Header>),
 }
@@ -213,6 +220,7 @@ impl<F: Future, S: Schedule> RawTask<F, S> {
         drop_output: Self::drop_output,
         schedule: Self::schedule,
         joined: Self::joined,
+        runtime: Self::runtime,
         dealloc: Self::dealloc,
     };
 
@@ -314,6 +322,14 @@ impl<F: Future, S: Schedule> RawTask<F, S> {
     }
 
     /// # Safety
+    /// As for `stage`.
+    unsafe fn runtime(ptr: NonNull<Header>) -> RuntimeNo {
+        // SAFETY: forwarded from the caller: the task is alive.
+        let raw = unsafe { ptr.cast::<Self>().as_ref() };
+        raw.scheduler.runtime()
+    }
+
+    /// # Safety
     /// `ptr` must come from `allocate::<F, S>` and the last reference must just have been
     /// dropped. The future and the output must already be gone.
     unsafe fn dealloc(ptr: NonNull<Header>) {
@@ -364,6 +380,15 @@ impl Header {
     pub(crate) unsafe fn joined(this: NonNull<Header>) {
         // SAFETY: forwarded from the caller: the handle's reference keeps the task alive.
         unsafe { (this.as_ref().vtable.joined)(this, running()) }
+    }
+
+    /// Which runtime the task is of.
+    ///
+    /// # Safety
+    /// The caller must hold a reference.
+    pub(crate) unsafe fn runtime(this: NonNull<Header>) -> RuntimeNo {
+        // SAFETY: forwarded from the caller: its reference keeps the task alive.
+        unsafe { (this.as_ref().vtable.runtime)(this) }
     }
 }
 

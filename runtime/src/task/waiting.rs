@@ -10,8 +10,13 @@ use std::cell::Cell;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::TaskKey;
+
 /// The top four bits of a wait word that say "the `JoinHandle` of the task in the low bits".
 pub(crate) const JOIN_TAG: u64 = 4 << 60;
+/// Beside `JOIN_TAG`: that task is of another runtime than the waiter (its id is that
+/// runtime's, so the wait graph must not follow it).
+pub(crate) const JOIN_ELSEWHERE: u64 = 1 << 59;
 
 thread_local! {
     /// The wait word of the task this thread is polling; null between polls (and while the
@@ -19,6 +24,23 @@ thread_local! {
     static SLOT: Cell<*const AtomicU64> = const { Cell::new(std::ptr::null()) };
     /// The last word noted in this poll, for `Polling::end`.
     static LAST: Cell<u64> = const { Cell::new(0) };
+    /// Who this thread is polling: the task and its runtime (a task id of 0 while it polls the
+    /// future given to `block_on`), or nobody between polls. The observer sets it as each poll
+    /// starts and ends; the sync primitives read it on their fast paths (a mutex records its
+    /// holder), so it is a thread-local of its own, reached in one load.
+    static POLLED: Cell<TaskKey> = const { Cell::new(TaskKey::NOBODY) };
+}
+
+/// Who this thread is polling now (see `POLLED`).
+#[inline]
+pub(crate) fn polled() -> TaskKey {
+    POLLED.get()
+}
+
+/// The observer says who this thread polls, as a poll starts (and `NOBODY` as it ends).
+#[inline]
+pub(crate) fn set_polled(key: TaskKey) {
+    POLLED.set(key);
 }
 
 /// A poll of the task whose wait word is `slot` begins: the word is cleared, the task is no

@@ -79,10 +79,13 @@ impl BlockOn {
     pub(crate) fn new(shared: &Arc<Shared>) -> BlockOn {
         let parker = Arc::new(Parker::new());
         BlockOn {
-            runner: PinnedRunner::new(Pinned::new(Owner::BlockOn {
-                parker: Arc::clone(&parker),
-                runtime: Arc::downgrade(shared),
-            })),
+            runner: PinnedRunner::new(Pinned::new(
+                Owner::BlockOn {
+                    parker: Arc::clone(&parker),
+                    runtime: Arc::downgrade(shared),
+                },
+                shared.ids.runtime(),
+            )),
             observer: Rc::new(Observer::new(&shared.observe, "the block_on thread", true)),
             main: Arc::new(MainWaker {
                 woken: AtomicBool::new(false),

@@ -46,7 +46,7 @@ use crate::observe::{self, Dump, Observer, Stats, TaskInfo, TaskNotes, TaskState
 use crate::reactor::Reactor;
 use crate::task::list::TaskList;
 use crate::task::raw::{self, Header, Schedule, TaskMeta, TaskRef};
-use crate::task::{JoinHandle, TaskId, TaskIds};
+use crate::task::{JoinHandle, RuntimeNo, TaskId, TaskIds};
 use idle::{Idle, Parker, Unparked};
 use inject::Inject;
 use pinned::{Owner, Pinned};
@@ -269,6 +269,10 @@ impl Schedule for Arc<Shared> {
             }
         });
     }
+
+    fn runtime(&self) -> RuntimeNo {
+        self.ids.runtime()
+    }
 }
 
 /// The multi-thread runtime, as `Runtime` holds it.
@@ -281,10 +285,11 @@ pub(crate) struct MultiThread {
 impl MultiThread {
     /// Builds the runtime and starts its `workers` threads.
     pub(crate) fn new(config: &Config, workers: usize) -> io::Result<MultiThread> {
-        let observed = observe::Shared::new(&config.observe, TaskMeta::NO_SITE);
+        let ids = Arc::new(TaskIds::new());
+        let observed = observe::Shared::new(&config.observe, TaskMeta::NO_SITE, ids.runtime());
         observed.set_many_threads();
         let reactor = Arc::new(Reactor::new()?);
-        let ids = Arc::new(TaskIds::new());
+        let runtime = ids.runtime();
         let blocking = BlockingPool::new(config.blocking, Arc::clone(&ids), Arc::clone(&observed));
         let shared = Arc::new_cyclic(|weak| Shared {
             reactor,
@@ -292,10 +297,13 @@ impl MultiThread {
                 .map(|index| WorkerSlot {
                     queue: Queue::new(),
                     parker: Parker::new(),
-                    pinned: Pinned::new(Owner::Worker {
-                        runtime: weak.clone(),
-                        index,
-                    }),
+                    pinned: Pinned::new(
+                        Owner::Worker {
+                            runtime: weak.clone(),
+                            index,
+                        },
+                        runtime,
+                    ),
                     counters: WorkerCounters::default(),
                 })
                 .collect(),

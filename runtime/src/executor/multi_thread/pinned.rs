@@ -18,6 +18,7 @@ use super::Shared;
 use crate::executor::current::{self, Current};
 use crate::task::list::TaskList;
 use crate::task::raw::{Schedule, TaskRef};
+use crate::task::RuntimeNo;
 
 /// Who runs the pinned tasks, and how to wake it.
 pub(crate) enum Owner {
@@ -33,6 +34,8 @@ pub(crate) enum Owner {
 /// The part of a thread's pinned tasks that other threads reach.
 pub(crate) struct Pinned {
     owner: Owner,
+    /// The owner's runtime (`Schedule::runtime`).
+    runtime: RuntimeNo,
     /// Wakes from other threads, waiting for the owner to take them.
     inbox: Mutex<Inbox>,
     /// `inbox.tasks.len()`, readable without the lock.
@@ -54,9 +57,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Pinned {
-    pub(crate) fn new(owner: Owner) -> Arc<Pinned> {
+    pub(crate) fn new(owner: Owner, runtime: RuntimeNo) -> Arc<Pinned> {
         Arc::new(Pinned {
             owner,
+            runtime,
             inbox: Mutex::new(Inbox {
                 tasks: VecDeque::new(),
                 closed: false,
@@ -128,6 +132,10 @@ impl Schedule for Arc<Pinned> {
                 _ => self.push_remote(task),
             }
         });
+    }
+
+    fn runtime(&self) -> RuntimeNo {
+        self.runtime
     }
 }
 
