@@ -169,6 +169,14 @@ pub(crate) fn waiting_on(on: WaitOn) {
     crate::task::waiting::note(on.encode());
 }
 
+/// As [`waiting_on`], for a wait that names a task (a `Mutex`'s holder) and registered
+/// `registered` to be woken: the deadlock check follows the edge only if that is the polled
+/// task's own waker (see `task/waiting.rs`).
+#[inline]
+pub(crate) fn waiting_on_registered(on: WaitOn, registered: &std::task::Waker) {
+    crate::task::waiting::note_registered(on.encode(), registered);
+}
+
 /// Hands `f` to the blocking pool of the runtime running on this thread; `None` outside of
 /// one (the caller says which call needed a runtime). `location` is the user's call site.
 pub(crate) fn spawn_blocking<F, T>(

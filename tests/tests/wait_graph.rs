@@ -298,7 +298,11 @@ fn waits_on_another_runtimes_tasks_are_shown_but_not_followed() {
 
         let waiter = ours.spawn(async move { drop(mutex.lock().await) });
         let joiner = ours.spawn(async move { their_worker.await.unwrap() });
-        assert_eq!(waiter.id(), their_holder.id(), "the scene needs the ids to collide");
+        assert_eq!(
+            waiter.id(),
+            their_holder.id(),
+            "the scene needs the ids to collide"
+        );
         let joiner_id = joiner.id();
         settle(&ours);
 

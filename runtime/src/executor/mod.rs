@@ -29,6 +29,7 @@ mod multi_thread;
 mod runtime;
 mod scheduler;
 mod seed;
+mod stuck;
 pub(crate) mod task_builder;
 
 use current::Current;

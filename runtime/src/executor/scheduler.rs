@@ -37,12 +37,13 @@ use super::current;
 use super::doorbell::{Doorbell, INJECTED, MAIN_WOKEN};
 use super::injector::{Injected, Injector};
 use super::seed::{ReplayNote, Rng};
+use super::stuck::Stuck;
 use crate::blocking::{BlockingPool, PoolConfig, ShutdownReport};
 use crate::context::{self, Entered};
 use crate::loom;
 use crate::observe::{
-    self, Cause, Dump, ObserveConfig, Observer, PollOutcome, Stats, TaskInfo, TaskNotes, TaskState,
-    Who,
+    self, wait_edge, Cause, Dump, ObserveConfig, Observer, PollOutcome, Stats, TaskInfo, TaskNotes,
+    TaskState, Who,
 };
 use crate::reactor::{Reactor, Trigger, Woken};
 use crate::task::list::TaskList;
@@ -193,6 +194,8 @@ fn bump(counter: &Cell<u64>) {
 /// The part of a runtime that lives on its thread.
 pub(crate) struct Scheduler {
     pub(crate) shared: Arc<Shared>,
+    /// The runtime's number, for `waiting::begin`.
+    runtime: RuntimeNo,
     /// Tasks ready to be polled, in the order they became ready.
     run_queue: RefCell<VecDeque<TaskRef>>,
     /// Every task whose future still exists.
@@ -205,6 +208,9 @@ pub(crate) struct Scheduler {
     woken: RefCell<Vec<Woken>>,
     /// The `block_on` future's waker (see `MainWaker`).
     main_waker: Arc<MainWaker>,
+    /// What the `block_on` future's last `Pending` said it waits on (the tasks' is in their
+    /// headers), for the deadlock check.
+    main_waits: AtomicU64,
     /// With a seed, picks each next task among the ready ones (`seed.rs`).
     rng: Option<Rng>,
     /// Names, journal, slow polls: everything `observe` records on this thread.
@@ -222,7 +228,7 @@ impl Scheduler {
             observe_config.slow_poll_threshold = None;
         }
         let ids = Arc::new(TaskIds::new());
-        let observed = observe::Shared::new(&observe_config, TaskMeta::NO_SITE, ids.runtime());
+        let observed = observe::Shared::new(&observe_config, TaskMeta::NO_SITE);
         let blocking = BlockingPool::new(config.blocking, Arc::clone(&ids), Arc::clone(&observed));
         let shared = Arc::new(Shared {
             injector: Injector::new(),
@@ -247,7 +253,9 @@ impl Scheduler {
             }));
         }
         Ok(Scheduler {
+            runtime: shared.ids.runtime(),
             shut_down: Cell::new(false),
+            main_waits: AtomicU64::new(0),
             main_waker: Arc::new(MainWaker {
                 shared: Arc::clone(&shared),
             }),
@@ -311,8 +319,9 @@ impl Scheduler {
             if self.shared.doorbell.take(MAIN_WOKEN) {
                 context::reset_budget();
                 let started = self.observer.poll_started(Who::Main, None);
+                let waits = waiting::begin_main(&self.main_waits, &waker, self.runtime);
                 let poll = future.as_mut().poll(&mut cx);
-                let waited = 0; // the trace's wait view is per task: block_on's future has none
+                let waited = waits.end();
                 let outcome = if poll.is_ready() {
                     PollOutcome::Done
                 } else {
@@ -387,7 +396,7 @@ impl Scheduler {
         let started = self
             .observer
             .poll_started(Who::Task(id), Some(&header.notes));
-        let waits = waiting::begin(&header.waits);
+        let waits = waiting::begin(header, self.runtime);
         let outcome = task.run();
         let waited = waits.end();
         let polled = super::polled_as(&outcome);
@@ -434,11 +443,11 @@ impl Scheduler {
         let may_block = doorbell.park();
         if may_block && self.nothing_can_happen() {
             doorbell.unparked();
+            let dump = self.dump();
             panic!(
                 "nbio: deadlock: the future passed to block_on is waiting, and nothing can ever \
-                 wake it: no task is ready, no timer is pending, no socket is awaited, and no \
-                 waker is held outside the runtime.\n{}",
-                self.dump()
+                 wake it: {}.\n{dump}",
+                super::stuck::why(&dump)
             );
         }
         self.poll_reactor(may_block);
@@ -493,20 +502,21 @@ impl Scheduler {
         // Our own `Arc` and the `Waker` that block_on holds account for two references. The
         // count is read relaxed; the fence makes a waker dropped after its wake (a release)
         // also publish that wake's ring to the re-check below.
-        let main_waker_held = Arc::strong_count(&self.main_waker) > 2;
+        let main_wakers = Arc::strong_count(&self.main_waker) - 2;
         fence(Acquire);
-        if main_waker_held {
-            return false;
-        }
-        let mut can_run = false;
-        self.tasks.borrow().for_each(|task| {
-            let state = task.state.load();
-            // SCHEDULED with an empty run queue: a wake from another thread is on its way to
-            // the injector. Otherwise, a waker held anywhere may still fire.
-            can_run |= state.is_scheduled() || state.outside_refs() > 0;
-        });
+        let main = match main_wakers {
+            0 => None,
+            // One clone held: by whatever the future last waited on, which `stuck.rs` may
+            // find to be a cycle of tasks waiting on each other.
+            1 => Some(wait_edge(&self.main_waits)),
+            _ => return false,
+        };
+        // SCHEDULED with an empty run queue: a wake from another thread is on its way to the
+        // injector. Otherwise a held waker may still fire, unless a cycle holds it (`stuck.rs`).
+        let mut stuck = Stuck::default();
+        self.tasks.borrow().for_each(|task| stuck.look(task));
         // A wake that completed while we looked has left its mark in these flags.
-        !can_run && !shared.doorbell.pending(INJECTED | MAIN_WOKEN)
+        stuck.nothing_can_run(main) && !shared.doorbell.pending(INJECTED | MAIN_WOKEN)
     }
 
     /// Asks the reactor for events and due timers, then wakes their tasks.

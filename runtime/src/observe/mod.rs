@@ -52,8 +52,8 @@ pub use dump::{Awaiter, Dump, JobInfo, JobState, TaskInfo, TaskState};
 pub(crate) use event::{Cause, PollOutcome, TaskNotes, WaitReason, Who};
 pub(crate) use explain::human;
 pub use stats::{Stats, WorkerStats};
-pub(crate) use waits::read as read_wait;
 pub use waits::WaitOn;
+pub(crate) use waits::{doomed as doomed_waits, edge as wait_edge, read as read_wait};
 
 use event::{Event, Record, STAMP_UNIT_SHIFT};
 use journal::Journal;
@@ -62,8 +62,7 @@ use slow::{RateLimit, SlowPoll};
 use watchdog::{Lane, Watchdog};
 
 use crate::reactor::Direction;
-use crate::task::waiting;
-use crate::task::{RuntimeNo, TaskId, TaskKey};
+use crate::task::TaskId;
 
 /// The default slow-poll threshold.
 const DEFAULT_SLOW_POLL: Duration = Duration::from_millis(10);
@@ -99,8 +98,6 @@ impl ObserveConfig {
 
 /// What the threads of one runtime record into together.
 pub(crate) struct Shared {
-    /// Which runtime of the process this one is (what its task ids are of).
-    runtime: RuntimeNo,
     /// When the runtime was built; journal times count from here.
     epoch: Instant,
     slow_threshold: Option<Duration>,
@@ -131,9 +128,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     /// The shared part of a runtime's observer. A task records its spawn site as an index
-    /// below `max_sites`; `max_sites` itself means "not recorded". `runtime` says which
-    /// runtime of the process it is.
-    pub(crate) fn new(config: &ObserveConfig, max_sites: u32, runtime: RuntimeNo) -> Arc<Shared> {
+    /// below `max_sites`; `max_sites` itself means "not recorded".
+    pub(crate) fn new(config: &ObserveConfig, max_sites: u32) -> Arc<Shared> {
         Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
             let watchdog = config.slow_poll_threshold.map(|threshold| {
                 let weak = weak.clone();
@@ -149,7 +145,6 @@ impl Shared {
                 )
             });
             Shared {
-                runtime,
                 epoch: Instant::now(),
                 slow_threshold: config.slow_poll_threshold,
                 names: Mutex::default(),
@@ -305,8 +300,6 @@ impl Shared {
 /// The recorder of one thread that polls tasks (or runs blocking jobs).
 pub(crate) struct Observer {
     shared: Arc<Shared>,
-    /// `shared.runtime`, at hand for each poll's `set_polled`.
-    runtime: RuntimeNo,
     /// This thread's track in the journal.
     track: u32,
     /// What the watchdog sees of this thread; `None` when the warning is off.
@@ -373,7 +366,6 @@ impl Observer {
                 .filter(|_| watched)
                 .map(|_| Arc::new(Lane::new(thread.to_string()))),
             watched: Cell::new(false),
-            runtime: shared.runtime,
             shared: Arc::clone(shared),
             seq: Cell::new(0),
             worker_code: worker.map_or(0, |index| (index + 1).min(15) as u8),
@@ -508,7 +500,6 @@ impl Observer {
     #[inline]
     pub(crate) fn poll_started(&self, who: Who, notes: Option<&AtomicU64>) -> PollStart {
         self.current.set(who);
-        waiting::set_polled(TaskKey::new(self.runtime, who.raw()));
         if let Some(notes) = notes {
             TaskNotes::of(notes).record_poll(self.stamp.get(), self.worker_code);
         }
@@ -540,7 +531,6 @@ impl Observer {
             self.journal_poll(started, who, outcome, waited);
         }
         self.current.set(Who::Nobody);
-        waiting::set_polled(TaskKey::NOBODY);
     }
 
     #[cold]

@@ -93,7 +93,10 @@ const TIMER: u64 = 3;
 /// this one): `wait_graph.rs` checks a join reads back as one.
 const JOIN: u64 = 4;
 /// The same as `task::waiting::JOIN_ELSEWHERE`: a `Join` of another runtime's task.
-const ELSEWHERE: u64 = 1 << 59;
+const ELSEWHERE: u64 = 1 << 58;
+/// The same as `task::waiting::OWN_WAKER`, in a `JOIN` or `MUTEX` word: the waker the wait
+/// registered is the waiter's own (see [`edge`]).
+const OWN_WAKER: u64 = 1 << 59;
 const CHANNEL: u64 = 5;
 const ONESHOT: u64 = 6;
 const NOTIFY: u64 = 7;
@@ -101,8 +104,9 @@ const SEMAPHORE: u64 = 8;
 const MUTEX: u64 = 9;
 /// A site as an offset from `ANCHOR` does not fit: "unknown".
 const NO_SITE: u32 = u32::MAX;
-/// The holder field of a mutex (28 bits); its largest value means "a task, id too large".
-const HOLDER_MAX: u64 = (1 << 28) - 1;
+/// The holder field of a mutex (27 bits, below `OWN_WAKER`); its largest value means "a task,
+/// id too large".
+const HOLDER_MAX: u64 = (1 << 27) - 1;
 
 /// Sites are stored as 32-bit offsets from this static: the `Location`s of a program live
 /// beside it in its read-only data, a few megabytes away at most.
@@ -165,11 +169,15 @@ impl WaitOn {
 
     /// What `word` says, if anything.
     pub(crate) fn decode(word: u64) -> Option<WaitOn> {
-        let payload = word & PAYLOAD;
-        Some(match word >> TAG_SHIFT {
+        let tag = word >> TAG_SHIFT;
+        let payload = match tag {
+            JOIN | MUTEX => word & PAYLOAD & !OWN_WAKER,
+            _ => word & PAYLOAD,
+        };
+        Some(match tag {
             READ | WRITE => WaitOn::Socket {
                 fd: payload as u32 as RawFd,
-                write: word >> TAG_SHIFT == WRITE,
+                write: tag == WRITE,
             },
             TIMER => WaitOn::Timer {
                 deadline: epoch() + Duration::from_nanos(payload),
@@ -226,6 +234,18 @@ pub(crate) fn kind_of(word: u64) -> &'static str {
 /// What the word `slot` of an idle task says.
 pub(crate) fn read(slot: &AtomicU64) -> Option<WaitOn> {
     WaitOn::decode(slot.load(Relaxed))
+}
+
+/// The task the wait in `slot` names, if the deadlock check may follow it: the wait is on a
+/// task of the waiter's runtime, and it registered the waiter's own waker, so that the one
+/// waker it holds is accounted for by that task (a combinator that hands its futures wakers of
+/// its own holds the waiter's waker itself, for any of them to wake).
+pub(crate) fn edge(slot: &AtomicU64) -> Option<TaskId> {
+    let word = slot.load(Relaxed);
+    if word & OWN_WAKER == 0 {
+        return None;
+    }
+    WaitOn::decode(word).and_then(WaitOn::on_task)
 }
 
 /// The tasks of a dump whose wait can never be signalled by anything in the graph: each is on

@@ -241,10 +241,11 @@ impl<'a, T> Future for Lock<'a, T> {
                 // wait graph would follow it to whichever of our tasks has that number.
                 let holder = this.mutex.holder_key();
                 let ours = holder.runtime().is(crate::context::current_key().runtime());
-                crate::context::waiting_on(crate::context::WaitOn::Mutex {
+                let on = crate::context::WaitOn::Mutex {
                     made_at: Some(this.mutex.made_at()),
                     holder: holder.id().filter(|_| ours),
-                });
+                };
+                crate::context::waiting_on_registered(on, cx.waker());
                 Poll::Pending
             }
         }

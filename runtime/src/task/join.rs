@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::Mutex;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use super::raw::{self, Header};
 use super::state::{Snapshot, CANCELLED};
@@ -106,8 +106,9 @@ impl<T> JoinHandle<T> {
     /// The awaiting task returns `Pending` on this handle: its wait word says so, and whether
     /// the task awaited is of another runtime than the awaiter (its id is then not one of the
     /// awaiter's runtime, and the wait graph must not follow it).
+    /// `registered` is the waker the task will wake.
     #[inline]
-    fn waiting(&self) {
+    fn waiting(&self, registered: &Waker) {
         use super::waiting::{self, JOIN_ELSEWHERE, JOIN_TAG};
         // SAFETY: the handle's reference keeps the task alive.
         let theirs = unsafe { Header::runtime(self.task) };
@@ -116,7 +117,7 @@ impl<T> JoinHandle<T> {
         } else {
             JOIN_ELSEWHERE
         };
-        waiting::note(JOIN_TAG | elsewhere | self.header().id().0);
+        waiting::note_registered(JOIN_TAG | elsewhere | self.header().id().0, registered);
     }
 }
 
@@ -133,7 +134,7 @@ impl<T> Future for JoinHandle<T> {
             // SAFETY: while JOIN_WAKER is set both sides only read the slot.
             let same = unsafe { (*slot).as_ref() }.is_some_and(|w| w.will_wake(cx.waker()));
             if same {
-                self.waiting();
+                self.waiting(cx.waker());
                 return Poll::Pending;
             }
             if let Err(state) = self.header().state.unset_join_waker() {
@@ -150,7 +151,7 @@ impl<T> Future for JoinHandle<T> {
             Ok(()) => {
                 // SAFETY: the handle's reference keeps the task alive.
                 unsafe { Header::joined(self.task) };
-                self.waiting();
+                self.waiting(cx.waker());
                 Poll::Pending
             }
             Err(state) => {

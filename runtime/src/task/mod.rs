@@ -126,11 +126,12 @@ impl TaskKey {
     /// Nobody: the word of an unlocked mutex.
     pub(crate) const NOBODY: TaskKey = TaskKey(0);
 
-    /// Task `id` (0: none) of `runtime`. Ids past 44 bits (17 trillion spawns) read as none.
+    /// Task `id` (0: none) of `runtime`. An id is at most 44 bits, as a task's header keeps
+    /// it (`TaskMeta`).
     #[inline]
     pub(crate) fn new(runtime: RuntimeNo, id: u64) -> TaskKey {
-        let id = if id >> Self::ID_BITS == 0 { id } else { 0 };
-        TaskKey((u64::from(runtime.0) << Self::ID_BITS) | id)
+        debug_assert!(id >> Self::ID_BITS == 0, "task id {id} is past 44 bits");
+        TaskKey((u64::from(runtime.0) << Self::ID_BITS) | (id & ((1 << Self::ID_BITS) - 1)))
     }
 
     /// The task, if it is one.

@@ -19,7 +19,7 @@ use std::panic::Location;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
-use std::sync::atomic::{fence, AtomicBool};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
@@ -30,10 +30,11 @@ use super::{lock, Shared};
 use crate::context::{self, Entered};
 use crate::executor::current::{self, Current};
 use crate::executor::seed::ReplayNote;
-use crate::observe::{Cause, Observer, PollOutcome, TaskNotes, Who};
+use crate::executor::stuck::{self, Stuck};
+use crate::observe::{wait_edge, Cause, Observer, PollOutcome, TaskNotes, Who};
 use crate::task::raw::RunOutcome;
 use crate::task::waiting;
-use crate::task::JoinHandle;
+use crate::task::{JoinHandle, RuntimeNo};
 
 /// How long the deadlock check waits between its two looks.
 const DEADLOCK_CONFIRM: Duration = Duration::from_millis(50);
@@ -41,10 +42,14 @@ const DEADLOCK_CONFIRM: Duration = Duration::from_millis(50);
 /// The `block_on` side of a multi-thread runtime. One per runtime, on the thread that built it.
 pub(crate) struct BlockOn {
     shared: Arc<Shared>,
+    /// The runtime's number, for `waiting::begin`.
+    runtime: RuntimeNo,
     runner: PinnedRunner,
     parker: Arc<Parker>,
     observer: Rc<Observer>,
     main: Arc<MainWaker>,
+    /// What the future's last `Pending` said it waits on, for the deadlock check.
+    main_waits: AtomicU64,
 }
 
 /// The waker of the `block_on` future: marks it due and wakes the thread.
@@ -79,6 +84,7 @@ impl BlockOn {
     pub(crate) fn new(shared: &Arc<Shared>) -> BlockOn {
         let parker = Arc::new(Parker::new());
         BlockOn {
+            runtime: shared.ids.runtime(),
             runner: PinnedRunner::new(Pinned::new(
                 Owner::BlockOn {
                     parker: Arc::clone(&parker),
@@ -87,6 +93,7 @@ impl BlockOn {
                 shared.ids.runtime(),
             )),
             observer: Rc::new(Observer::new(&shared.observe, "the block_on thread", true)),
+            main_waits: AtomicU64::new(0),
             main: Arc::new(MainWaker {
                 woken: AtomicBool::new(false),
                 parker: Arc::clone(&parker),
@@ -171,8 +178,9 @@ impl BlockOn {
             if self.main.woken.swap(false, AcqRel) {
                 context::reset_budget();
                 let started = self.observer.poll_started(Who::Main, None);
+                let waits = waiting::begin_main(&self.main_waits, &waker, self.runtime);
                 let poll = future.as_mut().poll(&mut cx);
-                let waited = 0; // the trace's wait view is per task: block_on's future has none
+                let waited = waits.end();
                 let outcome = if poll.is_ready() {
                     PollOutcome::Done
                 } else {
@@ -207,7 +215,7 @@ impl BlockOn {
         let started = self
             .observer
             .poll_started(Who::Task(id), Some(&header.notes));
-        let waits = waiting::begin(&header.waits);
+        let waits = waiting::begin(header, self.runtime);
         let outcome = task.run();
         let waited = waits.end();
         let polled = crate::executor::polled_as(&outcome);
@@ -238,11 +246,11 @@ impl BlockOn {
         if self.nothing_can_happen() {
             self.parker.park_timeout(DEADLOCK_CONFIRM);
             if self.nothing_can_happen() {
+                let dump = self.shared.dump();
                 panic!(
                     "nbio: deadlock: the future passed to block_on is waiting, and nothing can \
-                     ever wake it: every worker is idle, no task is ready, no timer is pending, \
-                     no socket is awaited, and no waker is held outside the runtime.\n{}",
-                    self.shared.dump()
+                     ever wake it: every worker is idle; {}.\n{dump}",
+                    stuck::why(&dump)
                 );
             }
         } else {
@@ -262,11 +270,17 @@ impl BlockOn {
             return false;
         }
         // Our own `Arc` and the `Waker` that `run` holds account for two references.
-        let main_waker_held = Arc::strong_count(&self.main) > 2;
+        let main_wakers = Arc::strong_count(&self.main) - 2;
         fence(Acquire);
-        if main_waker_held || self.main.woken.load(Acquire) || self.runner.has_ready() {
+        if self.main.woken.load(Acquire) || self.runner.has_ready() {
             return false;
         }
+        let main = match main_wakers {
+            0 => None,
+            // One clone held: perhaps by a cycle of tasks waiting on each other (`stuck.rs`).
+            1 => Some(wait_edge(&self.main_waits)),
+            _ => return false,
+        };
         if shared.idle.sleeping() != shared.workers.len() || shared.idle.searching() {
             return false;
         }
@@ -278,13 +292,8 @@ impl BlockOn {
         {
             return false;
         }
-        let mut can_run = false;
-        let mut look = |list: &crate::task::list::TaskList| {
-            list.for_each(|task| {
-                let state = task.state.load();
-                can_run |= state.is_scheduled() || state.is_running() || state.outside_refs() > 0;
-            })
-        };
+        let mut stuck = Stuck::default();
+        let mut look = |list: &crate::task::list::TaskList| list.for_each(|task| stuck.look(task));
         for shard in shared.tasks.iter() {
             look(&lock(shard));
         }
@@ -292,6 +301,6 @@ impl BlockOn {
             look(&lock(&slot.pinned.tasks));
         }
         look(&lock(&self.runner.pinned.tasks));
-        !can_run
+        stuck.nothing_can_run(main)
     }
 }

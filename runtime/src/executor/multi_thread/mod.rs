@@ -286,7 +286,7 @@ impl MultiThread {
     /// Builds the runtime and starts its `workers` threads.
     pub(crate) fn new(config: &Config, workers: usize) -> io::Result<MultiThread> {
         let ids = Arc::new(TaskIds::new());
-        let observed = observe::Shared::new(&config.observe, TaskMeta::NO_SITE, ids.runtime());
+        let observed = observe::Shared::new(&config.observe, TaskMeta::NO_SITE);
         observed.set_many_threads();
         let reactor = Arc::new(Reactor::new()?);
         let runtime = ids.runtime();

@@ -27,7 +27,7 @@ use crate::executor::current::{self, Current};
 use crate::executor::seed::Rng;
 use crate::observe::{Cause, Observer, PollOutcome, TaskNotes, Who};
 use crate::task::raw::{RunOutcome, TaskRef};
-use crate::task::waiting;
+use crate::task::{waiting, RuntimeNo};
 
 /// Every this many turns a worker looks at the injection queue before its own.
 const INJECT_FIRST_EVERY: u32 = 61;
@@ -35,6 +35,8 @@ const INJECT_FIRST_EVERY: u32 = 61;
 /// One worker, as its own thread sees it.
 pub(crate) struct Worker {
     index: usize,
+    /// The runtime's number, for `waiting::begin`.
+    runtime: RuntimeNo,
     pub(crate) shared: Arc<Shared>,
     runner: PinnedRunner,
     observer: Rc<Observer>,
@@ -60,6 +62,7 @@ impl Worker {
         ));
         let worker = Rc::new(Worker {
             index,
+            runtime: shared.ids.runtime(),
             runner: PinnedRunner::new(Arc::clone(&shared.workers[index].pinned)),
             observer: Rc::clone(&observer),
             tick: Cell::new(0),
@@ -238,7 +241,7 @@ impl Worker {
         let started = self
             .observer
             .poll_started(Who::Task(id), Some(&header.notes));
-        let waits = waiting::begin(&header.waits);
+        let waits = waiting::begin(header, self.runtime);
         let outcome = task.run();
         let waited = waits.end();
         let polled = crate::executor::polled_as(&outcome);
