@@ -166,7 +166,9 @@ pub(crate) fn current_key() -> TaskKey {
 /// a store, and does nothing outside a task's poll.
 #[inline]
 pub(crate) fn waiting_on(on: WaitOn) {
-    crate::task::waiting::note(on.encode());
+    if crate::task::waiting::noting() {
+        crate::task::waiting::note(on.encode());
+    }
 }
 
 /// As [`waiting_on`], for a wait that names a task (a `Mutex`'s holder) and registered
@@ -174,7 +176,9 @@ pub(crate) fn waiting_on(on: WaitOn) {
 /// task's own waker (see `task/waiting.rs`).
 #[inline]
 pub(crate) fn waiting_on_registered(on: WaitOn, registered: &std::task::Waker) {
-    crate::task::waiting::note_registered(on.encode(), registered);
+    if crate::task::waiting::noting() {
+        crate::task::waiting::note_registered(on.encode(), registered);
+    }
 }
 
 /// Hands `f` to the blocking pool of the runtime running on this thread; `None` outside of

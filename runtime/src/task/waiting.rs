@@ -103,6 +103,13 @@ impl Drop for Polling {
     }
 }
 
+/// Whether a task (or the `block_on` future) is being polled on this thread, so that a wait
+/// noted now is written: a caller with a word to work out asks first.
+#[inline]
+pub(crate) fn noting() -> bool {
+    !SLOT.get().is_null()
+}
+
 /// The future being polled returns `Pending`, waiting on what `word` says.
 #[inline]
 pub(crate) fn note(word: u64) {
