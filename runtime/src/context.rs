@@ -181,6 +181,15 @@ pub(crate) fn waiting_on_registered(on: WaitOn, registered: &std::task::Waker) {
     }
 }
 
+/// A lock or permit future that was queued is dropped (`Semaphore::leave`): if the poll's last
+/// wait was on a lock, it is over, and the word is cleared (`task::waiting::forget_if`). It may
+/// have been another lock's wait, which then goes unshown: a wait too few is safe, as the
+/// deadlock check goes, and a wait that is over is not.
+#[cold]
+pub(crate) fn lock_wait_dropped() {
+    crate::task::waiting::forget_if(crate::observe::is_lock_wait);
+}
+
 /// Hands `f` to the blocking pool of the runtime running on this thread; `None` outside of
 /// one (the caller says which call needed a runtime). `location` is the user's call site.
 pub(crate) fn spawn_blocking<F, T>(

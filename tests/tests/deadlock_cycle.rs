@@ -1,8 +1,10 @@
-//! The deadlock report names the cycle: two tasks that wait on each other (one holds a
-//! `Mutex` and awaits the other's `JoinHandle`, the other waits for the `Mutex`) while
-//! `block_on` awaits the first. Nothing outside can break it, so the report fires, on both
-//! flavours, and says who waits on whom; while a timer could still fire it stays quiet. Each
-//! scene runs in a child process (the report is a panic of `block_on`).
+//! The report of a cycle: two tasks that wait on each other (one holds a `Mutex` and awaits the
+//! other's `JoinHandle`, the other waits for the `Mutex`) while `block_on` awaits the first.
+//! Nothing nbio can see can break it, so the report comes, on both flavours, and says who waits
+//! on whom; `block_on` goes on waiting. While a timer could still fire, or another thread holds
+//! a waker, it stays quiet; and it stays quiet in the scenes that once made it report a cycle
+//! that was not one (ids of another runtime, a combinator's wakers, a wait dropped in the poll
+//! that made it, a guard held by a blocking job). Each scene runs in a child process.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -14,10 +16,20 @@ use nbio::task::JoinHandle;
 use nbio::Runtime;
 use nbio_tests::{in_child, CHILD};
 
-/// Runs this binary's `scene` test alone in a child; returns (exited 0, stderr). A child that
-/// is still running after a minute hung (the report never came): it is killed, and the test
-/// fails saying so.
-fn child(scene: &str) -> (bool, String) {
+/// The first words of the report of a cycle (`block_on` goes on waiting after it).
+const REPORT: &str = "nbio: deadlock? ";
+
+/// How a scene's child process ended: `exited` is its success, or `None` if it was killed
+/// after it printed the report of a cycle; `stderr` is what it wrote.
+struct Ran {
+    exited: Option<bool>,
+    stderr: String,
+}
+
+/// Runs this binary's `scene` test alone in a child. The child is killed 300 ms after it
+/// printed the report of a cycle (block_on goes on waiting after it, and the dump follows
+/// the report). A child still running after a minute without a report hung: the test fails.
+fn child(scene: &str) -> Ran {
     let mut running = Command::new(std::env::current_exe().unwrap())
         .args([scene, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD, scene)
@@ -29,28 +41,58 @@ fn child(scene: &str) -> (bool, String) {
         .spawn()
         .unwrap();
     let mut stderr = running.stderr.take().unwrap();
+    let (chunks_tx, chunks) = std::sync::mpsc::channel::<Vec<u8>>();
     let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = running.try_wait().unwrap() {
-            break Some(status);
+        let mut buffer = [0; 4096];
+        while let Ok(n @ 1..) = stderr.read(&mut buffer) {
+            let _ = chunks_tx.send(buffer[..n].to_vec());
         }
-        if started.elapsed() > Duration::from_secs(60) * nbio_tests::slowdown() {
+    });
+    let mut text = Vec::new();
+    let started = Instant::now();
+    let mut reported: Option<Instant> = None;
+    let exited = loop {
+        if let Ok(chunk) = chunks.recv_timeout(Duration::from_millis(10)) {
+            text.extend_from_slice(&chunk);
+        }
+        if let Some(status) = running.try_wait().unwrap() {
+            break Some(status.success());
+        }
+        if reported.is_none() && String::from_utf8_lossy(&text).contains(REPORT) {
+            reported = Some(Instant::now());
+        }
+        if reported.is_some_and(|at| at.elapsed() > Duration::from_millis(300)) {
             running.kill().unwrap();
             let _ = running.wait();
             break None;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        if started.elapsed() > Duration::from_secs(60) * nbio_tests::slowdown() {
+            running.kill().unwrap();
+            let _ = running.wait();
+            let text = String::from_utf8_lossy(&text);
+            panic!("the scene {scene} hung: no report and no end within a minute\n{text}");
+        }
     };
-    let stderr = reader.join().unwrap();
-    match status {
-        Some(status) => (status.success(), stderr),
-        None => panic!("the scene {scene} hung: no deadlock report within a minute\n{stderr}"),
-    }
+    reader.join().unwrap();
+    text.extend(chunks.try_iter().flatten());
+    let stderr = String::from_utf8_lossy(&text).into_owned();
+    Ran { exited, stderr }
+}
+
+/// The scene printed the report of a cycle, and was still waiting after it.
+fn reported(scene: &str) -> String {
+    let ran = child(scene);
+    assert_eq!(ran.exited, None, "no report:\n{}", ran.stderr);
+    ran.stderr
+}
+
+/// The scene ran to its end without a report.
+fn finished_quietly(scene: &str) {
+    let ran = child(scene);
+    assert_eq!(ran.exited, Some(true), "the scene failed:\n{}", ran.stderr);
+    assert!(!ran.stderr.contains(REPORT), "{}", ran.stderr);
+    assert!(!ran.stderr.contains("nbio: deadlock"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("scene: done"), "{}", ran.stderr);
 }
 
 /// `locker` locks the mutex, then awaits `waiter`; `waiter` waits for the mutex. `block_on`
@@ -86,8 +128,8 @@ fn check_report(stderr: &str) {
         .unwrap_or_else(|| panic!("the scene did not start:\n{stderr}"));
     let report = stderr
         .lines()
-        .find(|l| l.contains("nbio: deadlock"))
-        .unwrap_or_else(|| panic!("no deadlock report:\n{stderr}"));
+        .find(|l| l.contains(REPORT))
+        .unwrap_or_else(|| panic!("no report of a cycle:\n{stderr}"));
     assert!(
         report.contains("the tasks wait on each other in a cycle: locker#"),
         "{report}"
@@ -112,9 +154,7 @@ fn a_mutex_and_join_handle_cycle_is_reported_naming_both_waits() {
         lock_cycle(&Runtime::new().unwrap());
         return;
     }
-    let (passed, stderr) = child(scene);
-    assert!(!passed, "block_on returned from a deadlock:\n{stderr}");
-    check_report(&stderr);
+    check_report(&reported(scene));
 }
 
 #[test]
@@ -124,9 +164,7 @@ fn the_cycle_is_reported_on_worker_threads_too() {
         lock_cycle(&Runtime::builder().worker_threads(2).build().unwrap());
         return;
     }
-    let (passed, stderr) = child(scene);
-    assert!(!passed, "block_on returned from a deadlock:\n{stderr}");
-    check_report(&stderr);
+    check_report(&reported(scene));
 }
 
 #[test]
@@ -143,14 +181,11 @@ fn no_report_while_a_timer_could_still_fire() {
         lock_cycle(&rt);
         return;
     }
-    let (passed, stderr) = child(scene);
-    assert!(!passed, "block_on returned from a deadlock:\n{stderr}");
+    let stderr = reported(scene);
     let fired = stderr
         .find("scene: the timer fired")
         .unwrap_or_else(|| panic!("the report came before the timer fired:\n{stderr}"));
-    let report = stderr
-        .find("nbio: deadlock")
-        .unwrap_or_else(|| panic!("no report once the timer had fired:\n{stderr}"));
+    let report = stderr.find(REPORT).unwrap();
     assert!(fired < report, "the report came first:\n{stderr}");
     check_report(&stderr);
 }
@@ -191,14 +226,11 @@ fn no_report_while_another_thread_holds_a_second_clone_of_a_waker() {
         rt.block_on(locker).unwrap();
         return;
     }
-    let (passed, stderr) = child(scene);
-    assert!(!passed, "block_on returned from a deadlock:\n{stderr}");
+    let stderr = reported(scene);
     let let_go = stderr
         .find("scene: the thread lets go of its waker")
         .unwrap_or_else(|| panic!("the report came while the thread held a waker:\n{stderr}"));
-    let report = stderr
-        .find("nbio: deadlock")
-        .unwrap_or_else(|| panic!("no report once the thread let go:\n{stderr}"));
+    let report = stderr.find(REPORT).unwrap();
     assert!(let_go < report, "the report came first:\n{stderr}");
 }
 
@@ -248,10 +280,7 @@ fn no_report_for_waits_on_another_runtimes_tasks_with_the_same_ids() {
         eprintln!("scene: done");
         return;
     }
-    let (passed, stderr) = child(scene);
-    assert!(passed, "the scene failed:\n{stderr}");
-    assert!(!stderr.contains("nbio: deadlock"), "{stderr}");
-    assert!(stderr.contains("scene: done"), "{stderr}");
+    finished_quietly(scene);
 }
 
 /// Polls the future it wraps with a waker of its own, which holds the task's waker (as
@@ -357,12 +386,127 @@ fn no_report_while_a_combinator_holds_the_waker_a_thread_can_still_wake() {
         eprintln!("scene: done");
         return;
     }
-    let (passed, stderr) = child(scene);
-    assert!(passed, "the scene failed:\n{stderr}");
-    assert!(!stderr.contains("nbio: deadlock"), "{stderr}");
-    let woken = stderr.find("scene: the thread wakes the wrapper");
-    assert!(
-        woken.is_some() && stderr.contains("scene: done"),
-        "{stderr}"
-    );
+    finished_quietly(scene);
+}
+
+/// Wakes the task that polls it from a plain thread, 300 ms after its first poll.
+struct WokenFromAThreadLater {
+    fired: Arc<std::sync::atomic::AtomicBool>,
+    started: bool,
+}
+
+fn woken_from_a_thread_later() -> WokenFromAThreadLater {
+    WokenFromAThreadLater {
+        fired: Arc::default(),
+        started: false,
+    }
+}
+
+impl std::future::Future for WokenFromAThreadLater {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.fired.load(std::sync::atomic::Ordering::SeqCst) {
+            return std::task::Poll::Ready(());
+        }
+        if !self.started {
+            self.started = true;
+            let (fired, waker) = (Arc::clone(&self.fired), cx.waker().clone());
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                fired.store(true, std::sync::atomic::Ordering::SeqCst);
+                waker.wake();
+            });
+        }
+        std::task::Poll::Pending
+    }
+}
+
+/// A task that holds a mutex polls a second lock of it once and drops it (`poll_once`), and
+/// later lets a `timeout` drop one: each wait named the task itself as the holder, a cycle of
+/// one. Last it polls once the handle of a task waiting for the mutex, and drops it. After each
+/// it waits on something a thread wakes, which notes no wait. A dropped wait's word must not
+/// outlive it.
+#[test]
+fn no_report_for_a_wait_dropped_in_the_poll_that_made_it() {
+    let scene = "no_report_for_a_wait_dropped_in_the_poll_that_made_it";
+    if in_child(scene) {
+        let rt = Runtime::new().unwrap();
+        let mutex: &'static Mutex<()> = Box::leak(Box::new(Mutex::new(())));
+        let task = rt.spawn(async move {
+            let _guard = mutex.lock().await;
+            let again = futures_lite::future::poll_once(mutex.lock()).await;
+            assert!(again.is_none(), "the mutex is ours");
+            woken_from_a_thread_later().await;
+            let late = nbio::time::timeout(Duration::from_millis(10), mutex.lock()).await;
+            assert!(late.is_err(), "the mutex is still ours");
+            woken_from_a_thread_later().await;
+            // And a handle: the waiter waits for our mutex, we poll its handle once.
+            let waiter = nbio::spawn(async move { drop(mutex.lock().await) });
+            nbio::yield_now().await;
+            assert!(futures_lite::future::poll_once(waiter).await.is_none());
+            woken_from_a_thread_later().await;
+        });
+        rt.block_on(task).unwrap();
+        eprintln!("scene: done");
+        return;
+    }
+    finished_quietly(scene);
+}
+
+type Guard = nbio::sync::MutexGuard<'static, ()>;
+
+/// The task that locked a mutex hands its guard to `hand_off`, to be dropped 300 ms later, and
+/// awaits a task that waits for the mutex. In the graph, a cycle: the mutex still names the
+/// task that locked it as its holder.
+fn locker_hands_off_its_guard(hand_off: fn(Guard)) {
+    let rt = Runtime::new().unwrap();
+    let mutex: &'static Mutex<()> = Box::leak(Box::new(Mutex::new(())));
+    let locker = rt.spawn(async move {
+        let guard = mutex.lock().await;
+        let waiter = nbio::spawn(async move { drop(mutex.lock().await) });
+        nbio::yield_now().await; // the waiter queues for the mutex
+        hand_off(guard);
+        waiter.await.unwrap();
+    });
+    rt.block_on(locker).unwrap();
+    eprintln!("scene: done");
+}
+
+fn drop_later(guard: Guard) {
+    std::thread::sleep(Duration::from_millis(300));
+    drop(guard);
+}
+
+/// The guard goes to a blocking job: while one runs, the check waits.
+#[test]
+fn no_report_while_a_blocking_job_may_hold_the_guard() {
+    let scene = "no_report_while_a_blocking_job_may_hold_the_guard";
+    if in_child(scene) {
+        locker_hands_off_its_guard(|guard| drop(nbio::spawn_blocking(move || drop_later(guard))));
+        return;
+    }
+    finished_quietly(scene);
+}
+
+/// What the graph cannot see: the guard goes to a plain thread. The report comes, but it is
+/// only a report: `block_on` goes on waiting, and the scene ends when the thread lets go.
+#[test]
+fn a_report_that_proves_wrong_does_not_stop_the_program() {
+    let scene = "a_report_that_proves_wrong_does_not_stop_the_program";
+    if in_child(scene) {
+        locker_hands_off_its_guard(|guard| drop(std::thread::spawn(move || drop_later(guard))));
+        return;
+    }
+    let scene_ran = Command::new(std::env::current_exe().unwrap())
+        .args([scene, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, scene)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&scene_ran.stderr);
+    assert!(scene_ran.status.success(), "{stderr}");
+    assert!(stderr.contains("scene: done"), "{stderr}");
 }

@@ -1,6 +1,6 @@
 //! The wait graph: every waiting task's dump line says what it waits on, in both flavours; a
-//! cycle of tasks waiting on each other is marked in the dump and named by the deadlock report
-//! when (and only when) nothing outside could break it.
+//! cycle of tasks waiting on each other is marked in the dump (`deadlock_cycle.rs` has the
+//! report `block_on` prints of one); waits on another runtime's tasks are shown, not followed.
 
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;

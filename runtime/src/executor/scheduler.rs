@@ -37,7 +37,7 @@ use super::current;
 use super::doorbell::{Doorbell, INJECTED, MAIN_WOKEN};
 use super::injector::{Injected, Injector};
 use super::seed::{ReplayNote, Rng};
-use super::stuck::Stuck;
+use super::stuck::{self, Stuck, Verdict};
 use crate::blocking::{BlockingPool, PoolConfig, ShutdownReport};
 use crate::context::{self, Entered};
 use crate::loom;
@@ -211,6 +211,8 @@ pub(crate) struct Scheduler {
     /// What the `block_on` future's last `Pending` said it waits on (the tasks' is in their
     /// headers), for the deadlock check.
     main_waits: AtomicU64,
+    /// The cycle report was printed, and the `block_on` future has not been polled since.
+    cycle_reported: Cell<bool>,
     /// With a seed, picks each next task among the ready ones (`seed.rs`).
     rng: Option<Rng>,
     /// Names, journal, slow polls: everything `observe` records on this thread.
@@ -256,6 +258,7 @@ impl Scheduler {
             runtime: shared.ids.runtime(),
             shut_down: Cell::new(false),
             main_waits: AtomicU64::new(0),
+            cycle_reported: Cell::new(false),
             main_waker: Arc::new(MainWaker {
                 shared: Arc::clone(&shared),
             }),
@@ -318,6 +321,7 @@ impl Scheduler {
         loop {
             if self.shared.doorbell.take(MAIN_WOKEN) {
                 context::reset_budget();
+                self.cycle_reported.set(false);
                 let started = self.observer.poll_started(Who::Main, None);
                 let waits = waiting::begin_main(&self.main_waits, &waker, self.runtime);
                 let poll = future.as_mut().poll(&mut cx);
@@ -427,7 +431,8 @@ impl Scheduler {
     /// Blocks in the reactor until something happens, unless work arrived meanwhile.
     ///
     /// # Panics
-    /// If nothing can ever happen: see `nothing_can_happen`. Blocking would hang forever.
+    /// If nothing can ever happen: see `verdict`. Blocking would hang forever. (If only a cycle
+    /// of tasks waiting on each other holds the last wakers, it prints a report and blocks.)
     fn park(&self) {
         // The queue is empty: give back what a burst of spawns or wakes made it grow to.
         let mut queue = self.run_queue.borrow_mut();
@@ -441,14 +446,19 @@ impl Scheduler {
         }
         let doorbell = &self.shared.doorbell;
         let may_block = doorbell.park();
-        if may_block && self.nothing_can_happen() {
-            doorbell.unparked();
-            let dump = self.dump();
-            panic!(
-                "nbio: deadlock: the future passed to block_on is waiting, and nothing can ever \
-                 wake it: {}.\n{dump}",
-                super::stuck::why(&dump)
-            );
+        if may_block {
+            match self.verdict() {
+                Verdict::Wait => {}
+                Verdict::Deadlock => {
+                    doorbell.unparked();
+                    panic!("{}\n{}", stuck::deadlock_message(""), self.dump());
+                }
+                Verdict::Cycle => {
+                    if !self.cycle_reported.replace(true) {
+                        eprintln!("{}", stuck::cycle_report(&self.dump()));
+                    }
+                }
+            }
         }
         self.poll_reactor(may_block);
         if may_block {
@@ -488,16 +498,17 @@ impl Scheduler {
         moved && runnable()
     }
 
-    /// True when the loop is about to block with no way to be woken: the run queue is empty
-    /// (the caller checked), no timer is pending, no socket is awaited, and nobody outside the
-    /// runtime holds the waker of the `block_on` future or of any live task. A waker held by
-    /// another thread, a socket, a timer or another task makes this false; it errs on the
-    /// side of waiting.
-    fn nothing_can_happen(&self) -> bool {
+    /// Whether anything can still happen as the loop is about to block (see `stuck.rs`): the
+    /// run queue is empty (the caller checked). `Deadlock` if no timer is pending, no socket
+    /// is awaited, and nobody holds the waker of the `block_on` future or of any live task;
+    /// `Cycle` if the only wakers held are those of tasks waiting on each other in a cycle;
+    /// otherwise `Wait`. A waker held by another thread, a socket, a timer or a task off the
+    /// cycle makes it `Wait`: it errs on the side of waiting.
+    fn verdict(&self) -> Verdict {
         let shared = &self.shared;
         let reactor = &shared.reactor;
         if reactor.pending_timers() != 0 || reactor.has_waiters() {
-            return false;
+            return Verdict::Wait;
         }
         // Our own `Arc` and the `Waker` that block_on holds account for two references. The
         // count is read relaxed; the fence makes a waker dropped after its wake (a release)
@@ -509,14 +520,19 @@ impl Scheduler {
             // One clone held: by whatever the future last waited on, which `stuck.rs` may
             // find to be a cycle of tasks waiting on each other.
             1 => Some(wait_edge(&self.main_waits)),
-            _ => return false,
+            _ => return Verdict::Wait,
         };
         // SCHEDULED with an empty run queue: a wake from another thread is on its way to the
         // injector. Otherwise a held waker may still fire, unless a cycle holds it (`stuck.rs`).
         let mut stuck = Stuck::default();
         self.tasks.borrow().for_each(|task| stuck.look(task));
+        // A job lowers its count after it woke its awaiter: read first, the ring is seen below.
+        let jobs_busy = shared.blocking.is_busy();
         // A wake that completed while we looked has left its mark in these flags.
-        stuck.nothing_can_run(main) && !shared.doorbell.pending(INJECTED | MAIN_WOKEN)
+        if shared.doorbell.pending(INJECTED | MAIN_WOKEN) {
+            return Verdict::Wait;
+        }
+        stuck.verdict(main, jobs_busy)
     }
 
     /// Asks the reactor for events and due timers, then wakes their tasks.

@@ -1,19 +1,26 @@
 //! Whether the idle tasks can still be woken: the last question of both flavours' deadlock
 //! checks, asked once no timer is pending, no socket is awaited and no task is queued.
 //!
-//! An idle task whose waker nobody holds can never run. One whose waker is held somewhere
-//! might be woken by whoever holds it, and the check used to stop there: a held waker meant
-//! "wait". But in a cycle of tasks waiting on each other (task 3 waits on a `Mutex` task 5
-//! holds; task 5 waits on the `JoinHandle` of task 3), each waker is held by exactly the thing
-//! the other task will never release. The wait graph (`observe/waits.rs`) names those cycles.
-//! A task on one, or waiting into one, whose only outside reference is that one waker, is
-//! stuck; the check may count it as such. Anything more (a second clone of its waker, held by
-//! another thread, say) and it errs on the side of waiting, as before.
+//! An idle task whose waker nobody holds can never run. If that is true of every task and of
+//! the `block_on` future, nothing can ever happen again: that is a proof, and `block_on`
+//! panics with a report ([`Verdict::Deadlock`]).
 //!
-//! The edges it follows are fewer than the dump's (`observe::wait_edge`): only a wait on a task
-//! of the same runtime (ids are numbered per runtime), which registered the waiting task's own
-//! waker. A wait that registered a combinator's waker says nothing of who holds the task's:
-//! the combinator does, and any of its futures may wake it.
+//! A held waker might be used by whoever holds it, so it usually means "wait". But in a cycle
+//! of tasks waiting on each other (task 3 waits on a `Mutex` task 5 holds; task 5 waits on the
+//! `JoinHandle` of task 3), each waker is held by exactly the thing the other task will never
+//! release. The wait graph (`observe/waits.rs`) names those cycles, and when the only wakers
+//! held are one per task on (or waiting into) a cycle, and one of the `block_on` future's
+//! waiting into it, the tasks are very likely stuck: [`Verdict::Cycle`].
+//!
+//! Very likely, not certainly, and so that verdict is a report on stderr, not a panic: the
+//! loop goes on waiting. The graph cannot see everything that might still break a cycle. A
+//! `MutexGuard` is `Send`: the task that locked the mutex may have sent its guard to a plain
+//! thread that will drop it; a plain thread may hold a task's `JoinHandle` and abort it. Those
+//! leave the counts the same. What the check can rule out, it does: it follows a wait only if
+//! it names a task of the same runtime (ids are numbered per runtime) and registered the
+//! waiting task's own waker (a combinator's waker says nothing of who holds the task's), a
+//! wait dropped in the poll that made it is forgotten (`task/waiting.rs`), and a blocking job
+//! still queued or running means "wait" (it may hold a guard).
 
 use std::collections::HashSet;
 
@@ -32,6 +39,18 @@ pub(crate) struct Stuck {
     held: Vec<(TaskId, usize)>,
 }
 
+/// What the check concludes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Something may still wake the future or a task: sleep until it does.
+    Wait,
+    /// No waker is held anywhere: nothing can ever happen again.
+    Deadlock,
+    /// The only wakers held are held by tasks waiting on each other in a cycle, as far as the
+    /// wait graph sees: report it, and go on waiting.
+    Cycle,
+}
+
 impl Stuck {
     /// Looks at one live task.
     pub(crate) fn look(&mut self, task: &Header) {
@@ -48,16 +67,20 @@ impl Stuck {
         }
     }
 
-    /// True if nothing can wake any of the tasks looked at, nor the `block_on` future. `main`
-    /// is `None` if nobody holds the future's waker, or `Some(on)` if exactly one clone of it
-    /// is held, `on` being the task its last wait named (a `JoinHandle` it awaits, say). Call
-    /// it only with more than one clone held as "something can happen".
-    pub(crate) fn nothing_can_run(self, main: Option<Option<TaskId>>) -> bool {
+    /// What can still happen to the tasks looked at and the `block_on` future. `main` is
+    /// `None` if nobody holds the future's waker, or `Some(on)` if exactly one clone of it is
+    /// held, `on` being the task its last wait named (a `JoinHandle` it awaits, say); with more
+    /// clones held, the caller's answer is `Wait`. `jobs_busy`: a blocking job is queued or
+    /// running.
+    pub(crate) fn verdict(self, main: Option<Option<TaskId>>, jobs_busy: bool) -> Verdict {
         if self.can_run {
-            return false;
+            return Verdict::Wait;
         }
         if self.held.is_empty() && main.is_none() {
-            return true;
+            return Verdict::Deadlock;
+        }
+        if jobs_busy {
+            return Verdict::Wait;
         }
         let doomed: HashSet<TaskId> = doomed_waits(&self.edges)
             .into_iter()
@@ -71,23 +94,34 @@ impl Stuck {
             None => true,
             Some(on) => on.is_some_and(|on| doomed.contains(&on)),
         };
-        tasks_stuck && main_stuck
+        if tasks_stuck && main_stuck {
+            Verdict::Cycle
+        } else {
+            Verdict::Wait
+        }
     }
 }
 
-/// Why the deadlock check found that nothing can happen, for its report: the cycles of tasks
-/// waiting on each other, if that is what holds the last wakers.
-pub(crate) fn why(dump: &Dump) -> String {
-    let cycles = dump.cycles();
-    let quiet = "no timer is pending, no socket is awaited";
-    if cycles.is_empty() {
-        format!("no task is ready, {quiet}, and no waker is held outside the runtime")
-    } else {
-        format!(
-            "{quiet}, and the tasks wait on each other in a cycle: {}",
-            cycles.join("; and in another: ")
-        )
-    }
+/// The panic message of `Verdict::Deadlock`, before the dump; `where_` says where the check
+/// looked ("every worker is idle; ", or nothing).
+pub(crate) fn deadlock_message(where_: &str) -> String {
+    format!(
+        "nbio: deadlock: the future passed to block_on is waiting, and nothing can ever wake \
+         it: {where_}no task is ready, no timer is pending, no socket is awaited, and no waker \
+         is held outside the runtime."
+    )
+}
+
+/// The report of `Verdict::Cycle`, printed once to stderr while `block_on` goes on waiting.
+pub(crate) fn cycle_report(dump: &Dump) -> String {
+    format!(
+        "nbio: deadlock? the future passed to block_on is waiting, no timer is pending, no \
+         socket is awaited, no blocking job is running, and the tasks wait on each other in a \
+         cycle: {}. Nothing nbio can see will wake them; block_on keeps waiting, in case \
+         something it cannot see does (a MutexGuard sent to another thread, a JoinHandle \
+         held by one).\n{dump}",
+        dump.cycles().join("; and in another: ")
+    )
 }
 
 #[cfg(test)]
@@ -108,13 +142,13 @@ mod tests {
     #[test]
     fn two_tasks_waiting_on_each_other_with_one_waker_each_are_stuck() {
         let s = stuck(&[(3, Some(5)), (5, Some(3))], &[(3, 1), (5, 1)]);
-        assert!(s.nothing_can_run(Some(Some(TaskId(3)))));
+        assert!(s.verdict(Some(Some(TaskId(3))), false) == Verdict::Cycle);
     }
 
     #[test]
     fn a_second_clone_of_a_waker_may_still_wake_its_task() {
         let s = stuck(&[(3, Some(5)), (5, Some(3))], &[(3, 2), (5, 1)]);
-        assert!(!s.nothing_can_run(None));
+        assert_eq!(s.verdict(None, false), Verdict::Wait);
     }
 
     #[test]
@@ -123,14 +157,26 @@ mod tests {
             &[(3, Some(5)), (5, Some(3)), (7, None)],
             &[(3, 1), (5, 1), (7, 1)],
         );
-        assert!(!s.nothing_can_run(None));
+        assert_eq!(s.verdict(None, false), Verdict::Wait);
     }
 
     #[test]
     fn block_on_awaiting_a_task_off_the_cycle_may_still_be_woken() {
         let s = stuck(&[(3, Some(5)), (5, Some(3)), (7, None)], &[(3, 1), (5, 1)]);
-        assert!(!s.nothing_can_run(Some(Some(TaskId(7)))));
+        assert_eq!(s.verdict(Some(Some(TaskId(7))), false), Verdict::Wait);
         let s = stuck(&[(3, Some(5)), (5, Some(3))], &[(3, 1), (5, 1)]);
-        assert!(!s.nothing_can_run(Some(None)));
+        assert_eq!(s.verdict(Some(None), false), Verdict::Wait);
+    }
+
+    #[test]
+    fn no_waker_held_anywhere_is_a_deadlock() {
+        let s = stuck(&[(3, Some(5)), (5, Some(3))], &[]);
+        assert_eq!(s.verdict(None, true), Verdict::Deadlock);
+    }
+
+    #[test]
+    fn a_blocking_job_still_running_may_break_a_cycle() {
+        let s = stuck(&[(3, Some(5)), (5, Some(3))], &[(3, 1), (5, 1)]);
+        assert_eq!(s.verdict(Some(Some(TaskId(3))), true), Verdict::Wait);
     }
 }

@@ -53,7 +53,9 @@ pub(crate) use event::{Cause, PollOutcome, TaskNotes, WaitReason, Who};
 pub(crate) use explain::human;
 pub use stats::{Stats, WorkerStats};
 pub use waits::WaitOn;
-pub(crate) use waits::{doomed as doomed_waits, edge as wait_edge, read as read_wait};
+pub(crate) use waits::{
+    doomed as doomed_waits, edge as wait_edge, is_lock_wait, read as read_wait,
+};
 
 use event::{Event, Record, STAMP_UNIT_SHIFT};
 use journal::Journal;

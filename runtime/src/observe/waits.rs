@@ -234,6 +234,11 @@ pub(crate) fn kind_of(word: u64) -> &'static str {
     }
 }
 
+/// Whether `word` says a wait on a lock (a `Mutex`'s or a `Semaphore`'s).
+pub(crate) fn is_lock_wait(word: u64) -> bool {
+    matches!(word >> TAG_SHIFT, MUTEX | SEMAPHORE)
+}
+
 /// What the word `slot` of an idle task says.
 pub(crate) fn read(slot: &AtomicU64) -> Option<WaitOn> {
     WaitOn::decode(slot.load(Relaxed))

@@ -406,6 +406,8 @@ impl Semaphore {
     /// handed but will never use goes on to the next waiter.
     #[cold]
     fn leave(&self, key: Key) {
+        // If this wait (a `Mutex`'s or a permit's) was the poll's last, it is over now.
+        crate::context::lock_wait_dropped();
         let mut wakers = WakeList::new();
         {
             let mut waiters = self.lock_waiters();

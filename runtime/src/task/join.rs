@@ -167,6 +167,14 @@ impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         let header = self.header();
         let dropped = header.state.drop_handle();
+        if dropped.was_waiting {
+            // If awaiting this handle was the poll's last wait, it is over now.
+            let id = header.id().0;
+            super::waiting::forget_if(|last| {
+                use super::waiting::{JOIN_ELSEWHERE, JOIN_TAG, OWN_WAKER};
+                last & !(OWN_WAKER | JOIN_ELSEWHERE) == JOIN_TAG | id
+            });
+        }
         if dropped.drop_output {
             // SAFETY: the output was in the slot and the handle owned it; CLOSED, just set,
             // keeps anyone else from touching it.

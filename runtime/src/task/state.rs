@@ -178,6 +178,9 @@ pub(crate) struct HandleDropped {
     pub(crate) drop_output: bool,
     /// The join-waker slot is the handle's again: empty it.
     pub(crate) clear_waker: bool,
+    /// A waker was registered and the task has not finished: the handle is dropped while
+    /// waiting.
+    pub(crate) was_waiting: bool,
 }
 
 impl State {
@@ -363,6 +366,7 @@ impl State {
                 HandleDropped {
                     drop_output,
                     clear_waker: owns_waker || !now.has(JOIN_WAKER),
+                    was_waiting: owns_waker,
                 },
             )
         })

@@ -3,8 +3,9 @@
 //!
 //! Every task header has a word for it (`Header::waits`); the observer decides what the bits
 //! mean (`observe/waits.rs`) and a `JoinHandle`, which lives in this layer, writes its own
-//! kind of wait with [`JOIN_TAG`]. The pointer below is set only for the length of one poll of
-//! one task, so a store through it always lands in a live header.
+//! kind of wait with [`JOIN_TAG`]. The `block_on` future, which is not a task, has a word in its
+//! loop instead. The pointer below is set only for the length of one poll, so a store through it
+//! always lands in a live word: the polled task's header, or the loop's.
 //!
 //! A wait that names a task (a `JoinHandle`'s, a `Mutex`'s holder) is an edge the deadlock
 //! check may follow, and it then counts the one waker the wait registered as held by that
@@ -31,8 +32,8 @@ pub(crate) const JOIN_ELSEWHERE: u64 = 1 << 58;
 pub(crate) const OWN_WAKER: u64 = 1 << 59;
 
 thread_local! {
-    /// The wait word of the task this thread is polling; null between polls (and while the
-    /// future given to `block_on` is polled).
+    /// The wait word of the task (or `block_on` future) this thread is polling; null between
+    /// polls.
     static SLOT: Cell<*const AtomicU64> = const { Cell::new(std::ptr::null()) };
     /// The last word noted in this poll, for `Polling::end`.
     static LAST: Cell<u64> = const { Cell::new(0) };
@@ -116,8 +117,10 @@ pub(crate) fn note(word: u64) {
     let slot = SLOT.get();
     if !slot.is_null() {
         LAST.set(word);
-        // SAFETY: `SLOT` is non-null only between `begin` and the drop of its guard, for one poll, and points
-        // into the header of the task being polled, which its poller keeps alive throughout.
+        // SAFETY: `SLOT` is non-null only between `begin` (or `begin_main`) and the drop of its
+        // guard, for one poll, and points at the wait word of the task being polled, in its
+        // header, which its poller keeps alive throughout (or at the `block_on` loop's word,
+        // which outlives the loop's polls).
         unsafe { (*slot).store(word, Relaxed) };
     }
 }
@@ -141,4 +144,19 @@ pub(crate) fn note_registered(word: u64, registered: &Waker) {
         registered.will_wake(unsafe { &*main })
     };
     note(if is_own { word | OWN_WAKER } else { word });
+}
+
+/// A future that waited is being dropped, and `is_it` says whether the poll's last note was
+/// its wait. If so, the word no longer says anything true (the wait went with the future:
+/// `poll_once`, a `timeout` that elapsed, the losing side of a select), and the poll may now
+/// wait on something that notes nothing: the word is cleared. A future dropped in a later poll
+/// leaves nothing to clear: each poll starts with a clear word.
+#[inline]
+pub(crate) fn forget_if(is_it: impl FnOnce(u64) -> bool) {
+    let slot = SLOT.get();
+    if !slot.is_null() && is_it(LAST.get()) {
+        LAST.set(0);
+        // SAFETY: as in `note`: non-null only during a poll, pointing at its live word.
+        unsafe { (*slot).store(0, Relaxed) };
+    }
 }

@@ -9,11 +9,14 @@
 //!
 //! Before it sleeps with nothing to wake it, it checks whether anything at all could: every
 //! worker asleep, every queue empty, no timer, no socket awaited, no waker held anywhere. Then
-//! the future can never complete, and instead of hanging, `block_on` reports the stuck tasks.
-//! The runtime's threads are not stopped while it looks, so it takes that answer only after a
-//! second look, 50 ms later, finds the same. It looks whenever it is about to sleep, and again
-//! when the last worker falls asleep (that worker wakes it for this).
+//! the future can never complete, and instead of hanging, `block_on` panics with a report of
+//! the stuck tasks. If the only wakers held are held by tasks waiting on each other in a cycle
+//! (`stuck.rs`), it prints a report naming the cycle and sleeps on. The runtime's threads are
+//! not stopped while it looks, so it takes either answer only after a second look, 50 ms
+//! later, finds the same. It looks whenever it is about to sleep, and again when the last
+//! worker falls asleep (that worker wakes it for this).
 
+use std::cell::Cell;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::pin;
@@ -30,7 +33,7 @@ use super::{lock, Shared};
 use crate::context::{self, Entered};
 use crate::executor::current::{self, Current};
 use crate::executor::seed::ReplayNote;
-use crate::executor::stuck::{self, Stuck};
+use crate::executor::stuck::{self, Stuck, Verdict};
 use crate::observe::{wait_edge, Cause, Observer, PollOutcome, TaskNotes, Who};
 use crate::task::raw::RunOutcome;
 use crate::task::waiting;
@@ -50,6 +53,8 @@ pub(crate) struct BlockOn {
     main: Arc<MainWaker>,
     /// What the future's last `Pending` said it waits on, for the deadlock check.
     main_waits: AtomicU64,
+    /// The cycle report was printed, and the future has not been polled since.
+    cycle_reported: Cell<bool>,
 }
 
 /// The waker of the `block_on` future: marks it due and wakes the thread.
@@ -94,6 +99,7 @@ impl BlockOn {
             )),
             observer: Rc::new(Observer::new(&shared.observe, "the block_on thread", true)),
             main_waits: AtomicU64::new(0),
+            cycle_reported: Cell::new(false),
             main: Arc::new(MainWaker {
                 woken: AtomicBool::new(false),
                 parker: Arc::clone(&parker),
@@ -176,6 +182,7 @@ impl BlockOn {
         self.observer.resume();
         loop {
             if self.main.woken.swap(false, AcqRel) {
+                self.cycle_reported.set(false);
                 context::reset_budget();
                 let started = self.observer.poll_started(Who::Main, None);
                 let waits = waiting::begin_main(&self.main_waits, &waker, self.runtime);
@@ -241,17 +248,24 @@ impl BlockOn {
     }
 
     /// Sleeps until the future or a pinned task is woken; reports a deadlock instead of
-    /// sleeping forever.
+    /// sleeping forever, and a likely one (a cycle of tasks waiting on each other) before it
+    /// sleeps on.
     fn sleep(&self) {
-        if self.nothing_can_happen() {
+        if self.verdict() != Verdict::Wait {
             self.parker.park_timeout(DEADLOCK_CONFIRM);
-            if self.nothing_can_happen() {
-                let dump = self.shared.dump();
-                panic!(
-                    "nbio: deadlock: the future passed to block_on is waiting, and nothing can \
-                     ever wake it: every worker is idle; {}.\n{dump}",
-                    stuck::why(&dump)
-                );
+            match self.verdict() {
+                Verdict::Wait => {}
+                Verdict::Deadlock => panic!(
+                    "{}\n{}",
+                    stuck::deadlock_message("every worker is idle, "),
+                    self.shared.dump()
+                ),
+                Verdict::Cycle => {
+                    if !self.cycle_reported.replace(true) {
+                        eprintln!("{}", stuck::cycle_report(&self.shared.dump()));
+                    }
+                    self.parker.park();
+                }
             }
         } else {
             // Not in the reactor: measured on the demo's scene, a third thread waking for the
@@ -262,27 +276,27 @@ impl BlockOn {
         self.observer.resume();
     }
 
-    /// True when nothing can ever wake this thread: see the module docs. It errs on the side
-    /// of waiting.
-    fn nothing_can_happen(&self) -> bool {
+    /// Whether anything can still wake this thread: see the module docs and `stuck.rs`. It
+    /// errs on the side of waiting.
+    fn verdict(&self) -> Verdict {
         let shared = &self.shared;
         if shared.reactor.pending_timers() != 0 || shared.reactor.has_waiters() {
-            return false;
+            return Verdict::Wait;
         }
         // Our own `Arc` and the `Waker` that `run` holds account for two references.
         let main_wakers = Arc::strong_count(&self.main) - 2;
         fence(Acquire);
         if self.main.woken.load(Acquire) || self.runner.has_ready() {
-            return false;
+            return Verdict::Wait;
         }
         let main = match main_wakers {
             0 => None,
             // One clone held: perhaps by a cycle of tasks waiting on each other (`stuck.rs`).
             1 => Some(wait_edge(&self.main_waits)),
-            _ => return false,
+            _ => return Verdict::Wait,
         };
         if shared.idle.sleeping() != shared.workers.len() || shared.idle.searching() {
-            return false;
+            return Verdict::Wait;
         }
         if !shared.inject.is_empty()
             || shared
@@ -290,8 +304,9 @@ impl BlockOn {
                 .iter()
                 .any(|slot| !slot.queue.is_empty() || slot.pinned.has_inbox())
         {
-            return false;
+            return Verdict::Wait;
         }
+        let jobs_busy = shared.blocking.is_busy();
         let mut stuck = Stuck::default();
         let mut look = |list: &crate::task::list::TaskList| list.for_each(|task| stuck.look(task));
         for shard in shared.tasks.iter() {
@@ -301,6 +316,6 @@ impl BlockOn {
             look(&lock(&slot.pinned.tasks));
         }
         look(&lock(&self.runner.pinned.tasks));
-        stuck.nothing_can_run(main)
+        stuck.verdict(main, jobs_busy)
     }
 }
