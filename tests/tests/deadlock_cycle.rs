@@ -30,6 +30,11 @@ struct Ran {
 /// printed the report of a cycle (block_on goes on waiting after it, and the dump follows
 /// the report). A child still running after a minute without a report hung: the test fails.
 fn child(scene: &str) -> Ran {
+    child_until(scene, 1)
+}
+
+/// As `child`, killing it only after its `reports`-th report.
+fn child_until(scene: &str, reports: usize) -> Ran {
     let mut running = Command::new(std::env::current_exe().unwrap())
         .args([scene, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD, scene)
@@ -58,7 +63,7 @@ fn child(scene: &str) -> Ran {
         if let Some(status) = running.try_wait().unwrap() {
             break Some(status.success());
         }
-        if reported.is_none() && String::from_utf8_lossy(&text).contains(REPORT) {
+        if reported.is_none() && String::from_utf8_lossy(&text).matches(REPORT).count() >= reports {
             reported = Some(Instant::now());
         }
         if reported.is_some_and(|at| at.elapsed() > Duration::from_millis(300)) {
@@ -70,7 +75,7 @@ fn child(scene: &str) -> Ran {
             running.kill().unwrap();
             let _ = running.wait();
             let text = String::from_utf8_lossy(&text);
-            panic!("the scene {scene} hung: no report and no end within a minute\n{text}");
+            panic!("the scene {scene} hung: no end, and fewer than {reports} report(s), within a minute\n{text}");
         }
     };
     reader.join().unwrap();
@@ -509,4 +514,74 @@ fn a_report_that_proves_wrong_does_not_stop_the_program() {
     let stderr = String::from_utf8_lossy(&scene_ran.stderr);
     assert!(scene_ran.status.success(), "{stderr}");
     assert!(stderr.contains("scene: done"), "{stderr}");
+}
+
+/// The report is news again after progress: the first cycle is the admitted wrong one (the
+/// guard went to a thread), the tasks then get out of it and into a real one, which is
+/// reported too.
+#[test]
+fn a_second_cycle_after_progress_is_reported_again() {
+    let scene = "a_second_cycle_after_progress_is_reported_again";
+    if in_child(scene) {
+        let rt = Runtime::new().unwrap();
+        let mutex: &'static Mutex<()> = Box::leak(Box::new(Mutex::new(())));
+        let locker = rt.spawn(async move {
+            let guard = mutex.lock().await;
+            let waiter = nbio::spawn(async move { drop(mutex.lock().await) });
+            nbio::yield_now().await;
+            std::thread::spawn(move || drop_later(guard));
+            waiter.await.unwrap();
+            eprintln!("scene: out of the first cycle");
+            let _guard = mutex.lock().await;
+            let waiter = nbio::spawn(async move { drop(mutex.lock().await) });
+            waiter.await.unwrap(); // a real cycle: we hold what it waits for
+        });
+        rt.block_on(locker).unwrap();
+        return;
+    }
+    let ran = child_until(scene, 2);
+    assert_eq!(ran.exited, None, "fewer than two reports:\n{}", ran.stderr);
+    let out = ran.stderr.find("scene: out of the first cycle").unwrap();
+    let second = ran.stderr.rfind(REPORT).unwrap();
+    assert!(out < second, "{}", ran.stderr);
+}
+
+/// A blocking job busy while a cycle forms: the check waits for it, and looks again when it is
+/// over, although nobody awaits the job.
+fn a_cycle_while_a_job_runs(rt: &Runtime) {
+    drop(rt.spawn_blocking(|| {
+        std::thread::sleep(Duration::from_millis(400));
+        eprintln!("scene: the job is over");
+    }));
+    lock_cycle(rt);
+}
+
+/// The report came, and after the job was over.
+fn reported_after_the_job(scene: &str) {
+    let stderr = reported(scene);
+    let over = stderr.find("scene: the job is over");
+    let report = stderr.find(REPORT).unwrap();
+    assert!(over.is_some_and(|over| over < report), "{stderr}");
+    check_report(&stderr);
+}
+
+#[test]
+fn a_cycle_is_reported_once_a_busy_blocking_job_is_over() {
+    let scene = "a_cycle_is_reported_once_a_busy_blocking_job_is_over";
+    if in_child(scene) {
+        a_cycle_while_a_job_runs(&Runtime::new().unwrap());
+        return;
+    }
+    reported_after_the_job(scene);
+}
+
+/// The same on worker threads: the job's end wakes the `block_on` thread.
+#[test]
+fn a_cycle_is_reported_once_a_busy_blocking_job_is_over_on_worker_threads() {
+    let scene = "a_cycle_is_reported_once_a_busy_blocking_job_is_over_on_worker_threads";
+    if in_child(scene) {
+        a_cycle_while_a_job_runs(&Runtime::builder().worker_threads(2).build().unwrap());
+        return;
+    }
+    reported_after_the_job(scene);
 }

@@ -37,7 +37,7 @@ use super::current;
 use super::doorbell::{Doorbell, INJECTED, MAIN_WOKEN};
 use super::injector::{Injected, Injector};
 use super::seed::{ReplayNote, Rng};
-use super::stuck::{self, Stuck, Verdict};
+use super::stuck::{self, JobWatch, Reported, Stuck, Verdict};
 use crate::blocking::{BlockingPool, PoolConfig, ShutdownReport};
 use crate::context::{self, Entered};
 use crate::loom;
@@ -74,6 +74,8 @@ pub(crate) struct Config {
 pub(crate) struct Shared {
     /// Tasks woken (or spawned) from other threads, waiting to move into the run queue.
     pub(super) injector: Injector,
+    /// Whether the deadlock check waits for a blocking job to be over (`stuck::JobWatch`).
+    job_watch: Arc<JobWatch>,
     /// Whether the loop is parked, and the work waiting for it: `INJECTED` while the injector
     /// has tasks, `MAIN_WOKEN` when the future passed to `block_on` must be polled.
     pub(super) doorbell: Doorbell,
@@ -211,8 +213,8 @@ pub(crate) struct Scheduler {
     /// What the `block_on` future's last `Pending` said it waits on (the tasks' is in their
     /// headers), for the deadlock check.
     main_waits: AtomicU64,
-    /// The cycle report was printed, and the `block_on` future has not been polled since.
-    cycle_reported: Cell<bool>,
+    /// When the cycle report was last printed (`stuck::Reported`).
+    cycle_reported: Reported,
     /// With a seed, picks each next task among the ready ones (`seed.rs`).
     rng: Option<Rng>,
     /// Names, journal, slow polls: everything `observe` records on this thread.
@@ -234,6 +236,7 @@ impl Scheduler {
         let blocking = BlockingPool::new(config.blocking, Arc::clone(&ids), Arc::clone(&observed));
         let shared = Arc::new(Shared {
             injector: Injector::new(),
+            job_watch: Arc::default(),
             doorbell: Doorbell::new(),
             ids,
             blocking,
@@ -244,21 +247,26 @@ impl Scheduler {
             reactor: Arc::new(Reactor::with_clock(config.virtual_time)?),
             observed: Arc::clone(&observed),
         });
-        if config.virtual_time {
-            // Asleep while a job runs (the clock holds for it), the loop must look again when
-            // the job is over, even if nobody awaits it.
-            let reactor = Arc::downgrade(&shared.reactor);
-            shared.blocking.on_job_end(Box::new(move || {
+        // Asleep while a job runs, the loop must look again when the job is over, even if
+        // nobody awaits it: always on a virtual clock (which holds for the job), and when the
+        // deadlock check waited for it (`stuck::JobWatch`).
+        let (reactor, watch) = (
+            Arc::downgrade(&shared.reactor),
+            Arc::clone(&shared.job_watch),
+        );
+        let virtual_time = config.virtual_time;
+        shared.blocking.on_job_end(Box::new(move || {
+            if virtual_time || watch.job_ended() {
                 if let Some(reactor) = reactor.upgrade() {
                     reactor.notify();
                 }
-            }));
-        }
+            }
+        }));
         Ok(Scheduler {
             runtime: shared.ids.runtime(),
             shut_down: Cell::new(false),
             main_waits: AtomicU64::new(0),
-            cycle_reported: Cell::new(false),
+            cycle_reported: Reported::default(),
             main_waker: Arc::new(MainWaker {
                 shared: Arc::clone(&shared),
             }),
@@ -321,7 +329,6 @@ impl Scheduler {
         loop {
             if self.shared.doorbell.take(MAIN_WOKEN) {
                 context::reset_budget();
-                self.cycle_reported.set(false);
                 let started = self.observer.poll_started(Who::Main, None);
                 let waits = waiting::begin_main(&self.main_waits, &waker, self.runtime);
                 let poll = future.as_mut().poll(&mut cx);
@@ -454,7 +461,7 @@ impl Scheduler {
                     panic!("{}\n{}", stuck::deadlock_message(""), self.dump());
                 }
                 Verdict::Cycle => {
-                    if !self.cycle_reported.replace(true) {
+                    if self.cycle_reported.first_since(self.counters.polls.get()) {
                         eprintln!("{}", stuck::cycle_report(&self.dump()));
                     }
                 }
@@ -532,7 +539,16 @@ impl Scheduler {
         if shared.doorbell.pending(INJECTED | MAIN_WOKEN) {
             return Verdict::Wait;
         }
-        stuck.verdict(main, jobs_busy)
+        match stuck.verdict(main) {
+            // A job may still break the cycle: look again when it is over.
+            Verdict::Cycle if jobs_busy => {
+                if !shared.job_watch.arm(&shared.blocking) {
+                    reactor.notify();
+                }
+                Verdict::Wait
+            }
+            verdict => verdict,
+        }
     }
 
     /// Asks the reactor for events and due timers, then wakes their tasks.

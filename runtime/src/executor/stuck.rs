@@ -9,20 +9,28 @@
 //! of tasks waiting on each other (task 3 waits on a `Mutex` task 5 holds; task 5 waits on the
 //! `JoinHandle` of task 3), each waker is held by exactly the thing the other task will never
 //! release. The wait graph (`observe/waits.rs`) names those cycles, and when the only wakers
-//! held are one per task on (or waiting into) a cycle, and one of the `block_on` future's
-//! waiting into it, the tasks are very likely stuck: [`Verdict::Cycle`].
+//! held are one per task on (or waiting into) a cycle, and the `block_on` future's, if held,
+//! is held by one waiting into it, the tasks are very likely stuck: [`Verdict::Cycle`]. The
+//! report is printed once, and again only after some task has been polled since.
 //!
 //! Very likely, not certainly, and so that verdict is a report on stderr, not a panic: the
 //! loop goes on waiting. The graph cannot see everything that might still break a cycle. A
 //! `MutexGuard` is `Send`: the task that locked the mutex may have sent its guard to a plain
-//! thread that will drop it; a plain thread may hold a task's `JoinHandle` and abort it. Those
-//! leave the counts the same. What the check can rule out, it does: it follows a wait only if
+//! thread that will drop it. A mutex names the holder its waiter saw when it queued, and the
+//! lock may since have been handed on to a task of another runtime (or a thread). A plain
+//! thread may hold a task's `JoinHandle` and abort it. Those leave the counts the same. What the check can rule out, it does: it follows a wait only if
 //! it names a task of the same runtime (ids are numbered per runtime) and registered the
 //! waiting task's own waker (a combinator's waker says nothing of who holds the task's), a
 //! wait dropped in the poll that made it is forgotten (`task/waiting.rs`), and a blocking job
-//! still queued or running means "wait" (it may hold a guard).
+//! still queued or running means "wait" (it may hold a guard): the loop is then told when a
+//! job is over, to look again ([`JobWatch`]).
 
+use std::cell::Cell;
 use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::SeqCst;
+
+use crate::blocking::BlockingPool;
 
 use crate::observe::{doomed_waits, wait_edge, Dump};
 use crate::task::raw::Header;
@@ -47,8 +55,45 @@ pub(crate) enum Verdict {
     /// No waker is held anywhere: nothing can ever happen again.
     Deadlock,
     /// The only wakers held are held by tasks waiting on each other in a cycle, as far as the
-    /// wait graph sees: report it, and go on waiting.
+    /// wait graph sees, and the `block_on` future's by the cycle or by nobody: report it, and
+    /// go on waiting.
     Cycle,
+}
+
+/// The check found a cycle while a blocking job was busy, so it waits; the loop sleeps, and
+/// nothing it can see will wake it when the job is over. The pool's end-of-job hook asks this
+/// whether to wake it. One flag, and two sequentially consistent accesses on each side: the
+/// check raises the flag and then looks whether a job is still busy, a job lowers the busy
+/// count and then looks at the flag; one of them sees the other.
+#[derive(Default)]
+pub(crate) struct JobWatch {
+    armed: AtomicBool,
+}
+
+impl JobWatch {
+    /// The check's side: asks to be told when a job is over. False if none is busy any more
+    /// (one ended meanwhile, perhaps before the flag was up): the caller must look again.
+    pub(crate) fn arm(&self, pool: &BlockingPool) -> bool {
+        self.armed.store(true, SeqCst);
+        pool.is_busy()
+    }
+
+    /// The hook's side, after the busy count went down: whether the check asked to be told.
+    pub(crate) fn job_ended(&self) -> bool {
+        self.armed.load(SeqCst) && self.armed.swap(false, SeqCst)
+    }
+}
+
+/// Whether a cycle report is news: once printed, it is printed again only after some progress
+/// (a task was polled, so the tasks may have got out of one cycle and into another).
+#[derive(Default)]
+pub(crate) struct Reported(Cell<Option<u64>>);
+
+impl Reported {
+    /// True if the report should be printed, `progress` being the count of polls so far.
+    pub(crate) fn first_since(&self, progress: u64) -> bool {
+        self.0.replace(Some(progress)) != Some(progress)
+    }
 }
 
 impl Stuck {
@@ -70,17 +115,14 @@ impl Stuck {
     /// What can still happen to the tasks looked at and the `block_on` future. `main` is
     /// `None` if nobody holds the future's waker, or `Some(on)` if exactly one clone of it is
     /// held, `on` being the task its last wait named (a `JoinHandle` it awaits, say); with more
-    /// clones held, the caller's answer is `Wait`. `jobs_busy`: a blocking job is queued or
-    /// running.
-    pub(crate) fn verdict(self, main: Option<Option<TaskId>>, jobs_busy: bool) -> Verdict {
+    /// clones held, the caller's answer is `Wait`. A `Cycle` while a blocking job is busy is
+    /// the caller's to turn into `Wait` (`JobWatch`).
+    pub(crate) fn verdict(self, main: Option<Option<TaskId>>) -> Verdict {
         if self.can_run {
             return Verdict::Wait;
         }
         if self.held.is_empty() && main.is_none() {
             return Verdict::Deadlock;
-        }
-        if jobs_busy {
-            return Verdict::Wait;
         }
         let doomed: HashSet<TaskId> = doomed_waits(&self.edges)
             .into_iter()
@@ -118,8 +160,8 @@ pub(crate) fn cycle_report(dump: &Dump) -> String {
         "nbio: deadlock? the future passed to block_on is waiting, no timer is pending, no \
          socket is awaited, no blocking job is running, and the tasks wait on each other in a \
          cycle: {}. Nothing nbio can see will wake them; block_on keeps waiting, in case \
-         something it cannot see does (a MutexGuard sent to another thread, a JoinHandle \
-         held by one).\n{dump}",
+         something it cannot see does (a MutexGuard sent to another thread, a lock handed on \
+         to a task of another runtime, a JoinHandle held by another thread).\n{dump}",
         dump.cycles().join("; and in another: ")
     )
 }
@@ -142,13 +184,13 @@ mod tests {
     #[test]
     fn two_tasks_waiting_on_each_other_with_one_waker_each_are_stuck() {
         let s = stuck(&[(3, Some(5)), (5, Some(3))], &[(3, 1), (5, 1)]);
-        assert!(s.verdict(Some(Some(TaskId(3))), false) == Verdict::Cycle);
+        assert!(s.verdict(Some(Some(TaskId(3)))) == Verdict::Cycle);
     }
 
     #[test]
     fn a_second_clone_of_a_waker_may_still_wake_its_task() {
         let s = stuck(&[(3, Some(5)), (5, Some(3))], &[(3, 2), (5, 1)]);
-        assert_eq!(s.verdict(None, false), Verdict::Wait);
+        assert_eq!(s.verdict(None), Verdict::Wait);
     }
 
     #[test]
@@ -157,26 +199,28 @@ mod tests {
             &[(3, Some(5)), (5, Some(3)), (7, None)],
             &[(3, 1), (5, 1), (7, 1)],
         );
-        assert_eq!(s.verdict(None, false), Verdict::Wait);
+        assert_eq!(s.verdict(None), Verdict::Wait);
     }
 
     #[test]
     fn block_on_awaiting_a_task_off_the_cycle_may_still_be_woken() {
         let s = stuck(&[(3, Some(5)), (5, Some(3)), (7, None)], &[(3, 1), (5, 1)]);
-        assert_eq!(s.verdict(Some(Some(TaskId(7))), false), Verdict::Wait);
+        assert_eq!(s.verdict(Some(Some(TaskId(7)))), Verdict::Wait);
         let s = stuck(&[(3, Some(5)), (5, Some(3))], &[(3, 1), (5, 1)]);
-        assert_eq!(s.verdict(Some(None), false), Verdict::Wait);
+        assert_eq!(s.verdict(Some(None)), Verdict::Wait);
     }
 
     #[test]
     fn no_waker_held_anywhere_is_a_deadlock() {
         let s = stuck(&[(3, Some(5)), (5, Some(3))], &[]);
-        assert_eq!(s.verdict(None, true), Verdict::Deadlock);
+        assert_eq!(s.verdict(None), Verdict::Deadlock);
     }
 
     #[test]
-    fn a_blocking_job_still_running_may_break_a_cycle() {
-        let s = stuck(&[(3, Some(5)), (5, Some(3))], &[(3, 1), (5, 1)]);
-        assert_eq!(s.verdict(Some(Some(TaskId(3))), true), Verdict::Wait);
+    fn a_cycle_report_is_news_again_only_after_progress() {
+        let reported = Reported::default();
+        assert!(reported.first_since(7));
+        assert!(!reported.first_since(7));
+        assert!(reported.first_since(9));
     }
 }

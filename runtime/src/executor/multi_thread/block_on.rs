@@ -33,7 +33,7 @@ use super::{lock, Shared};
 use crate::context::{self, Entered};
 use crate::executor::current::{self, Current};
 use crate::executor::seed::ReplayNote;
-use crate::executor::stuck::{self, Stuck, Verdict};
+use crate::executor::stuck::{self, JobWatch, Reported, Stuck, Verdict};
 use crate::observe::{wait_edge, Cause, Observer, PollOutcome, TaskNotes, Who};
 use crate::task::raw::RunOutcome;
 use crate::task::waiting;
@@ -53,8 +53,12 @@ pub(crate) struct BlockOn {
     main: Arc<MainWaker>,
     /// What the future's last `Pending` said it waits on, for the deadlock check.
     main_waits: AtomicU64,
-    /// The cycle report was printed, and the future has not been polled since.
-    cycle_reported: Cell<bool>,
+    /// When the cycle report was last printed (`stuck::Reported`).
+    cycle_reported: Reported,
+    /// Polls of the tasks pinned to this thread so far (for `progress`).
+    pinned_polls: Cell<u64>,
+    /// Whether the deadlock check waits for a blocking job to be over (`stuck::JobWatch`).
+    job_watch: Arc<JobWatch>,
 }
 
 /// The waker of the `block_on` future: marks it due and wakes the thread.
@@ -88,7 +92,18 @@ impl Wake for MainWaker {
 impl BlockOn {
     pub(crate) fn new(shared: &Arc<Shared>) -> BlockOn {
         let parker = Arc::new(Parker::new());
+        let job_watch = Arc::new(JobWatch::default());
+        // The check may wait for a blocking job to be over: the job's end wakes this thread.
+        shared.blocking.on_job_end(Box::new({
+            let (watch, parker) = (Arc::clone(&job_watch), Arc::clone(&parker));
+            move || {
+                if watch.job_ended() {
+                    parker.unpark();
+                }
+            }
+        }));
         BlockOn {
+            pinned_polls: Cell::new(0),
             runtime: shared.ids.runtime(),
             runner: PinnedRunner::new(Pinned::new(
                 Owner::BlockOn {
@@ -99,7 +114,8 @@ impl BlockOn {
             )),
             observer: Rc::new(Observer::new(&shared.observe, "the block_on thread", true)),
             main_waits: AtomicU64::new(0),
-            cycle_reported: Cell::new(false),
+            cycle_reported: Reported::default(),
+            job_watch: Arc::clone(&job_watch),
             main: Arc::new(MainWaker {
                 woken: AtomicBool::new(false),
                 parker: Arc::clone(&parker),
@@ -182,7 +198,6 @@ impl BlockOn {
         self.observer.resume();
         loop {
             if self.main.woken.swap(false, AcqRel) {
-                self.cycle_reported.set(false);
                 context::reset_budget();
                 let started = self.observer.poll_started(Who::Main, None);
                 let waits = waiting::begin_main(&self.main_waits, &waker, self.runtime);
@@ -216,6 +231,7 @@ impl BlockOn {
     }
 
     fn run_pinned(&self, task: crate::task::raw::TaskRef) {
+        self.pinned_polls.set(self.pinned_polls.get() + 1);
         let header = task.header();
         let (id, site) = (header.id(), header.meta.site());
         context::reset_budget();
@@ -261,7 +277,7 @@ impl BlockOn {
                     self.shared.dump()
                 ),
                 Verdict::Cycle => {
-                    if !self.cycle_reported.replace(true) {
+                    if self.cycle_reported.first_since(self.progress()) {
                         eprintln!("{}", stuck::cycle_report(&self.shared.dump()));
                     }
                     self.parker.park();
@@ -316,6 +332,25 @@ impl BlockOn {
             look(&lock(&slot.pinned.tasks));
         }
         look(&lock(&self.runner.pinned.tasks));
-        stuck.verdict(main, jobs_busy)
+        match stuck.verdict(main) {
+            // A job may still break the cycle: look again when it is over (the hook unparks
+            // this thread), or now if it just was.
+            Verdict::Cycle if jobs_busy => {
+                if !self.job_watch.arm(&shared.blocking) {
+                    self.parker.unpark();
+                }
+                Verdict::Wait
+            }
+            verdict => verdict,
+        }
+    }
+
+    /// Polls so far, of the workers and this thread: whether anything moved since the last
+    /// cycle report.
+    fn progress(&self) -> u64 {
+        let workers: u64 = (self.shared.workers.iter())
+            .map(|slot| slot.counters.polls.load(Relaxed))
+            .sum();
+        workers + self.pinned_polls.get()
     }
 }
