@@ -1,5 +1,7 @@
 //! Model checks of the pool's queue (`queue.rs`): the handshake between submitting a job and
-//! the idle threads that wait for one, or leave when their keep-alive runs out.
+//! the idle threads that wait for one, or leave when their keep-alive runs out; and of the
+//! count of unfinished jobs (`unfinished.rs`): a runtime that asks to hear of a job's end is
+//! told, or sees that no job is left.
 //!
 //! ```text
 //! RUSTFLAGS="--cfg nbio_loom" cargo test -p nbio --lib --release loom
@@ -8,13 +10,12 @@
 //! A job the model loses leaves the thread that waits for it blocked forever, which loom
 //! reports as a deadlock: so each model fails if the guard it names goes.
 
-use std::sync::atomic::Ordering::SeqCst;
-
 use loom::sync::atomic::AtomicBool;
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread::{self, JoinHandle};
 
 use super::queue::{Pushed, Queue};
+use super::unfinished::Unfinished;
 
 /// Explores every interleaving with at most two preemptions: these models have four threads
 /// and several condition variables, and an unbounded search does not finish.
@@ -160,5 +161,28 @@ fn loom_jobs_that_wait_for_each_other_all_get_a_thread() {
             signal.wait();
         }
         pool.shut_down();
+    });
+}
+
+/// A thread about to sleep until a job is over asks to be told (`watch`), while the job ends
+/// on a pool thread (`over`). Either the watcher sees no job left, or the job's end says it
+/// was asked: never neither, which would leave the watcher asleep. Fails if `watch` only
+/// loads the count (the two sides then race like two stores and two loads, and both can read
+/// the old values).
+#[test]
+fn loom_a_watcher_of_the_jobs_end_is_told_or_sees_it_over() {
+    loom::model(|| {
+        let unfinished = Arc::new(Unfinished::default());
+        unfinished.started();
+        let job = thread::spawn({
+            let unfinished = Arc::clone(&unfinished);
+            move || unfinished.over()
+        });
+        let waits = unfinished.watch();
+        let told = job.join().unwrap();
+        assert!(
+            !waits || told,
+            "the watcher sleeps and the job's end did not tell it"
+        );
     });
 }

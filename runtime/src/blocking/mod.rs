@@ -35,7 +35,7 @@ use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::thread;
@@ -44,8 +44,10 @@ use std::time::{Duration, Instant};
 #[cfg(all(test, nbio_loom))]
 mod loom_tests;
 mod queue;
+mod unfinished;
 
 use queue::{Pushed, Queue};
+use unfinished::Unfinished;
 
 use crate::observe::{self, human, JobRun, Observer, PollOutcome};
 pub use crate::observe::{Awaiter, JobInfo, JobState};
@@ -121,9 +123,9 @@ struct Inner {
     /// Jobs not yet over: queued, running, or run but not yet past the wake of their awaiter.
     /// Lowered only after that wake, so that a virtual clock never jumps while the wake is on
     /// its way; the end hook then tells the runtime to look again.
-    unfinished: AtomicU64,
+    unfinished: Unfinished,
     /// Called each time a job is over (see `on_job_end`).
-    job_end_hook: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    job_end_hook: OnceLock<Box<dyn Fn(bool) + Send + Sync>>,
 }
 
 /// What the pool keeps of a job until it finishes.
@@ -171,7 +173,7 @@ impl BlockingPool {
                 started_threads: AtomicU64::new(0),
                 handles: Mutex::default(),
                 jobs_run: Arc::default(),
-                unfinished: AtomicU64::new(0),
+                unfinished: Unfinished::default(),
                 job_end_hook: OnceLock::new(),
                 longest_wait: AtomicU64::new(0),
             }),
@@ -212,7 +214,7 @@ impl BlockingPool {
             awaiter: None,
         };
         lock(&inner.registry).insert(id, record);
-        inner.unfinished.fetch_add(1, SeqCst);
+        inner.unfinished.started();
         inner.submit(task.queued);
         JoinHandle::new(task.handle)
     }
@@ -237,13 +239,20 @@ impl BlockingPool {
     /// Whether any job is queued or running: a virtual clock holds still until none is, since
     /// a job's end may wake a task before the next timer would.
     pub(crate) fn is_busy(&self) -> bool {
-        self.inner.unfinished.load(SeqCst) > 0
+        self.inner.unfinished.any()
+    }
+
+    /// Asks that the next job's end call the hook with `true` (`unfinished.rs`). False if no
+    /// job is busy any more: nothing will call it, and the caller must look again itself.
+    pub(crate) fn watch_job_end(&self) -> bool {
+        self.inner.unfinished.watch()
     }
 
     /// Calls `hook` each time a job is over (returned, panicked or cancelled), after
-    /// `is_busy` counts it as over: a runtime on a virtual clock, asleep while a job runs,
-    /// uses it to look again whether the clock may move. Set once.
-    pub(crate) fn on_job_end(&self, hook: Box<dyn Fn() + Send + Sync>) {
+    /// `is_busy` counts it as over, with whether `watch_job_end` asked for it: a runtime on a
+    /// virtual clock, asleep while a job runs, uses it to look again whether the clock may
+    /// move; a deadlock check that waits for jobs, to look again. Set once.
+    pub(crate) fn on_job_end(&self, hook: Box<dyn Fn(bool) + Send + Sync>) {
         let _ = self.inner.job_end_hook.set(hook);
     }
 
@@ -354,9 +363,9 @@ impl Inner {
 
     /// One job fewer is unfinished: lower the count, then say so.
     fn job_over(&self) {
-        self.unfinished.fetch_sub(1, SeqCst);
+        let watched = self.unfinished.over();
         if let Some(hook) = self.job_end_hook.get() {
-            hook();
+            hook(watched);
         }
     }
 

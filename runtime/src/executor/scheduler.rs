@@ -37,7 +37,7 @@ use super::current;
 use super::doorbell::{Doorbell, INJECTED, MAIN_WOKEN};
 use super::injector::{Injected, Injector};
 use super::seed::{ReplayNote, Rng};
-use super::stuck::{self, JobWatch, Reported, Stuck, Verdict};
+use super::stuck::{self, Reported, Stuck, Verdict};
 use crate::blocking::{BlockingPool, PoolConfig, ShutdownReport};
 use crate::context::{self, Entered};
 use crate::loom;
@@ -74,8 +74,6 @@ pub(crate) struct Config {
 pub(crate) struct Shared {
     /// Tasks woken (or spawned) from other threads, waiting to move into the run queue.
     pub(super) injector: Injector,
-    /// Whether the deadlock check waits for a blocking job to be over (`stuck::JobWatch`).
-    job_watch: Arc<JobWatch>,
     /// Whether the loop is parked, and the work waiting for it: `INJECTED` while the injector
     /// has tasks, `MAIN_WOKEN` when the future passed to `block_on` must be polled.
     pub(super) doorbell: Doorbell,
@@ -236,7 +234,6 @@ impl Scheduler {
         let blocking = BlockingPool::new(config.blocking, Arc::clone(&ids), Arc::clone(&observed));
         let shared = Arc::new(Shared {
             injector: Injector::new(),
-            job_watch: Arc::default(),
             doorbell: Doorbell::new(),
             ids,
             blocking,
@@ -249,14 +246,11 @@ impl Scheduler {
         });
         // Asleep while a job runs, the loop must look again when the job is over, even if
         // nobody awaits it: always on a virtual clock (which holds for the job), and when the
-        // deadlock check waited for it (`stuck::JobWatch`).
-        let (reactor, watch) = (
-            Arc::downgrade(&shared.reactor),
-            Arc::clone(&shared.job_watch),
-        );
+        // deadlock check waited for it (`BlockingPool::watch_job_end`).
+        let reactor = Arc::downgrade(&shared.reactor);
         let virtual_time = config.virtual_time;
-        shared.blocking.on_job_end(Box::new(move || {
-            if virtual_time || watch.job_ended() {
+        shared.blocking.on_job_end(Box::new(move |watched| {
+            if virtual_time || watched {
                 if let Some(reactor) = reactor.upgrade() {
                     reactor.notify();
                 }
@@ -542,7 +536,7 @@ impl Scheduler {
         match stuck.verdict(main) {
             // A job may still break the cycle: look again when it is over.
             Verdict::Cycle if jobs_busy => {
-                if !shared.job_watch.arm(&shared.blocking) {
+                if !shared.blocking.watch_job_end() {
                     reactor.notify();
                 }
                 Verdict::Wait

@@ -23,14 +23,10 @@
 //! waiting task's own waker (a combinator's waker says nothing of who holds the task's), a
 //! wait dropped in the poll that made it is forgotten (`task/waiting.rs`), and a blocking job
 //! still queued or running means "wait" (it may hold a guard): the loop is then told when a
-//! job is over, to look again ([`JobWatch`]).
+//! job is over, to look again (`BlockingPool::watch_job_end`).
 
 use std::cell::Cell;
 use std::collections::HashSet;
-use std::sync::atomic::AtomicBool;
-use std::sync::atomic::Ordering::SeqCst;
-
-use crate::blocking::BlockingPool;
 
 use crate::observe::{doomed_waits, wait_edge, Dump};
 use crate::task::raw::Header;
@@ -58,30 +54,6 @@ pub(crate) enum Verdict {
     /// wait graph sees, and the `block_on` future's by the cycle or by nobody: report it, and
     /// go on waiting.
     Cycle,
-}
-
-/// The check found a cycle while a blocking job was busy, so it waits; the loop sleeps, and
-/// nothing it can see will wake it when the job is over. The pool's end-of-job hook asks this
-/// whether to wake it. One flag, and two sequentially consistent accesses on each side: the
-/// check raises the flag and then looks whether a job is still busy, a job lowers the busy
-/// count and then looks at the flag; one of them sees the other.
-#[derive(Default)]
-pub(crate) struct JobWatch {
-    armed: AtomicBool,
-}
-
-impl JobWatch {
-    /// The check's side: asks to be told when a job is over. False if none is busy any more
-    /// (one ended meanwhile, perhaps before the flag was up): the caller must look again.
-    pub(crate) fn arm(&self, pool: &BlockingPool) -> bool {
-        self.armed.store(true, SeqCst);
-        pool.is_busy()
-    }
-
-    /// The hook's side, after the busy count went down: whether the check asked to be told.
-    pub(crate) fn job_ended(&self) -> bool {
-        self.armed.load(SeqCst) && self.armed.swap(false, SeqCst)
-    }
 }
 
 /// Whether a cycle report is news: once printed, it is printed again only after some progress
@@ -116,7 +88,7 @@ impl Stuck {
     /// `None` if nobody holds the future's waker, or `Some(on)` if exactly one clone of it is
     /// held, `on` being the task its last wait named (a `JoinHandle` it awaits, say); with more
     /// clones held, the caller's answer is `Wait`. A `Cycle` while a blocking job is busy is
-    /// the caller's to turn into `Wait` (`JobWatch`).
+    /// the caller's to turn into `Wait` (`BlockingPool::watch_job_end`).
     pub(crate) fn verdict(self, main: Option<Option<TaskId>>) -> Verdict {
         if self.can_run {
             return Verdict::Wait;

@@ -33,7 +33,7 @@ use super::{lock, Shared};
 use crate::context::{self, Entered};
 use crate::executor::current::{self, Current};
 use crate::executor::seed::ReplayNote;
-use crate::executor::stuck::{self, JobWatch, Reported, Stuck, Verdict};
+use crate::executor::stuck::{self, Reported, Stuck, Verdict};
 use crate::observe::{wait_edge, Cause, Observer, PollOutcome, TaskNotes, Who};
 use crate::task::raw::RunOutcome;
 use crate::task::waiting;
@@ -57,8 +57,6 @@ pub(crate) struct BlockOn {
     cycle_reported: Reported,
     /// Polls of the tasks pinned to this thread so far (for `progress`).
     pinned_polls: Cell<u64>,
-    /// Whether the deadlock check waits for a blocking job to be over (`stuck::JobWatch`).
-    job_watch: Arc<JobWatch>,
 }
 
 /// The waker of the `block_on` future: marks it due and wakes the thread.
@@ -92,12 +90,11 @@ impl Wake for MainWaker {
 impl BlockOn {
     pub(crate) fn new(shared: &Arc<Shared>) -> BlockOn {
         let parker = Arc::new(Parker::new());
-        let job_watch = Arc::new(JobWatch::default());
         // The check may wait for a blocking job to be over: the job's end wakes this thread.
         shared.blocking.on_job_end(Box::new({
-            let (watch, parker) = (Arc::clone(&job_watch), Arc::clone(&parker));
-            move || {
-                if watch.job_ended() {
+            let parker = Arc::clone(&parker);
+            move |watched| {
+                if watched {
                     parker.unpark();
                 }
             }
@@ -115,7 +112,6 @@ impl BlockOn {
             observer: Rc::new(Observer::new(&shared.observe, "the block_on thread", true)),
             main_waits: AtomicU64::new(0),
             cycle_reported: Reported::default(),
-            job_watch: Arc::clone(&job_watch),
             main: Arc::new(MainWaker {
                 woken: AtomicBool::new(false),
                 parker: Arc::clone(&parker),
@@ -336,7 +332,7 @@ impl BlockOn {
             // A job may still break the cycle: look again when it is over (the hook unparks
             // this thread), or now if it just was.
             Verdict::Cycle if jobs_busy => {
-                if !self.job_watch.arm(&shared.blocking) {
+                if !shared.blocking.watch_job_end() {
                     self.parker.unpark();
                 }
                 Verdict::Wait
