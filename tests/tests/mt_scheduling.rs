@@ -172,8 +172,13 @@ fn handle_current_inside_a_worker_spawns_onto_the_same_runtime() {
 
 /// One side of a hand-off: moves the counter on when it is this side's turn (`parity`), wakes
 /// the other side, and waits for its own next turn.
+///
+/// It leaves its waker before it reads the counter: the two sides may run at once on the two
+/// workers (under valgrind they did), and a side that read "not my turn", then left its waker
+/// after the other side had looked for it, would wait for a wake that nobody sends.
 async fn player(turn: Arc<AtomicUsize>, parity: usize, wakers: Arc<Mutex<[Option<Waker>; 2]>>) {
     std::future::poll_fn(|cx| {
+        wakers.lock().unwrap()[parity] = Some(cx.waker().clone());
         let n = turn.load(SeqCst);
         if n >= HANDOFFS {
             if let Some(other) = wakers.lock().unwrap()[1 - parity].take() {
@@ -187,7 +192,6 @@ async fn player(turn: Arc<AtomicUsize>, parity: usize, wakers: Arc<Mutex<[Option
                 other.wake();
             }
         }
-        wakers.lock().unwrap()[parity] = Some(cx.waker().clone());
         Poll::Pending
     })
     .await
