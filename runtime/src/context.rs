@@ -18,7 +18,7 @@
 //! - [`spawn_blocking`]: a closure for the runtime's blocking pool (`nbio::fs`, host-name
 //!   lookups and `nbio::spawn_blocking` all come here).
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::os::fd::RawFd;
 use std::panic::Location;
 use std::rc::Rc;
@@ -28,7 +28,7 @@ use std::time::Instant;
 use crate::blocking::BlockingPool;
 use crate::task::{JoinHandle, TaskKey};
 
-pub(crate) use crate::observe::WaitOn;
+pub(crate) use crate::diagnose::WaitOn;
 use crate::observe::{Observer, WaitReason};
 use crate::reactor::{Direction, Reactor};
 
@@ -52,48 +52,59 @@ pub(crate) struct Entered {
     pub(crate) blocking: BlockingPool,
 }
 
-thread_local! {
-    /// What the running runtime offers; `None` outside of one.
-    static RUNTIME: RefCell<Option<Entered>> = const { RefCell::new(None) };
+/// What this thread's code may ask of the runtime running it. It holds plain values and a
+/// pointer, nothing to drop, so that every look (the budget above all, on every socket
+/// operation) is one load with no lazy set-up.
+struct Context {
+    /// What the running runtime offers, owned by the live [`EnterGuard`]; null outside one.
+    entered: Cell<*const Entered>,
     /// The socket operations the current poll may still complete; `u32::MAX` outside a runtime.
-    /// A thread-local of its own: it holds nothing to drop, so reaching it is one load.
-    static BUDGET: Cell<u32> = const { Cell::new(u32::MAX) };
+    budget: Cell<u32>,
 }
 
-/// While alive, this thread runs a runtime (see [`enter`]).
+thread_local! {
+    static CONTEXT: Context = const {
+        Context {
+            entered: Cell::new(std::ptr::null()),
+            budget: Cell::new(u32::MAX),
+        }
+    };
+}
+
+/// While alive, this thread runs a runtime (see [`enter`]). It owns what the thread-local
+/// points at; guards are locals of the loop that entered, dropped in the reverse order.
 pub(crate) struct EnterGuard {
-    previous: Option<Entered>,
+    entered: Box<Entered>,
+    previous: *const Entered,
 }
 
 /// Makes `entered` what this thread's code sees until the guard is dropped. The executor's
 /// own bookkeeping of which runtime runs here is separate (`executor/current.rs`).
 pub(crate) fn enter(entered: Entered) -> EnterGuard {
-    let previous = RUNTIME.with(|runtime| runtime.replace(Some(entered)));
-    EnterGuard { previous }
+    let entered = Box::new(entered);
+    let previous = CONTEXT.with(|context| context.entered.replace(&*entered));
+    EnterGuard { entered, previous }
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
-        let previous = self.previous.take();
-        // During thread teardown the thread-local may be gone: nothing to restore then.
-        BUDGET.set(u32::MAX);
-        let replaced = RUNTIME.try_with(|runtime| runtime.replace(previous));
-        drop(replaced);
+        CONTEXT.with(|context| {
+            let current = context.entered.replace(self.previous);
+            debug_assert!(
+                std::ptr::eq(current, &*self.entered),
+                "nbio: runtime contexts left out of order"
+            );
+            context.budget.set(u32::MAX);
+        });
     }
 }
 
-/// Calls `f` with what the running runtime offers, or `None` outside of one (or while the
-/// thread is being torn down).
+/// Calls `f` with what the running runtime offers, or `None` outside of one.
 fn with<R>(f: impl FnOnce(Option<&Entered>) -> R) -> R {
-    let mut f = Some(f);
-    let result = RUNTIME.try_with(|runtime| {
-        let runtime = runtime.borrow();
-        (f.take().expect("called once"))(runtime.as_ref())
-    });
-    match result {
-        Ok(value) => value,
-        Err(_) => (f.take().expect("not called when the thread-local is gone"))(None),
-    }
+    let entered = CONTEXT.with(|context| context.entered.get());
+    // SAFETY: non-null only while the guard that owns the `Entered` lives (see `EnterGuard`),
+    // and that guard is a local of a caller further up this thread's stack than `f`.
+    f(unsafe { entered.as_ref() })
 }
 
 /// The reactor of the runtime running on this thread.
@@ -115,7 +126,7 @@ pub(crate) fn now() -> Instant {
 /// A new poll begins: it gets a full budget.
 #[inline]
 pub(crate) fn reset_budget() {
-    BUDGET.set(POLL_BUDGET);
+    CONTEXT.with(|context| context.budget.set(POLL_BUDGET));
 }
 
 /// Spends one unit of the polled task's budget on a socket operation about to complete without
@@ -123,13 +134,13 @@ pub(crate) fn reset_budget() {
 /// Outside a runtime there is no budget.
 #[inline]
 pub(crate) fn spend_budget() -> bool {
-    match BUDGET.get() {
+    CONTEXT.with(|context| match context.budget.get() {
         0 => false,
         left => {
-            BUDGET.set(left - 1);
+            context.budget.set(left - 1);
             true
         }
-    }
+    })
 }
 
 /// Tells the journal of the running runtime that the task it is polling must wait for
@@ -149,7 +160,7 @@ pub(crate) fn record_wait(fd: RawFd, dir: Direction, remaining: Option<usize>, w
 /// waits on what; it costs one load of a thread-local.
 #[inline]
 pub(crate) fn current_task() -> Option<u64> {
-    crate::task::waiting::polled().id().map(|id| id.0)
+    crate::task::polled::polled().id().map(|id| id.0)
 }
 
 /// The task this thread is polling with its runtime's number, which tells whether another
@@ -157,37 +168,37 @@ pub(crate) fn current_task() -> Option<u64> {
 /// gives its runtime and no task; no runtime and no task between polls.
 #[inline]
 pub(crate) fn current_key() -> TaskKey {
-    crate::task::waiting::polled()
+    crate::task::polled::polled()
 }
 
 /// The future being polled is about to return `Pending`, waiting on `on`: the note a dump
-/// shows on the task's line and the deadlock report follows (`observe/waits.rs`). Each future
+/// shows on the task's line and the deadlock check follows (`diagnose`). Each future
 /// that waits calls it at the one place it returns `Pending`; it costs a thread-local load and
 /// a store, and does nothing outside a task's poll.
 #[inline]
 pub(crate) fn waiting_on(on: WaitOn) {
-    if crate::task::waiting::noting() {
-        crate::task::waiting::note(on.encode());
+    if crate::task::polled::noting() {
+        crate::task::polled::note(on.encode());
     }
 }
 
 /// As [`waiting_on`], for a wait that names a task (a `Mutex`'s holder) and registered
 /// `registered` to be woken: the deadlock check follows the edge only if that is the polled
-/// task's own waker (see `task/waiting.rs`).
+/// task's own waker (see `task/polled.rs`).
 #[inline]
 pub(crate) fn waiting_on_registered(on: WaitOn, registered: &std::task::Waker) {
-    if crate::task::waiting::noting() {
-        crate::task::waiting::note_registered(on.encode(), registered);
+    if crate::task::polled::noting() {
+        crate::task::polled::note_registered(on.encode(), registered);
     }
 }
 
 /// A lock or permit future that was queued is dropped (`Semaphore::leave`): if the poll's last
-/// wait was on a lock, it is over, and the word is cleared (`task::waiting::forget_if`). It may
+/// wait was on a lock, it is over, and the word is cleared (`task::polled::forget_if`). It may
 /// have been another lock's wait, which then goes unshown: a wait too few is safe, as the
 /// deadlock check goes, and a wait that is over is not.
 #[cold]
 pub(crate) fn lock_wait_dropped() {
-    crate::task::waiting::forget_if(crate::observe::is_lock_wait);
+    crate::task::polled::forget_if(crate::diagnose::is_lock_wait);
 }
 
 /// Hands `f` to the blocking pool of the runtime running on this thread; `None` outside of

@@ -81,6 +81,7 @@
 pub mod __private;
 pub mod blocking;
 mod context;
+mod diagnose;
 mod executor;
 pub mod fs;
 #[cfg(feature = "hyper")]

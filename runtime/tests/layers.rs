@@ -2,9 +2,10 @@
 //! module of `runtime/src` must point at a layer that module may use.
 //!
 //! The rule the diagram draws: arrows point down. `net` and `time` reach the runtime only
-//! through `context`; the task layer knows nothing above it; the observer records what others
-//! tell it and depends only on plain types (task ids, directions). A new `use crate::…` that
-//! points up fails here, naming the file and the line.
+//! through `context`; the task layer knows nothing above it; `diagnose` (the wait graph and the
+//! stuck verdict) works on plain inputs and decides; the observer records what others tell it,
+//! draws what `diagnose` found, and decides nothing; only the executor acts on a verdict. A new
+//! `use crate::…` that points up fails here, naming the file and the line.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,11 +15,12 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("loom", &[]),
     ("task", &["loom"]),
     ("reactor", &["loom"]),
-    ("observe", &["loom", "task", "reactor"]),
+    ("diagnose", &["loom", "task"]),
+    ("observe", &["loom", "task", "reactor", "diagnose"]),
     ("blocking", &["loom", "task", "observe"]),
     (
         "context",
-        &["loom", "reactor", "observe", "task", "blocking"],
+        &["loom", "reactor", "diagnose", "observe", "task", "blocking"],
     ),
     ("time", &["loom", "context", "reactor"]),
     ("fs", &["loom", "context", "task"]),
@@ -28,7 +30,9 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("signal", &["loom", "io"]),
     (
         "executor",
-        &["loom", "task", "reactor", "observe", "context", "blocking"],
+        &[
+            "loom", "task", "reactor", "diagnose", "observe", "context", "blocking",
+        ],
     ),
     ("sim", &["executor"]),
     ("attributes", &["executor"]),
@@ -36,15 +40,28 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("hyper", &["net", "time", "executor"]),
 ];
 
-/// What the observer may take from the layers it names: plain types, nothing with behaviour.
-const OBSERVE_MAY_NAME: &[&str] = &["crate::task::TaskId", "crate::reactor::Direction"];
+/// What the observer may take from the layers it names: plain types, and what `diagnose`
+/// offers for drawing (what a wait is, the cycles a dump marks), nothing that decides.
+const OBSERVE_MAY_NAME: &[&str] = &[
+    "crate::task::TaskId",
+    "crate::reactor::Direction",
+    "crate::diagnose::WaitOn",
+    "crate::diagnose::doomed",
+    "crate::diagnose::kind_of",
+];
+
+/// The names of a decision: `diagnose`'s verdict before a loop sleeps, and what it is asked.
+/// Only `diagnose`, which makes it, and the executor, which acts on it, may name them (on a
+/// line that names `diagnose`: other layers have verdicts of their own, such as a slow poll's).
+const DECISIONS: &[&str] = &["verdict", "Verdict", "Quiet", "Reported", "TaskView"];
 
 /// The public `nbio::task` namespace re-exports what the layers above make of tasks; those
 /// `pub use` lines are names, not dependencies, and nothing else in the layer may use them.
 const TASK_REEXPORTS: &[&str] = &[
     "pub use crate::executor::join_set::JoinSet;",
     "pub use crate::executor::task_builder::Builder;",
-    "pub use crate::observe::{Dump, TaskInfo, TaskState, WaitOn};",
+    "pub use crate::diagnose::WaitOn;",
+    "pub use crate::observe::{Dump, TaskInfo, TaskState};",
 ];
 
 fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -128,6 +145,63 @@ fn every_crate_path_points_down_the_layer_diagram() {
         "these lines point up (or sideways) the layer diagram of docs/README.md:\n{}",
         violations.join("\n")
     );
+}
+
+/// Whether `line` (code, not comment) names `word` as a whole word.
+fn names_word(line: &str, word: &str) -> bool {
+    let code = line.split("//").next().unwrap_or("");
+    code.match_indices(word).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = code[at + word.len()..].chars().next();
+        let edge = |c: Option<char>| !c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        edge(before) && edge(after)
+    })
+}
+
+#[test]
+fn only_the_executor_acts_on_a_verdict() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    source_files(&src, &mut files);
+    let mut violations = Vec::new();
+    for file in &files {
+        let layer = layer_of(&src, file).unwrap_or_default();
+        if layer == "executor" || layer == "diagnose" {
+            continue;
+        }
+        let text = fs::read_to_string(file).expect("read a source file");
+        for (number, line) in text.lines().enumerate() {
+            if !names_word(line, "diagnose") {
+                continue;
+            }
+            for word in DECISIONS {
+                if names_word(line, word) {
+                    violations.push(format!(
+                        "{}:{}: `{layer}` names `{word}`",
+                        file.strip_prefix(&src).unwrap().display(),
+                        number + 1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "only diagnose decides whether a loop is stuck, and only the executor acts on it:\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn the_decision_check_sees_a_verdict_named_in_code_only() {
+    assert!(names_word("    match diagnose::verdict(self) {", "verdict"));
+    assert!(names_word(
+        "    match diagnose::verdict(self) {",
+        "diagnose"
+    ));
+    assert!(names_word("use crate::diagnose::Verdict;", "Verdict"));
+    assert!(!names_word("// the Verdict of diagnose", "Verdict"));
+    assert!(!names_word("let verdicts = Verdicts::new();", "Verdict"));
 }
 
 #[test]

@@ -196,7 +196,7 @@ impl BlockingPool {
     {
         let inner = &self.inner;
         let id = inner.ids.next();
-        let meta = TaskMeta::new(id, TaskMeta::NO_SITE);
+        let meta = TaskMeta::new(id, TaskMeta::TAG_MAX);
         let job = Job {
             f: Some(f),
             id,

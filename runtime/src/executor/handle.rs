@@ -13,8 +13,8 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use super::current::{self, Current};
+use super::current_thread;
 use super::multi_thread;
-use super::scheduler;
 use crate::task::JoinHandle;
 
 /// A handle to a runtime: `Clone + Send + Sync`, to spawn onto it from any thread.
@@ -36,12 +36,12 @@ pub struct Handle {
 
 #[derive(Clone)]
 enum Inner {
-    CurrentThread(Arc<scheduler::Shared>),
+    CurrentThread(Arc<current_thread::Remote>),
     MultiThread(Arc<multi_thread::Shared>),
 }
 
 impl Handle {
-    pub(crate) fn current_thread(shared: &Arc<scheduler::Shared>) -> Handle {
+    pub(crate) fn current_thread(shared: &Arc<current_thread::Remote>) -> Handle {
         Handle {
             inner: Inner::CurrentThread(Arc::clone(shared)),
         }
@@ -68,7 +68,7 @@ impl Handle {
     pub fn current() -> Handle {
         let at = Location::caller();
         current::with_current(|current| match current {
-            Some(Current::Thread(scheduler)) => Handle::current_thread(&scheduler.shared),
+            Some(Current::Thread(scheduler)) => Handle::current_thread(&scheduler.remote),
             Some(Current::Worker(worker)) => Handle::multi_thread(&worker.shared),
             Some(Current::BlockOn(block_on)) => Handle::multi_thread(block_on.shared()),
             None => panic!(
@@ -87,9 +87,9 @@ impl Handle {
     {
         let location = Location::caller();
         match &self.inner {
-            Inner::CurrentThread(shared) => current::with_scheduler(|current| match current {
+            Inner::CurrentThread(shared) => current::with_current_thread(|current| match current {
                 // On the runtime's own thread: the ordinary spawn.
-                Some(scheduler) if Arc::ptr_eq(&scheduler.shared, shared) => {
+                Some(scheduler) if Arc::ptr_eq(&scheduler.remote, shared) => {
                     scheduler.spawn(future, None, location)
                 }
                 _ => shared.spawn_from_elsewhere(future, None, location),
@@ -121,9 +121,9 @@ impl Handle {
         let location = Location::caller();
         match &self.inner {
             Inner::CurrentThread(shared) => {
-                current::with_scheduler(|current| match current {
+                current::with_current_thread(|current| match current {
                     // On the runtime's own thread the spawn goes into its journal.
-                    Some(scheduler) if Arc::ptr_eq(&scheduler.shared, shared) => shared
+                    Some(scheduler) if Arc::ptr_eq(&scheduler.remote, shared) => shared
                         .blocking
                         .spawn(f, location, Some(&scheduler.observer)),
                     _ => shared.blocking.spawn(f, location, None),

@@ -5,12 +5,14 @@
 //! [`Runtime::block_on`]; the list is a run queue fed by wakers; `spawn` adds a task; and
 //! `yield_now` is the article's bare `yield`, which lets the others run.
 //!
-//! Two flavours share this API (`runtime.rs`). The current-thread runtime (`scheduler.rs`) runs
-//! on one thread, the thread that calls `block_on`: the article's loop, grown up, and the one
-//! to read first. The multi-thread runtime (`multi_thread/`) runs the same loop on several
-//! worker threads that steal work from each other. In both, wakers may be used from any
-//! thread; a wake from another thread reaches the runtime through a locked queue and, if the
-//! runtime is blocked in the reactor, a notification that ends the wait.
+//! Two flavours share this API (`runtime.rs`, `builder.rs`). The current-thread runtime
+//! (`current_thread/`) runs on one thread, the thread that calls `block_on`: the article's loop,
+//! grown up, and the one to read first. The multi-thread runtime (`multi_thread/`) runs the same
+//! loop on several worker threads that steal work from each other. Every loop polls a task with
+//! the same step (`poll.rs`), waits in the reactor from the same seat (`seat.rs`), and takes
+//! work from other threads through the same injection queue (`inject.rs`). In both, wakers may
+//! be used from any thread; a wake from another thread reaches the runtime through a locked
+//! queue and, if the runtime is blocked in the reactor, a notification that ends the wait.
 
 use std::future::Future;
 use std::panic::Location;
@@ -18,18 +20,18 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+mod builder;
 mod current;
-mod doorbell;
+mod current_thread;
 mod handle;
-mod injector;
+mod inject;
 pub(crate) mod join_set;
-#[cfg(all(test, nbio_loom))]
-mod loom_tests;
 mod multi_thread;
+mod poll;
+mod report;
 mod runtime;
-mod scheduler;
+mod seat;
 mod seed;
-mod stuck;
 pub(crate) mod task_builder;
 
 use current::Current;
@@ -205,18 +207,6 @@ where
     })
 }
 
-/// What the journal calls the outcome of one task poll, in every flavour's loop.
-pub(crate) fn polled_as(outcome: &crate::task::raw::RunOutcome) -> crate::observe::PollOutcome {
-    use crate::observe::PollOutcome;
-    use crate::task::raw::RunOutcome;
-    match outcome {
-        RunOutcome::Idle => PollOutcome::Pending,
-        RunOutcome::Requeue(_) => PollOutcome::Yielded,
-        RunOutcome::Finished(task) if task.has_output() => PollOutcome::Done,
-        RunOutcome::Finished(_) => PollOutcome::Cancelled,
-    }
-}
-
 /// Counters of the current runtime.
 ///
 /// ```
@@ -269,7 +259,7 @@ fn on_current<R>(
     what: &str,
     instead: &str,
     at: Option<&Location<'_>>,
-    f: impl FnOnce(&Current) -> R,
+    f: impl FnOnce(Current<'_>) -> R,
 ) -> R {
     current::with_current(|current| match current {
         Some(current) => f(current),

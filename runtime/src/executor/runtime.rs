@@ -1,6 +1,6 @@
-//! `Runtime` and its `Builder`: one of two flavours behind one API.
+//! `Runtime`: one of two flavours behind one API (its settings are in `builder.rs`).
 //!
-//! Without `Builder::worker_threads`, a runtime is the current-thread loop (`scheduler.rs`):
+//! Without `Builder::worker_threads`, a runtime is the current-thread loop (`current_thread/`):
 //! everything runs on the thread that calls `block_on`, the article's loop grown up. With it,
 //! the multi-thread flavour (`multi_thread/`): the `block_on` future runs on the calling thread
 //! and every spawned task on the worker threads.
@@ -12,11 +12,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use super::builder::Builder;
+use super::current_thread::CurrentThread;
 use super::multi_thread::MultiThread;
-use super::scheduler::{Config, Scheduler};
-use super::{Handle, DEFAULT_EVENT_INTERVAL};
-use crate::blocking::{PoolConfig, ShutdownReport, DROP_GRACE};
-use crate::observe::{Dump, ObserveConfig, Stats};
+use super::Handle;
+use crate::blocking::{ShutdownReport, DROP_GRACE};
+use crate::observe::{Dump, Stats};
 use crate::task::JoinHandle;
 
 /// An nbio runtime: a run queue, a reactor and their loop, on the thread that calls
@@ -36,13 +37,13 @@ use crate::task::JoinHandle;
 /// # std::io::Result::Ok(())
 /// ```
 pub struct Runtime {
-    flavor: Flavor,
+    pub(super) flavor: Flavor,
 }
 
 /// Which loop runs the tasks.
 pub(crate) enum Flavor {
     /// The current-thread loop.
-    CurrentThread(Rc<Scheduler>),
+    CurrentThread(Rc<CurrentThread>),
     /// Worker threads.
     MultiThread(MultiThread),
 }
@@ -145,7 +146,7 @@ impl Runtime {
     /// ```
     pub fn handle(&self) -> Handle {
         match &self.flavor {
-            Flavor::CurrentThread(scheduler) => Handle::current_thread(&scheduler.shared),
+            Flavor::CurrentThread(scheduler) => Handle::current_thread(&scheduler.remote),
             Flavor::MultiThread(runtime) => Handle::multi_thread(runtime.shared()),
         }
     }
@@ -168,7 +169,7 @@ impl Runtime {
         match &self.flavor {
             Flavor::CurrentThread(scheduler) => {
                 scheduler
-                    .shared
+                    .remote
                     .blocking
                     .spawn(f, Location::caller(), Some(&scheduler.observer))
             }
@@ -276,230 +277,5 @@ impl std::fmt::Debug for Runtime {
         f.debug_struct("Runtime")
             .field("stats", &self.stats())
             .finish()
-    }
-}
-
-/// Settings for a [`Runtime`].
-///
-/// ```
-/// let rt = nbio::Runtime::builder().event_interval(31).build()?;
-/// assert_eq!(rt.block_on(async { 7 }), 7);
-/// # std::io::Result::Ok(())
-/// ```
-#[derive(Clone, Debug)]
-pub struct Builder {
-    config: Config,
-    worker_threads: Option<usize>,
-}
-
-impl Builder {
-    /// The default settings, with the environment's say: `NBIO_TRACE=file.json` turns the
-    /// journal on and writes it to that file when the runtime is dropped; `NBIO_EXPLAIN=1`
-    /// prints every event as it happens.
-    pub fn new() -> Builder {
-        Builder {
-            config: Config {
-                event_interval: DEFAULT_EVENT_INTERVAL,
-                observe: ObserveConfig::from_env(),
-                seed: None,
-                virtual_time: false,
-                blocking: PoolConfig::default(),
-            },
-            worker_threads: None,
-        }
-    }
-
-    /// Runs spawned tasks on `n` worker threads instead of on the thread in `block_on`: the
-    /// multi-thread flavour. Any worker runs any `Send` task, and a worker with nothing to do
-    /// takes ready tasks from a busy one, so a task that blocks its worker does not hold up the
-    /// tasks queued behind it. `spawn_local` tasks stay on the thread that spawned them. The
-    /// guide's chapter 7 says what that buys and what it costs.
-    ///
-    /// ```
-    /// let rt = nbio::Runtime::builder().worker_threads(2).build()?;
-    /// let on_workers = rt.block_on(async {
-    ///     nbio::spawn(async { std::thread::current().name().map(String::from) })
-    ///         .await
-    ///         .unwrap()
-    /// });
-    /// assert!(on_workers.unwrap().starts_with("nbio-worker-"));
-    /// # std::io::Result::Ok(())
-    /// ```
-    ///
-    /// # Panics
-    /// If `n` is zero.
-    pub fn worker_threads(mut self, n: usize) -> Builder {
-        assert!(n > 0, "worker_threads must be at least 1");
-        self.worker_threads = Some(n);
-        self
-    }
-
-    /// Records the journal of events (spawns, polls, wakes and their causes, reactor waits,
-    /// waits for readiness, steals) for [`Runtime::write_trace`]. Off by default; costs a
-    /// clock read per event when on.
-    pub fn trace(mut self, on: bool) -> Builder {
-        self.config.observe.trace = on;
-        self
-    }
-
-    /// How many journal events to keep (default 262,144); older ones are dropped first, and
-    /// the trace says how many were.
-    pub fn trace_capacity(mut self, events: usize) -> Builder {
-        self.config.observe.trace_capacity = events;
-        self
-    }
-
-    /// Prints every event as it happens, one line each on stderr, in the spirit of the
-    /// article's prints ("send_data#2: WouldBlock with 5,242,880 bytes remaining, waiting for
-    /// writable on fd 7").
-    pub fn explain(mut self, on: bool) -> Builder {
-        self.config.observe.explain = on;
-        self
-    }
-
-    /// Warns on stderr, one line per offence, when a single poll holds its thread longer than
-    /// `threshold` (default 10 ms); `None` turns the warning off. A watchdog thread looks at
-    /// the runtime's threads every quarter of the threshold to tell.
-    pub fn slow_poll_threshold(mut self, threshold: Option<Duration>) -> Builder {
-        self.config.observe.slow_poll_threshold = threshold;
-        self
-    }
-
-    /// How many task polls may run between two looks at the reactor while tasks are always
-    /// ready (default 61). Lower favours I/O latency, higher favours throughput of busy tasks.
-    ///
-    /// # Panics
-    /// If `polls` is zero.
-    pub fn event_interval(mut self, polls: u32) -> Builder {
-        assert!(polls > 0, "event_interval must be at least 1");
-        self.config.event_interval = polls;
-        self
-    }
-
-    /// Polls ready tasks in an order drawn from `seed` instead of first woken, first polled:
-    /// the same seed and the same program give the same order of polls on the current-thread
-    /// runtime, so a run that failed can be replayed, and other seeds try other orders. A panic
-    /// that escapes `block_on` says which seed replays it (`NBIO_SEED=42 replays this run`).
-    /// Without it, `NBIO_SEED=n` in the environment does the same; without either, tasks run
-    /// in the order they were woken. On worker threads the seed fixes the runtime's own
-    /// choices (whom a worker steals from first), not what the operating system does.
-    ///
-    /// ```
-    /// let order = |seed| {
-    ///     let runtime = nbio::Runtime::builder().seed(seed).build().unwrap();
-    ///     runtime.block_on(async {
-    ///         let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-    ///         let tasks: Vec<_> = (0..8)
-    ///             .map(|i| {
-    ///                 let seen = seen.clone();
-    ///                 nbio::spawn_local(async move { seen.borrow_mut().push(i) })
-    ///             })
-    ///             .collect();
-    ///         for task in tasks {
-    ///             task.await.unwrap();
-    ///         }
-    ///         seen.take()
-    ///     })
-    /// };
-    /// assert_eq!(order(7), order(7)); // the same seed, the same order
-    /// ```
-    pub fn seed(mut self, seed: u64) -> Builder {
-        self.config.seed = Some(seed);
-        self
-    }
-
-    /// Runs the runtime on a virtual clock: it starts at the real now and stands still while
-    /// tasks run; whenever no task can run (and no socket event is ready), it jumps to the next
-    /// timer's deadline. Sleeps, timeouts and intervals then take no real time at all, and a
-    /// test that sleeps an hour runs in microseconds, always the same. `nbio::time::now()` reads
-    /// this clock; `nbio::time::advance(d)` moves it by hand.
-    ///
-    /// Only the current-thread runtime has a virtual clock; with `worker_threads`, `build`
-    /// refuses it.
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let runtime = nbio::Runtime::builder().virtual_time(true).build()?;
-    /// let real = Instant::now();
-    /// runtime.block_on(nbio::time::sleep(Duration::from_secs(3600)));
-    /// assert!(real.elapsed() < Duration::from_secs(10));
-    /// # std::io::Result::Ok(())
-    /// ```
-    pub fn virtual_time(mut self, on: bool) -> Builder {
-        self.config.virtual_time = on;
-        self
-    }
-
-    /// The most threads the blocking pool may run at once (default 512). Jobs beyond that wait
-    /// in the pool's queue, oldest first; `Stats::blocking_jobs_queued` and
-    /// `Stats::blocking_longest_queue_wait` show it. Threads start only when a job needs one.
-    ///
-    /// ```
-    /// let rt = nbio::Runtime::builder().max_blocking_threads(2).build()?;
-    /// let jobs: Vec<_> = (0..4).map(|i| rt.spawn_blocking(move || i * 2)).collect();
-    /// assert!(rt.stats().blocking_threads <= 2);
-    /// for (i, job) in jobs.into_iter().enumerate() {
-    ///     assert_eq!(rt.block_on(job).unwrap(), i * 2);
-    /// }
-    /// # std::io::Result::Ok(())
-    /// ```
-    ///
-    /// # Panics
-    /// If `threads` is zero: jobs would never run.
-    pub fn max_blocking_threads(mut self, threads: usize) -> Builder {
-        assert!(
-            threads > 0,
-            "max_blocking_threads must be at least 1: with no thread, blocking jobs never run"
-        );
-        self.config.blocking.max_threads = threads;
-        self
-    }
-
-    /// How long an idle blocking-pool thread waits for a new job before it leaves (default
-    /// 10 s). A short keep-alive gives threads back sooner; a long one saves restarting them
-    /// for jobs that come in bursts.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let rt = nbio::Runtime::builder()
-    ///     .blocking_keep_alive(Duration::from_millis(20))
-    ///     .build()?;
-    /// rt.block_on(rt.spawn_blocking(|| ())).unwrap();
-    /// std::thread::sleep(Duration::from_millis(300));
-    /// assert_eq!(rt.stats().blocking_threads, 0); // the idle thread left
-    /// # std::io::Result::Ok(())
-    /// ```
-    pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Builder {
-        self.config.blocking.keep_alive = keep_alive;
-        self
-    }
-
-    /// Creates the runtime (and starts its worker threads, if it has any).
-    ///
-    /// # Errors
-    /// If the poller cannot be created, or a worker thread cannot be started; `InvalidInput`
-    /// if `NBIO_SEED` is set but not a number, or if virtual time is asked of worker threads.
-    pub fn build(mut self) -> io::Result<Runtime> {
-        if self.config.seed.is_none() {
-            self.config.seed = super::seed::from_env()?;
-        }
-        let flavor = match self.worker_threads {
-            None => Flavor::CurrentThread(Rc::new(Scheduler::new(self.config)?)),
-            Some(_) if self.config.virtual_time => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "virtual time needs the current-thread runtime: drop worker_threads, or \
-                     virtual_time",
-                ))
-            }
-            Some(workers) => Flavor::MultiThread(MultiThread::new(&self.config, workers)?),
-        };
-        Ok(Runtime { flavor })
-    }
-}
-
-impl Default for Builder {
-    fn default() -> Builder {
-        Builder::new()
     }
 }

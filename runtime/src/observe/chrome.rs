@@ -12,7 +12,7 @@
 //!
 //! Where a task spent its time waiting: from the end of each poll that returned `Pending` to
 //! its next poll, an async slice named after what it waited on ("waits: timer", "waits:
-//! channel", …; `waits.rs` says which kinds), one row per task; and in `otherData`, each
+//! channel", …; `diagnose::kind_of` says which kinds), one row per task; and in `otherData`, each
 //! task's total wait per kind, in µs (`wait_us_by_task`).
 
 use std::collections::{HashMap, VecDeque};
@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use super::event::{Cause, Event, PollOutcome, Record, WaitReason, Who};
 use super::explain::Names;
-use super::waits::kind_of;
+use crate::diagnose::kind_of;
 use crate::reactor::Direction;
 use crate::task::TaskId;
 

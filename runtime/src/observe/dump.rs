@@ -1,5 +1,5 @@
 //! `Runtime::dump()`: every live task, one line each, whether it can still run and what it waits
-//! on (`waits.rs`), the cycles of tasks that wait on each other; then every blocking job that is
+//! on (`diagnose`), the cycles of tasks that wait on each other; then every blocking job that is
 //! queued or running, where it was spawned, for how long, and who waits on it.
 
 use std::fmt;
@@ -7,7 +7,9 @@ use std::panic::Location;
 use std::time::Duration;
 
 use super::explain::{human, thousands};
-use super::waits::{self, Shown, WaitOn};
+use super::shown::Shown;
+use crate::diagnose::doomed;
+use crate::diagnose::WaitOn;
 use crate::task::TaskId;
 
 /// The live tasks of a runtime, as they are now. Printing it gives one line per task, saying
@@ -51,7 +53,7 @@ impl Dump {
             .filter(|task| task.state == TaskState::Idle)
             .map(|task| (task.id, task.waits_on.and_then(WaitOn::on_task)))
             .collect();
-        let doomed = waits::doomed(&edges);
+        let doomed = doomed(&edges);
         if !doomed.is_empty() {
             let at: std::collections::HashMap<TaskId, usize> = (tasks.iter().enumerate())
                 .map(|(at, task)| (task.id, at))

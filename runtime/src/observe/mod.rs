@@ -38,24 +38,23 @@ mod clock;
 mod dump;
 mod event;
 mod explain;
+mod hooks;
 mod journal;
 #[cfg(all(test, nbio_loom))]
 mod loom_tests;
 mod replay;
+mod shown;
 mod sites;
 mod slow;
 mod stats;
-mod waits;
+mod stuck;
 mod watchdog;
 
 pub use dump::{Awaiter, Dump, JobInfo, JobState, TaskInfo, TaskState};
 pub(crate) use event::{Cause, PollOutcome, TaskNotes, WaitReason, Who};
 pub(crate) use explain::human;
 pub use stats::{Stats, WorkerStats};
-pub use waits::WaitOn;
-pub(crate) use waits::{
-    doomed as doomed_waits, edge as wait_edge, is_lock_wait, read as read_wait,
-};
+pub(crate) use stuck::{cycle_report, deadlock_message};
 
 use event::{Event, Record, STAMP_UNIT_SHIFT};
 use journal::Journal;
@@ -406,11 +405,6 @@ impl Observer {
         }
     }
 
-    /// A task's name, if it has one and is alive.
-    pub(crate) fn name_of(&self, id: TaskId) -> Option<Arc<str>> {
-        self.shared.name_of(id)
-    }
-
     #[inline]
     pub(crate) fn spawned(
         &self,
@@ -461,11 +455,6 @@ impl Observer {
         let site = lock(&self.shared.sites).intern(location);
         self.last_site.set(Some((key, site)));
         site
-    }
-
-    /// The spawn site with index `site`.
-    pub(crate) fn site(&self, site: u32) -> Option<&'static Location<'static>> {
-        self.shared.site(site)
     }
 
     /// Task `id` is gone: forget its name and its warnings.
@@ -719,11 +708,6 @@ impl Observer {
                 },
             );
         }
-    }
-
-    /// How long ago a poll stamped `stamp` began (to the coarse clock's tick).
-    pub(crate) fn since_stamp(&self, stamp: u32) -> Duration {
-        since_stamp(stamp)
     }
 }
 

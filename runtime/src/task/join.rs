@@ -109,15 +109,15 @@ impl<T> JoinHandle<T> {
     /// `registered` is the waker the task will wake.
     #[inline]
     fn waiting(&self, registered: &Waker) {
-        use super::waiting::{self, JOIN_ELSEWHERE, JOIN_TAG};
+        use super::polled::{self, JOIN_ELSEWHERE, JOIN_TAG};
         // SAFETY: the handle's reference keeps the task alive.
         let theirs = unsafe { Header::runtime(self.task) };
-        let elsewhere = if theirs.is(waiting::polled().runtime()) {
+        let elsewhere = if theirs.is(polled::polled().runtime()) {
             0
         } else {
             JOIN_ELSEWHERE
         };
-        waiting::note_registered(JOIN_TAG | elsewhere | self.header().id().0, registered);
+        polled::note_registered(JOIN_TAG | elsewhere | self.header().id().0, registered);
     }
 }
 
@@ -170,8 +170,8 @@ impl<T> Drop for JoinHandle<T> {
         if dropped.was_waiting {
             // If awaiting this handle was the poll's last wait, it is over now.
             let id = header.id().0;
-            super::waiting::forget_if(|last| {
-                use super::waiting::{JOIN_ELSEWHERE, JOIN_TAG, OWN_WAKER};
+            super::polled::forget_if(|last| {
+                use super::polled::{JOIN_ELSEWHERE, JOIN_TAG, OWN_WAKER};
                 last & !(OWN_WAKER | JOIN_ELSEWHERE) == JOIN_TAG | id
             });
         }

@@ -25,17 +25,19 @@ mod join;
 pub(crate) mod list;
 #[cfg(all(test, nbio_loom))]
 mod loom_tests;
+pub(crate) mod owned;
+pub(crate) mod polled;
 pub(crate) mod raw;
 pub(crate) mod state;
-pub(crate) mod waiting;
 mod waker;
 
 pub use join::{JoinError, JoinHandle};
 
 // The public namespace: what the executor and the observer make of tasks.
+pub use crate::diagnose::WaitOn;
 pub use crate::executor::join_set::JoinSet;
 pub use crate::executor::task_builder::Builder;
-pub use crate::observe::{Dump, TaskInfo, TaskState, WaitOn};
+pub use crate::observe::{Dump, TaskInfo, TaskState};
 
 /// Identifies a task within its runtime. Ids are handed out in spawn order, starting at 1,
 /// and never reused; they are what traces, dumps and errors call a task (`#7`).

@@ -14,7 +14,7 @@
 //! - the join-waker slot: as described on `JOIN_WAKER` in `state.rs`.
 
 use std::any::Any;
-use std::cell::{Cell, UnsafeCell};
+use std::cell::UnsafeCell;
 use std::future::Future;
 use std::mem::{self, ManuallyDrop};
 use std::panic::{self, AssertUnwindSafe};
@@ -45,20 +45,6 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     }
 }
 
-thread_local! {
-    /// The raw id of the task `TaskRef::run` is running on this thread, 0 when none: what a
-    /// `JoinHandle` names as its awaiter. Set and restored around every run (two plain stores).
-    static RUNNING: Cell<u64> = const { Cell::new(0) };
-}
-
-/// The task being run on this thread right now, if any.
-pub(crate) fn running() -> Option<TaskId> {
-    match RUNNING.try_with(Cell::get) {
-        Ok(0) | Err(_) => None,
-        Ok(id) => Some(TaskId(id)),
-    }
-}
-
 /// The part of a task every holder of a reference may look at.
 pub(crate) struct Header {
     /// Flags and reference count; see `state.rs`.
@@ -70,39 +56,54 @@ pub(crate) struct Header {
     join_waker: UnsafeCell<Option<Box<Waker>>>,
     /// This task's neighbours on its runtime's list of live tasks (`list.rs`).
     pub(crate) links: Links,
-    /// Its id and the index of its spawn site, in one word.
+    /// Its id, and the tag the layers above gave it at spawn, in one word.
     pub(crate) meta: TaskMeta,
-    /// A word the observer keeps for dumps (polls, last poll, last wake cause). The task layer
-    /// never reads it; only the thread polling the task writes it.
-    pub(crate) notes: AtomicU64,
-    /// What the task waits on, as its last `Pending` said (`observe/waits.rs`); written only
-    /// by the thread polling it, read by dumps.
-    pub(crate) waits: AtomicU64,
+    /// What the layers above keep in each task (see [`Metadata`]).
+    pub(crate) metadata: Metadata,
 }
 
-/// A task's id and the index of the place it was spawned from (interned by the runtime's
-/// runtime's observer), packed in one word so that the whole task fits malloc's 80-byte size class:
-/// the id in the high 44 bits (17 trillion spawns before it could wrap), the site in the low 20.
+/// A slot in every task for the layers above this one, in the manner of async-task's
+/// `HeaderWithMetadata`: words they write while they poll the task and read for dumps. This
+/// layer zeroes them at allocation and never reads them; which word means what is decided
+/// above (`executor/poll.rs` assigns them). Only the thread polling a task writes its words.
+#[derive(Default)]
+pub(crate) struct Metadata([AtomicU64; Metadata::WORDS]);
+
+impl Metadata {
+    /// How many words a task carries for the layers above.
+    pub(crate) const WORDS: usize = 2;
+
+    /// Word `index` (below [`Metadata::WORDS`]).
+    #[inline]
+    pub(crate) fn word(&self, index: usize) -> &AtomicU64 {
+        &self.0[index]
+    }
+}
+
+/// A task's id and a 20-bit tag that the layers above give it at spawn and this layer never reads
+/// (nbio's observer puts the index of the task's spawn site there), packed in one word so that
+/// the whole task fits malloc's 80-byte size class: the id in the high 44 bits (17 trillion
+/// spawns before it could wrap), the tag in the low 20.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TaskMeta(u64);
 
 impl TaskMeta {
-    /// How many bits the site index takes; the largest index means "not recorded".
-    pub(crate) const SITE_BITS: u32 = 20;
-    /// The site index that means the runtime stopped recording new spawn sites.
-    pub(crate) const NO_SITE: u32 = (1 << Self::SITE_BITS) - 1;
+    /// How many bits the tag takes.
+    pub(crate) const TAG_BITS: u32 = 20;
+    /// The largest tag; a larger one is stored as this.
+    pub(crate) const TAG_MAX: u32 = (1 << Self::TAG_BITS) - 1;
 
-    pub(crate) fn new(id: TaskId, site: u32) -> TaskMeta {
-        debug_assert!(site <= Self::NO_SITE);
-        TaskMeta((id.0 << Self::SITE_BITS) | u64::from(site.min(Self::NO_SITE)))
+    pub(crate) fn new(id: TaskId, tag: u32) -> TaskMeta {
+        debug_assert!(tag <= Self::TAG_MAX);
+        TaskMeta((id.0 << Self::TAG_BITS) | u64::from(tag.min(Self::TAG_MAX)))
     }
 
     pub(crate) fn id(self) -> TaskId {
-        TaskId(self.0 >> Self::SITE_BITS)
+        TaskId(self.0 >> Self::TAG_BITS)
     }
 
-    pub(crate) fn site(self) -> u32 {
-        (self.0 & u64::from(Self::NO_SITE)) as u32
+    pub(crate) fn tag(self) -> u32 {
+        (self.0 & u64::from(Self::TAG_MAX)) as u32
     }
 }
 
@@ -196,8 +197,7 @@ where
             join_waker: UnsafeCell::new(None),
             links: Links::default(),
             meta,
-            notes: AtomicU64::new(0),
-            waits: AtomicU64::new(0),
+            metadata: Metadata::default(),
         },
         scheduler,
         stage: UnsafeCell::new(Stage {
@@ -379,7 +379,7 @@ impl Header {
     /// The caller must hold a reference (it is the `JoinHandle`).
     pub(crate) unsafe fn joined(this: NonNull<Header>) {
         // SAFETY: forwarded from the caller: the handle's reference keeps the task alive.
-        unsafe { (this.as_ref().vtable.joined)(this, running()) }
+        unsafe { (this.as_ref().vtable.joined)(this, super::polled::polled_task()) }
     }
 
     /// Which runtime the task is of.
@@ -497,11 +497,8 @@ impl TaskRef {
             Start::Poll => {
                 let waker = waker::borrowed(self.0);
                 let mut cx = Context::from_waker(&waker);
-                // The poll catches panics, so the previous value is always restored.
-                let outer = RUNNING.replace(header.id().0);
                 // SAFETY: we hold RUNNING and the future is still in the slot.
                 let done = unsafe { (vtable.poll)(self.0, &mut cx) };
-                RUNNING.set(outer);
                 if !done {
                     return match header.state.end_pending_run() {
                         AfterPoll::Requeue => RunOutcome::Requeue(self),

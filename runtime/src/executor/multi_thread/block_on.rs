@@ -11,7 +11,7 @@
 //! worker asleep, every queue empty, no timer, no socket awaited, no waker held anywhere. Then
 //! the future can never complete, and instead of hanging, `block_on` panics with a report of
 //! the stuck tasks. If the only wakers held are held by tasks waiting on each other in a cycle
-//! (`stuck.rs`), it prints a report naming the cycle and sleeps on. The runtime's threads are
+//! (`diagnose`), it prints a report naming the cycle and sleeps on. The runtime's threads are
 //! not stopped while it looks, so it takes either answer only after a second look, 50 ms
 //! later, finds the same. It looks whenever it is about to sleep, and again when the last
 //! worker falls asleep (that worker wakes it for this).
@@ -22,21 +22,21 @@ use std::panic::Location;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Poll, Wake, Waker};
 use std::time::Duration;
 
 use super::idle::{Parker, Unparked};
 use super::pinned::{Owner, Pinned, PinnedRunner};
-use super::{lock, Shared};
-use crate::context::{self, Entered};
-use crate::executor::current::{self, Current};
-use crate::executor::seed::ReplayNote;
-use crate::executor::stuck::{self, Reported, Stuck, Verdict};
-use crate::observe::{wait_edge, Cause, Observer, PollOutcome, TaskNotes, Who};
-use crate::task::raw::RunOutcome;
-use crate::task::waiting;
+use super::Shared;
+use crate::context::Entered;
+use crate::diagnose::{self, Quiet, Reported, TaskView, Verdict};
+use crate::executor::current::{self, Current, Loop};
+use crate::executor::poll::{poll_main, poll_task, MainPoll, Polled};
+use crate::executor::report;
+use crate::observe::Observer;
+use crate::task::raw::TaskRef;
 use crate::task::{JoinHandle, RuntimeNo};
 
 /// How long the deadlock check waits between its two looks.
@@ -45,7 +45,7 @@ const DEADLOCK_CONFIRM: Duration = Duration::from_millis(50);
 /// The `block_on` side of a multi-thread runtime. One per runtime, on the thread that built it.
 pub(crate) struct BlockOn {
     shared: Arc<Shared>,
-    /// The runtime's number, for `waiting::begin`.
+    /// The runtime's number, for the poll step.
     runtime: RuntimeNo,
     runner: PinnedRunner,
     parker: Arc<Parker>,
@@ -53,7 +53,7 @@ pub(crate) struct BlockOn {
     main: Arc<MainWaker>,
     /// What the future's last `Pending` said it waits on, for the deadlock check.
     main_waits: AtomicU64,
-    /// When the cycle report was last printed (`stuck::Reported`).
+    /// When the cycle report was last printed (`diagnose::Reported`).
     cycle_reported: Reported,
     /// Polls of the tasks pinned to this thread so far (for `progress`).
     pinned_polls: Cell<u64>,
@@ -178,35 +178,27 @@ impl BlockOn {
 
     /// Runs `future` to completion on this thread.
     pub(crate) fn run<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
-        let _current = current::enter(Current::BlockOn(Rc::clone(self)));
-        // On worker threads a seed replays the runtime's own choices, not the OS scheduler's:
-        // the line is still the one way to run again with the same seed.
-        let _replay = ReplayNote(self.shared.seed);
-        let _context = context::enter(Entered {
+        let entered = Entered {
             reactor: Arc::clone(&self.shared.reactor),
             blocking: self.shared.blocking.clone(),
             observer: Rc::clone(&self.observer),
-        });
+        };
+        // On worker threads a seed replays the runtime's own choices, not the OS scheduler's:
+        // the line is still the one way to run again with the same seed.
+        let _entered =
+            current::enter_loop(Loop::BlockOn(Rc::clone(self)), entered, self.shared.seed);
         let mut future = pin!(future);
         let waker = Waker::from(Arc::clone(&self.main));
-        let mut cx = Context::from_waker(&waker);
+        let main = MainPoll {
+            waker: &waker,
+            wait: &self.main_waits,
+            runtime: self.runtime,
+            observer: &self.observer,
+        };
         self.main.woken.store(true, Relaxed); // the first poll is not a wake
-        self.observer.resume();
         loop {
             if self.main.woken.swap(false, AcqRel) {
-                context::reset_budget();
-                let started = self.observer.poll_started(Who::Main, None);
-                let waits = waiting::begin_main(&self.main_waits, &waker, self.runtime);
-                let poll = future.as_mut().poll(&mut cx);
-                let waited = waits.end();
-                let outcome = if poll.is_ready() {
-                    PollOutcome::Done
-                } else {
-                    PollOutcome::Pending
-                };
-                self.observer
-                    .poll_ended(started, Who::Main, None, outcome, waited);
-                if let Poll::Ready(output) = poll {
+                if let Poll::Ready(output) = poll_main(future.as_mut(), &main) {
                     return output;
                 }
             }
@@ -226,34 +218,18 @@ impl BlockOn {
         }
     }
 
-    fn run_pinned(&self, task: crate::task::raw::TaskRef) {
+    fn run_pinned(&self, task: TaskRef) {
         self.pinned_polls.set(self.pinned_polls.get() + 1);
-        let header = task.header();
-        let (id, site) = (header.id(), header.meta.site());
-        context::reset_budget();
-        let started = self
-            .observer
-            .poll_started(Who::Task(id), Some(&header.notes));
-        let waits = waiting::begin(header, self.runtime);
-        let outcome = task.run();
-        let waited = waits.end();
-        let polled = crate::executor::polled_as(&outcome);
-        self.observer
-            .poll_ended(started, Who::Task(id), Some(site), polled, waited);
-        match outcome {
-            RunOutcome::Idle => {}
-            RunOutcome::Requeue(task) => {
-                TaskNotes::of(&task.header().notes).record_wake(Cause::Itself);
-                self.runner.push(task);
-            }
-            RunOutcome::Finished(task) => {
-                if polled == PollOutcome::Done {
+        match poll_task(task, self.runtime, &self.observer) {
+            Polled::Idle => {}
+            Polled::Requeue(task) => self.runner.push(task),
+            Polled::Finished { task, completed } => {
+                if completed {
                     self.shared.completed.fetch_add(1, Relaxed);
                 }
                 // SAFETY: a pinned task is listed with its thread's pinned tasks until it
                 // finishes, and finishes once.
-                let listed = unsafe { lock(&self.runner.pinned.tasks).remove(&task) };
-                self.observer.finished(id);
+                let listed = unsafe { self.runner.pinned.tasks.remove(&task) };
                 drop(listed);
             }
         }
@@ -261,23 +237,22 @@ impl BlockOn {
 
     /// Sleeps until the future or a pinned task is woken; reports a deadlock instead of
     /// sleeping forever, and a likely one (a cycle of tasks waiting on each other) before it
-    /// sleeps on.
+    /// sleeps on. The runtime's threads go on while it looks, so it acts on a verdict only
+    /// once a second look, a little later, agrees.
     fn sleep(&self) {
-        if self.verdict() != Verdict::Wait {
+        if diagnose::verdict(self) != Verdict::Wait {
             self.parker.park_timeout(DEADLOCK_CONFIRM);
-            match self.verdict() {
-                Verdict::Wait => {}
-                Verdict::Deadlock => panic!(
-                    "{}\n{}",
-                    stuck::deadlock_message("every worker is idle, "),
-                    self.shared.dump()
-                ),
-                Verdict::Cycle => {
-                    if self.cycle_reported.first_since(self.progress()) {
-                        eprintln!("{}", stuck::cycle_report(&self.shared.dump()));
-                    }
-                    self.parker.park();
-                }
+            let verdict = diagnose::verdict(self);
+            let (reported, progress) = (&self.cycle_reported, self.progress());
+            report::act_on(
+                verdict,
+                reported,
+                progress,
+                "every worker is idle, ",
+                || self.shared.dump(),
+            );
+            if verdict == Verdict::Cycle {
+                self.parker.park();
             }
         } else {
             // Not in the reactor: measured on the demo's scene, a third thread waking for the
@@ -288,59 +263,6 @@ impl BlockOn {
         self.observer.resume();
     }
 
-    /// Whether anything can still wake this thread: see the module docs and `stuck.rs`. It
-    /// errs on the side of waiting.
-    fn verdict(&self) -> Verdict {
-        let shared = &self.shared;
-        if shared.reactor.pending_timers() != 0 || shared.reactor.has_waiters() {
-            return Verdict::Wait;
-        }
-        // Our own `Arc` and the `Waker` that `run` holds account for two references.
-        let main_wakers = Arc::strong_count(&self.main) - 2;
-        fence(Acquire);
-        if self.main.woken.load(Acquire) || self.runner.has_ready() {
-            return Verdict::Wait;
-        }
-        let main = match main_wakers {
-            0 => None,
-            // One clone held: perhaps by a cycle of tasks waiting on each other (`stuck.rs`).
-            1 => Some(wait_edge(&self.main_waits)),
-            _ => return Verdict::Wait,
-        };
-        if shared.idle.sleeping() != shared.workers.len() || shared.idle.searching() {
-            return Verdict::Wait;
-        }
-        if !shared.inject.is_empty()
-            || shared
-                .workers
-                .iter()
-                .any(|slot| !slot.queue.is_empty() || slot.pinned.has_inbox())
-        {
-            return Verdict::Wait;
-        }
-        let jobs_busy = shared.blocking.is_busy();
-        let mut stuck = Stuck::default();
-        let mut look = |list: &crate::task::list::TaskList| list.for_each(|task| stuck.look(task));
-        for shard in shared.tasks.iter() {
-            look(&lock(shard));
-        }
-        for slot in shared.workers.iter() {
-            look(&lock(&slot.pinned.tasks));
-        }
-        look(&lock(&self.runner.pinned.tasks));
-        match stuck.verdict(main) {
-            // A job may still break the cycle: look again when it is over (the hook unparks
-            // this thread), or now if it just was.
-            Verdict::Cycle if jobs_busy => {
-                if !shared.blocking.watch_job_end() {
-                    self.parker.unpark();
-                }
-                Verdict::Wait
-            }
-            verdict => verdict,
-        }
-    }
-
     /// Polls so far, of the workers and this thread: whether anything moved since the last
     /// cycle report.
     fn progress(&self) -> u64 {
@@ -348,5 +270,50 @@ impl BlockOn {
             .map(|slot| slot.counters.polls.load(Relaxed))
             .sum();
         workers + self.pinned_polls.get()
+    }
+}
+
+/// What `diagnose` asks of the `block_on` thread before it sleeps: the whole runtime must be
+/// idle, every worker asleep and every queue empty.
+impl Quiet for BlockOn {
+    fn timer_or_socket(&self) -> bool {
+        let reactor = &self.shared.reactor;
+        reactor.pending_timers() != 0 || reactor.has_waiters()
+    }
+
+    fn main_wakers_held(&self) -> usize {
+        // Our own `Arc` and the `Waker` that `run` holds account for two references.
+        Arc::strong_count(&self.main) - 2
+    }
+
+    fn main_wait(&self) -> u64 {
+        self.main_waits.load(Relaxed)
+    }
+
+    fn work_pending(&self) -> bool {
+        let shared = &self.shared;
+        self.main.woken.load(Acquire)
+            || self.runner.has_ready()
+            || shared.idle.sleeping() != shared.workers.len()
+            || shared.idle.searching()
+            || !shared.inject.is_empty()
+            || (shared.workers.iter()).any(|slot| !slot.queue.is_empty() || slot.pinned.has_inbox())
+    }
+
+    fn each_task(&self, look: &mut dyn FnMut(TaskView)) {
+        // The `Send` tasks and every thread's pinned ones, this thread's included.
+        self.shared
+            .for_each_task(|task| look(report::task_view(task)));
+    }
+
+    fn jobs_busy(&self) -> bool {
+        self.shared.blocking.is_busy()
+    }
+
+    fn look_again_after_job(&self) {
+        // The job's end unparks this thread (the hook `new` set), or now if it just was.
+        if !self.shared.blocking.watch_job_end() {
+            self.parker.unpark();
+        }
     }
 }

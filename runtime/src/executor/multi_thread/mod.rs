@@ -23,13 +23,12 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle as ThreadHandle};
 
 mod block_on;
 mod driver;
 mod idle;
-mod inject;
 #[cfg(all(test, nbio_loom))]
 mod loom_tests;
 mod pinned;
@@ -39,16 +38,18 @@ mod worker;
 pub(crate) use block_on::BlockOn;
 pub(crate) use worker::Worker;
 
+use super::builder::Config;
 use super::current::{self, Current};
-use super::scheduler::Config;
+use super::inject::Inject;
+use super::report;
 use crate::blocking::{BlockingPool, ShutdownReport};
-use crate::observe::{self, Dump, Observer, Stats, TaskInfo, TaskNotes, TaskState, WorkerStats};
+use crate::loom::lock;
+use crate::observe::{self, Dump, Observer, Stats, WorkerStats};
 use crate::reactor::Reactor;
-use crate::task::list::TaskList;
-use crate::task::raw::{self, Header, Schedule, TaskMeta, TaskRef};
-use crate::task::{JoinHandle, RuntimeNo, TaskId, TaskIds};
+use crate::task::owned::{OwnedTasks, Shards};
+use crate::task::raw::{self, Schedule, TaskMeta, TaskRef};
+use crate::task::{JoinHandle, RuntimeNo, TaskIds};
 use idle::{Idle, Parker, Unparked};
-use inject::Inject;
 use pinned::{Owner, Pinned};
 use queue::Queue;
 
@@ -61,12 +62,12 @@ pub(crate) struct Shared {
     /// The one reactor, driven by whichever worker parks in it.
     pub(crate) reactor: Arc<Reactor>,
     workers: Box<[WorkerSlot]>,
-    inject: Inject,
+    inject: Inject<TaskRef>,
     idle: Idle,
     /// Held by the worker that blocks in the reactor; the others park on their condvar.
     driver: AtomicBool,
     /// Every `Send` task whose future still exists, in shards.
-    tasks: Box<[Mutex<TaskList>]>,
+    tasks: OwnedTasks<Shards>,
     /// Ids of tasks and of blocking jobs.
     ids: Arc<TaskIds>,
     /// Threads for blocking work, shared by every worker; none until the first job.
@@ -120,16 +121,7 @@ fn add(counter: &AtomicU64, n: u64) {
     counter.store(counter.load(Relaxed) + n, Relaxed);
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every update under these locks is a single list operation: poisoning is harmless.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Shared {
-    fn shard(&self, id: TaskId) -> &Mutex<TaskList> {
-        &self.tasks[id.0 as usize % LIST_SHARDS]
-    }
-
     /// Makes a task of `future` (a `Send` one: any worker may run it) and queues it.
     pub(crate) fn spawn<F>(
         self: &Arc<Self>,
@@ -144,15 +136,15 @@ impl Shared {
     {
         let id = self.ids.next();
         let site = match observer {
-            Some(observer) => observer.site_of(location),
-            None => self.observe.site_of(location),
+            Some(observer) => observer.spawned_at(id, name, location),
+            None => {
+                let site = self.observe.site_of(location);
+                self.observe.spawned_elsewhere(id, name, location);
+                site
+            }
         };
         let task = raw::allocate(future, Arc::clone(self), TaskMeta::new(id, site));
-        match observer {
-            Some(observer) => observer.spawned(id, name, location),
-            None => self.observe.spawned_elsewhere(id, name, location),
-        }
-        lock(self.shard(id)).insert(task.registered);
+        self.tasks.insert(task.registered);
         self.spawned.fetch_add(1, Relaxed);
         current::with_current(|current| match current {
             Some(Current::Worker(worker)) if Arc::ptr_eq(&worker.shared, self) => {
@@ -178,10 +170,9 @@ impl Shared {
         F::Output: 'static,
     {
         let id = self.ids.next();
-        let meta = TaskMeta::new(id, observer.site_of(location));
+        let meta = TaskMeta::new(id, observer.spawned_at(id, name, location));
         let task = raw::allocate(future, Arc::clone(&runner.pinned), meta);
-        observer.spawned(id, name, location);
-        lock(&runner.pinned.tasks).insert(task.registered);
+        runner.pinned.tasks.insert(task.registered);
         self.spawned.fetch_add(1, Relaxed);
         runner.requeue(task.queued);
         JoinHandle::new(task.handle)
@@ -189,9 +180,16 @@ impl Shared {
 
     /// Queues a task for any worker, and wakes one if one sleeps.
     fn push_injected(&self, task: TaskRef) {
-        if self.inject.push([task]) {
+        // Refused once the runtime shuts down: the task is dropped with its queue reference.
+        if self.inject.push([task], || {}).is_ok() {
             self.announce();
         }
+    }
+
+    /// Half of a worker's full ring, moved here for any worker to take. Refused once the
+    /// runtime shuts down: the tasks are dropped with their queue references.
+    fn push_overflow(&self, tasks: impl IntoIterator<Item = TaskRef>) {
+        let _ = self.inject.push(tasks, || {});
     }
 
     /// A wake from a thread that is not one of ours.
@@ -240,10 +238,9 @@ impl Shared {
 
     /// The task finished: take it off its shard and count it.
     fn finished(&self, task: &TaskRef, had_output: bool) -> TaskRef {
-        let id = task.header().id();
-        // SAFETY: every `Send` task of this runtime is listed in the shard of its id until it
-        // finishes, and finishes once.
-        let listed = unsafe { lock(self.shard(id)).remove(task) };
+        // SAFETY: every `Send` task of this runtime is listed with them until it finishes, and
+        // finishes once.
+        let listed = unsafe { self.tasks.remove(task) };
         if had_output {
             self.completed.fetch_add(1, Relaxed);
         }
@@ -286,7 +283,7 @@ impl MultiThread {
     /// Builds the runtime and starts its `workers` threads.
     pub(crate) fn new(config: &Config, workers: usize) -> io::Result<MultiThread> {
         let ids = Arc::new(TaskIds::new());
-        let observed = observe::Shared::new(&config.observe, TaskMeta::NO_SITE);
+        let observed = observe::Shared::new(&config.observe, TaskMeta::TAG_MAX);
         observed.set_many_threads();
         let reactor = Arc::new(Reactor::new()?);
         let runtime = ids.runtime();
@@ -310,7 +307,7 @@ impl MultiThread {
             inject: Inject::new(),
             idle: Idle::new(workers),
             driver: AtomicBool::new(false),
-            tasks: (0..LIST_SHARDS).map(|_| Mutex::default()).collect(),
+            tasks: OwnedTasks::new(Shards::new(LIST_SHARDS)),
             ids,
             blocking,
             spawned: AtomicU64::new(0),
@@ -422,14 +419,7 @@ impl MultiThread {
         // The workers dropped their pinned tasks and emptied their queues; the rest of the
         // `Send` tasks (idle ones, and those queued for any worker) go here, on this thread.
         drop(shared.inject.close());
-        for shard in shared.tasks.iter() {
-            loop {
-                let Some(task) = lock(shard).pop() else {
-                    break;
-                };
-                task.shutdown();
-            }
-        }
+        shared.tasks.shutdown_all(|| {});
         self.block_on.pinned_runner().shutdown();
         let report = shared.blocking.shutdown(grace);
         shared.reactor.shutdown();
@@ -465,12 +455,11 @@ impl Shared {
                 }
             })
             .collect();
-        let alive = self
-            .tasks
-            .iter()
-            .map(|shard| lock(shard).len())
-            .chain(self.all_pinned().map(|pinned| lock(&pinned.tasks).len()))
-            .sum::<usize>();
+        let alive = self.tasks.len()
+            + self
+                .all_pinned()
+                .map(|pinned| pinned.tasks.len())
+                .sum::<usize>();
         let pinned_wakes: u64 = self.all_pinned().map(|pinned| pinned.wakes()).sum();
         let remote = self.remote_wakes.load(Relaxed);
         let main = self.main_wakes.load(Relaxed);
@@ -503,48 +492,19 @@ impl Shared {
         }
     }
 
-    /// Every live task, in id order: the `Send` ones and each thread's pinned ones.
+    /// Calls `f` on every live task: the `Send` ones and each thread's pinned ones.
+    fn for_each_task(&self, mut f: impl FnMut(&crate::task::raw::Header)) {
+        self.tasks.for_each(&mut f);
+        for pinned in self.all_pinned() {
+            pinned.tasks.for_each(&mut f);
+        }
+    }
+
+    /// Every live task, in id order.
     pub(crate) fn dump(&self) -> Dump {
         let mut tasks = Vec::new();
-        let mut add = |list: &TaskList| list.for_each(|task| tasks.push(task_info(self, task)));
-        for shard in self.tasks.iter() {
-            add(&lock(shard));
-        }
-        for pinned in self.all_pinned() {
-            add(&lock(&pinned.tasks));
-        }
+        self.for_each_task(|task| tasks.push(report::task_info(task, &self.observe)));
         tasks.sort_by_key(|task| task.id);
         Dump::new(tasks, self.blocking.jobs())
-    }
-}
-
-/// What a dump says of one task.
-fn task_info(shared: &Shared, task: &Header) -> TaskInfo {
-    let state = task.state.load();
-    let notes = TaskNotes::of(&task.notes).read();
-    TaskInfo {
-        id: task.id(),
-        name: shared
-            .observe
-            .name_of(task.id())
-            .map(|name| name.to_string()),
-        spawned_at: shared.observe.site(task.meta.site()),
-        state: if state.is_running() {
-            TaskState::Running
-        } else if state.is_scheduled() {
-            TaskState::Scheduled
-        } else {
-            TaskState::Idle
-        },
-        polls: notes.polls,
-        since_last_poll: (notes.polls > 0).then(|| observe::since_stamp(notes.stamp)),
-        last_woken_by: notes.last_woken_by,
-        waker_held: state.outside_refs() > 0,
-        worker: notes.worker,
-        waits_on: (!state.is_running() && !state.is_scheduled())
-            .then(|| observe::read_wait(&task.waits))
-            .flatten(),
-        wait_cycle: Vec::new(),
-        waits_on_job: false,
     }
 }

@@ -11,12 +11,14 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use super::idle::{Parker, Unparked};
 use super::Shared;
 use crate::executor::current::{self, Current};
+use crate::loom::lock;
 use crate::task::list::TaskList;
+use crate::task::owned::OwnedTasks;
 use crate::task::raw::{Schedule, TaskRef};
 use crate::task::RuntimeNo;
 
@@ -41,7 +43,7 @@ pub(crate) struct Pinned {
     /// `inbox.tasks.len()`, readable without the lock.
     inbox_len: AtomicUsize,
     /// Every pinned task of this thread whose future still exists.
-    pub(crate) tasks: Mutex<TaskList>,
+    pub(crate) tasks: OwnedTasks<Mutex<TaskList>>,
     /// Wakes of pinned tasks made on this thread (for `Stats::wakes`). Only the owner writes it.
     local_wakes: AtomicU64,
 }
@@ -49,11 +51,6 @@ pub(crate) struct Pinned {
 struct Inbox {
     tasks: VecDeque<TaskRef>,
     closed: bool,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every update under these locks is a single push, drain or list operation.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Pinned {
@@ -66,7 +63,7 @@ impl Pinned {
                 closed: false,
             }),
             inbox_len: AtomicUsize::new(0),
-            tasks: Mutex::default(),
+            tasks: OwnedTasks::new(Mutex::default()),
             local_wakes: AtomicU64::new(0),
         })
     }
@@ -185,14 +182,8 @@ impl PinnedRunner {
     /// Drops every pinned task's future, on this (their) thread: the runtime is shutting down.
     pub(crate) fn shutdown(&self) {
         drop(self.pinned.close());
-        loop {
-            drop(std::mem::take(&mut *self.ready.borrow_mut()));
-            let Some(task) = lock(&self.pinned.tasks).pop() else {
-                break;
-            };
-            // A destructor may wake or spawn other pinned tasks; the loop catches up.
-            task.shutdown();
-        }
+        // A destructor may wake or spawn other pinned tasks; the loop catches up.
+        (self.pinned.tasks).shutdown_all(|| drop(std::mem::take(&mut *self.ready.borrow_mut())));
         drop(self.pinned.close());
     }
 }

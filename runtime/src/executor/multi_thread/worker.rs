@@ -18,16 +18,17 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use super::driver::Seat;
+use super::driver::Driver;
 use super::pinned::PinnedRunner;
 use super::queue::{self, Queue};
-use super::{add, bump, lock, Shared, WorkerCounters, WorkerSlot};
-use crate::context::{self, Entered};
-use crate::executor::current::{self, Current};
+use super::{add, bump, Shared, WorkerCounters, WorkerSlot};
+use crate::context::Entered;
+use crate::executor::current::{self, Loop};
+use crate::executor::poll::{self, poll_task, Polled};
 use crate::executor::seed::Rng;
-use crate::observe::{Cause, Observer, PollOutcome, TaskNotes, Who};
-use crate::task::raw::{RunOutcome, TaskRef};
-use crate::task::{waiting, RuntimeNo};
+use crate::observe::Observer;
+use crate::task::raw::TaskRef;
+use crate::task::RuntimeNo;
 
 /// Every this many turns a worker looks at the injection queue before its own.
 const INJECT_FIRST_EVERY: u32 = 61;
@@ -35,7 +36,7 @@ const INJECT_FIRST_EVERY: u32 = 61;
 /// One worker, as its own thread sees it.
 pub(crate) struct Worker {
     index: usize,
-    /// The runtime's number, for `waiting::begin`.
+    /// The runtime's number, for the poll step.
     runtime: RuntimeNo,
     pub(crate) shared: Arc<Shared>,
     runner: PinnedRunner,
@@ -44,8 +45,8 @@ pub(crate) struct Worker {
     tick: Cell<u32>,
     /// Woken to look for work, and not found any yet.
     searching: Cell<bool>,
-    /// Its seat at the reactor (`driver.rs`).
-    seat: Seat,
+    /// Its way to the reactor (`driver.rs`).
+    seat: Driver,
     /// With a seed: chooses whom to steal from first.
     rng: Option<Rng>,
 }
@@ -67,19 +68,19 @@ impl Worker {
             observer: Rc::clone(&observer),
             tick: Cell::new(0),
             searching: Cell::new(false),
-            seat: Seat::new(),
+            seat: Driver::new(),
             rng: shared
                 .seed
                 .map(|seed| Rng::new(seed.wrapping_add(index as u64))),
             shared,
         });
-        let _current = current::enter(Current::Worker(Rc::clone(&worker)));
-        let _context = context::enter(Entered {
+        let entered = Entered {
             reactor: Arc::clone(&worker.shared.reactor),
             blocking: worker.shared.blocking.clone(),
             observer,
-        });
-        worker.observer.resume();
+        };
+        // The seed replays the workers' own choices (whom to steal from), not the OS's.
+        let _entered = current::enter_loop(Loop::Worker(Rc::clone(&worker)), entered, None);
         worker.work();
         worker.exit();
     }
@@ -181,16 +182,18 @@ impl Worker {
 
     /// Takes a fair share of the injection queue: one to run now, the rest onto this queue.
     fn take_injected(&self) -> Option<TaskRef> {
-        let share = self.shared.inject.len() / self.shared.workers.len() + 1;
-        let mut batch = self
-            .shared
-            .inject
-            .pop_batch(share.min(queue::CAPACITY / 2))
+        let inject = &self.shared.inject;
+        if inject.is_empty() {
+            return None;
+        }
+        let share = inject.len() / self.shared.workers.len() + 1;
+        let mut batch = inject
+            .pop_batch(share.min(queue::CAPACITY / 2), || {})
             .into_iter();
         let first = batch.next()?;
         for task in batch {
             if let Some(overflow) = self.queue().push(task) {
-                self.shared.inject.push(overflow);
+                self.shared.push_overflow(overflow);
             }
         }
         Some(first)
@@ -235,25 +238,12 @@ impl Worker {
     /// a CAS to pop, a third of a yield's cost on worker threads).
     fn run_task(&self, task: TaskRef, pinned: bool) -> Option<TaskRef> {
         bump(&self.counters().polls);
-        let header = task.header();
-        let (id, site) = (header.id(), header.meta.site());
-        context::reset_budget();
-        let started = self
-            .observer
-            .poll_started(Who::Task(id), Some(&header.notes));
-        let waits = waiting::begin(header, self.runtime);
-        let outcome = task.run();
-        let waited = waits.end();
-        let polled = crate::executor::polled_as(&outcome);
-        self.observer
-            .poll_ended(started, Who::Task(id), Some(site), polled, waited);
-        match outcome {
-            RunOutcome::Idle => {}
-            RunOutcome::Requeue(task) => {
+        match poll_task(task, self.runtime, &self.observer) {
+            Polled::Idle => {}
+            Polled::Requeue(task) => {
                 // Woken while it ran, almost always by itself (yield_now): it goes to the back,
                 // here, and nobody else needs to hear of it.
                 bump(&self.counters().local_wakes);
-                TaskNotes::of(&task.header().notes).record_wake(Cause::Itself);
                 if pinned {
                     self.runner.requeue(task);
                 } else if self.queue().is_empty()
@@ -265,19 +255,17 @@ impl Worker {
                     self.push_local(task, false);
                 }
             }
-            RunOutcome::Finished(task) => {
-                let done = polled == PollOutcome::Done;
+            Polled::Finished { task, completed } => {
                 let listed = if pinned {
-                    if done {
+                    if completed {
                         self.shared.completed.fetch_add(1, Relaxed);
                     }
                     // SAFETY: a pinned task is listed with its thread's pinned tasks until it
                     // finishes, and finishes once.
-                    unsafe { lock(&self.runner.pinned.tasks).remove(&task) }
+                    unsafe { self.runner.pinned.tasks.remove(&task) }
                 } else {
-                    self.shared.finished(&task, done)
+                    self.shared.finished(&task, completed)
                 };
-                self.observer.finished(id);
                 drop(listed);
             }
         }
@@ -287,8 +275,8 @@ impl Worker {
     /// A `Send` task woken by code running on this worker.
     pub(crate) fn push_woken(&self, task: TaskRef) {
         bump(&self.counters().local_wakes);
-        let header = task.header();
-        self.observer.woke_here(header.id(), &header.notes);
+        self.observer
+            .woke_here(task.header().id(), poll::notes(task.header()));
         // Into an empty queue it is the next task here: no one else needs to know.
         let behind_others = !self.queue().is_empty();
         self.push_local(task, behind_others);
@@ -302,7 +290,7 @@ impl Worker {
     fn push_local(&self, task: TaskRef, announce: bool) {
         let mut announce = announce;
         if let Some(overflow) = self.queue().push(task) {
-            self.shared.inject.push(overflow);
+            self.shared.push_overflow(overflow);
             announce = true;
         }
         if announce {

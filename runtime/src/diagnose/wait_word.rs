@@ -1,25 +1,19 @@
-//! The wait graph: what each waiting task waits on, in one word per task, and the cycles of
-//! tasks that wait on each other.
+//! The wait word: what a waiting future said it waits on, in one word of its task.
 //!
-//! In the article a generator that cannot go on says why as it yields (`yield 'w', sock`):
-//! the loop knows which socket each one waits for. An nbio future says the same through
+//! In the article a generator that cannot go on says why as it yields (`yield 'w', sock`): the
+//! loop knows which socket each one waits for. An nbio future says the same through
 //! `context::waiting_on` at the one place it returns `Pending`: a socket (fd and direction), a
 //! timer (its deadline), a `JoinHandle` (task N, or blocking job N), a channel, oneshot,
 //! `Notify`, `Semaphore` (where it was made) or a `Mutex` (where it was made and which task
-//! held it). The note goes into a word of the polled task's header that the observer owns
-//! (`Header::waits`, reached through `task/waiting.rs`): a poll that returns `Pending` pays one thread-local load and one plain
-//! store; each new poll clears the word, so it always describes the *last* `Pending`.
+//! held it). The task layer points each poll at one word of the polled task (`task/polled.rs`),
+//! so a `Pending` pays one thread-local load and one plain store; each new poll clears the word,
+//! so it always describes the *last* `Pending`. This file says what the bits mean: [`WaitOn`]
+//! and its encoding, and which waits are edges of the wait graph (`graph.rs`).
 //!
-//! A dump reads the words back ([`WaitOn`]) and follows the edges that point at tasks (a
-//! `JoinHandle` names its task, a `Mutex` its holder). Task ids are numbered per runtime and
-//! the primitives work across runtimes, so a recorder names a task only if it is of the
-//! waiter's own runtime (`task::RuntimeNo` tells): task 8 of another runtime is not followed
-//! to this one's task 8. A chain of idle tasks that comes back on itself is a cycle that
-//! nothing inside it can break, and every task on or into it is marked. Whether anything *outside* could still break it (a timer, a socket, a waker held by
-//! another thread) is the deadlock check's business, not this file's.
+//! Task ids are numbered per runtime and the primitives work across runtimes, so a wait names a
+//! task only if it is of the waiter's own runtime (`task::RuntimeNo` tells): task 8 of another
+//! runtime is not followed to this one's task 8.
 
-use std::collections::HashMap;
-use std::fmt;
 use std::os::fd::RawFd;
 use std::panic::Location;
 use std::sync::atomic::AtomicU64;
@@ -89,12 +83,12 @@ const PAYLOAD: u64 = (1 << TAG_SHIFT) - 1;
 const READ: u64 = 1;
 const WRITE: u64 = 2;
 const TIMER: u64 = 3;
-/// The same as `task::waiting::JOIN_TAG`, which a `JoinHandle` writes (that layer cannot see
-/// this one): `wait_graph.rs` checks a join reads back as one.
+/// The same as `task::polled::JOIN_TAG`, which a `JoinHandle` writes (that layer cannot see
+/// this one): the tests of `runtime/tests/wait_graph.rs` check a join reads back as one.
 const JOIN: u64 = 4;
-/// The same as `task::waiting::JOIN_ELSEWHERE`: a `Join` of another runtime's task.
+/// The same as `task::polled::JOIN_ELSEWHERE`: a `Join` of another runtime's task.
 const ELSEWHERE: u64 = 1 << 58;
-/// The same as `task::waiting::OWN_WAKER`, in a `JOIN` or `MUTEX` word: the waker the wait
+/// The same as `task::polled::OWN_WAKER`, in a `JOIN` or `MUTEX` word: the waker the wait
 /// registered is the waiter's own (see [`edge`]).
 const OWN_WAKER: u64 = 1 << 59;
 const CHANNEL: u64 = 5;
@@ -244,118 +238,15 @@ pub(crate) fn read(slot: &AtomicU64) -> Option<WaitOn> {
     WaitOn::decode(slot.load(Relaxed))
 }
 
-/// The task the wait in `slot` names, if the deadlock check may follow it: the wait is on a
-/// task of the waiter's runtime, and it registered the waiter's own waker, so that the one
-/// waker it holds is accounted for by that task (a combinator that hands its futures wakers of
-/// its own holds the waiter's waker itself, for any of them to wake).
-pub(crate) fn edge(slot: &AtomicU64) -> Option<TaskId> {
-    let word = slot.load(Relaxed);
+/// The task the wait `word` names, if the deadlock check may follow it: the wait is on a task
+/// of the waiter's runtime, and it registered the waiter's own waker, so that the one waker it
+/// holds is accounted for by that task (a combinator that hands its futures wakers of its own
+/// holds the waiter's waker itself, for any of them to wake).
+pub(crate) fn edge(word: u64) -> Option<TaskId> {
     if word & OWN_WAKER == 0 {
         return None;
     }
     WaitOn::decode(word).and_then(WaitOn::on_task)
-}
-
-/// The tasks of a dump whose wait can never be signalled by anything in the graph: each is on
-/// a cycle of tasks waiting on each other, or waits on a task that is. For each, the cycle it
-/// ends in (in the order the edges go, starting on the cycle).
-///
-/// `edges` gives, for each idle task, the task its wait names (a functional graph: one edge
-/// at most per task).
-pub(crate) fn doomed(edges: &[(TaskId, Option<TaskId>)]) -> Vec<(TaskId, Vec<TaskId>)> {
-    // One walk per task at most: each task is settled once (its cycle known, or none), and a
-    // walk stops at the first settled task. Linear in the number of tasks, for dumps of many.
-    let index: HashMap<TaskId, usize> = edges
-        .iter()
-        .enumerate()
-        .map(|(at, (id, _))| (*id, at))
-        .collect();
-    let next = |at: usize| edges[at].1.and_then(|on| index.get(&on).copied());
-    // Per task: `None` unsettled, `Some(None)` no cycle, `Some(Some(c))` ends in cycle `c`.
-    let mut settled: Vec<Option<Option<usize>>> = vec![None; edges.len()];
-    let mut cycles: Vec<Vec<TaskId>> = Vec::new();
-    for start in 0..edges.len() {
-        let mut path: Vec<usize> = Vec::new();
-        let mut at = Some(start);
-        let outcome = loop {
-            let Some(here) = at else { break None };
-            if let Some(known) = settled[here] {
-                break known;
-            }
-            if let Some(position) = path.iter().position(|&seen| seen == here) {
-                cycles.push(path[position..].iter().map(|&at| edges[at].0).collect());
-                break Some(cycles.len() - 1);
-            }
-            path.push(here);
-            at = next(here);
-        };
-        for at in path {
-            settled[at] = Some(outcome);
-        }
-    }
-    let mut doomed = Vec::new();
-    for (at, (id, _)) in edges.iter().enumerate() {
-        if let Some(Some(cycle)) = settled[at] {
-            // Each member sees the cycle starting from itself; those waiting into it see it
-            // from where they enter.
-            let cycle = &cycles[cycle];
-            let from = cycle.iter().position(|member| member == id).unwrap_or(0);
-            let mut rotated = cycle[from..].to_vec();
-            rotated.extend_from_slice(&cycle[..from]);
-            doomed.push((*id, rotated));
-        }
-    }
-    doomed
-}
-
-/// Prints a wait as a dump line's tail: "waits on Mutex made at src/main.rs:12, held by task
-/// 5". `job` says whether a `Join` target is a blocking job.
-pub(crate) struct Shown<'a> {
-    pub(crate) on: WaitOn,
-    pub(crate) is_job: bool,
-    pub(crate) label: &'a dyn Fn(TaskId) -> String,
-}
-
-fn made(f: &mut fmt::Formatter<'_>, what: &str, at: Option<&Location<'_>>) -> fmt::Result {
-    match at {
-        Some(at) => write!(f, "{what} made at {at}"),
-        None => write!(f, "{what} (where it was made is not known)"),
-    }
-}
-
-impl fmt::Display for Shown<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("waits on ")?;
-        match self.on {
-            WaitOn::Socket { fd, write } => {
-                let dir = if write { "writable" } else { "readable" };
-                write!(f, "fd {fd} becoming {dir}")
-            }
-            WaitOn::Timer { deadline } => {
-                let now = Instant::now();
-                match deadline.checked_duration_since(now) {
-                    Some(left) => write!(f, "a timer due in {}", super::human(left)),
-                    None => write!(f, "a timer that is due"),
-                }
-            }
-            WaitOn::Join(id) if self.is_job => write!(f, "the JoinHandle of blocking job#{}", id.0),
-            WaitOn::Join(id) => write!(f, "the JoinHandle of {}", (self.label)(id)),
-            WaitOn::JoinElsewhere(id) => {
-                write!(f, "the JoinHandle of #{} of another runtime", id.0)
-            }
-            WaitOn::Channel { made_at } => made(f, "an mpsc channel", made_at),
-            WaitOn::Oneshot { made_at } => made(f, "a oneshot channel", made_at),
-            WaitOn::Notify { made_at } => made(f, "a Notify", made_at),
-            WaitOn::Semaphore { made_at } => made(f, "a Semaphore", made_at),
-            WaitOn::Mutex { made_at, holder } => {
-                made(f, "Mutex", made_at)?;
-                match holder {
-                    Some(id) => write!(f, ", held by {}", (self.label)(id)),
-                    None => f.write_str(", held by no task of this runtime"),
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -404,23 +295,5 @@ mod tests {
         let apart = back.max(deadline) - back.min(deadline);
         assert!(apart < Duration::from_micros(1), "{apart:?}");
         assert_eq!(WaitOn::decode(0), None);
-    }
-
-    #[test]
-    fn a_cycle_dooms_its_members_and_those_waiting_on_them_only() {
-        let t = TaskId;
-        let edges = [
-            (t(1), Some(t(2))),
-            (t(2), Some(t(3))),
-            (t(3), Some(t(2))),
-            (t(4), None),
-            (t(5), Some(t(4))),
-        ];
-        let doomed = doomed(&edges);
-        let ids: Vec<_> = doomed.iter().map(|(id, _)| id.0).collect();
-        assert_eq!(ids, [1, 2, 3]);
-        assert_eq!(doomed[0].1, [t(2), t(3)]);
-        assert_eq!(doomed[1].1, [t(2), t(3)]);
-        assert_eq!(doomed[2].1, [t(3), t(2)]);
     }
 }

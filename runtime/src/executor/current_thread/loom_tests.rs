@@ -23,7 +23,7 @@ fn loom_the_doorbell_never_lets_the_loop_sleep_on_queued_work() {
             // Shared::push_remote: publish the work; notify the reactor if told to.
             move || rang_parked.store(doorbell.ring(INJECTED).parked, SeqCst)
         });
-        // Scheduler::park: block only if no work was waiting.
+        // CurrentThread::park: block only if no work was waiting.
         let blocked = doorbell.park();
         waker.join().unwrap();
         assert!(

@@ -1,0 +1,69 @@
+//! What a loop tells about its tasks, for both flavours: a dump's line per task, the view of
+//! each task that `diagnose` checks, and what the loop does with the verdict.
+//!
+//! Every flavour keeps its live tasks in `task::owned::OwnedTasks`; walking them is the
+//! flavour's, reading one task is here, once.
+
+use crate::diagnose::{self, Reported, TaskView, Verdict};
+use crate::executor::poll::{notes, wait_word};
+use crate::observe::{self, Dump, TaskInfo, TaskNotes, TaskState};
+use crate::task::raw::Header;
+
+/// What a dump says of one task.
+pub(crate) fn task_info(task: &Header, observed: &observe::Shared) -> TaskInfo {
+    let state = task.state.load();
+    let notes = TaskNotes::of(notes(task)).read();
+    let idle = !state.is_running() && !state.is_scheduled();
+    TaskInfo {
+        id: task.id(),
+        name: observed.name_of(task.id()).map(|name| name.to_string()),
+        spawned_at: observed.site(task.meta.tag()),
+        state: if state.is_running() {
+            TaskState::Running
+        } else if state.is_scheduled() {
+            TaskState::Scheduled
+        } else {
+            TaskState::Idle
+        },
+        polls: notes.polls,
+        since_last_poll: (notes.polls > 0).then(|| observe::since_stamp(notes.stamp)),
+        last_woken_by: notes.last_woken_by,
+        waker_held: state.outside_refs() > 0,
+        worker: notes.worker,
+        waits_on: idle.then(|| diagnose::read(wait_word(task))).flatten(),
+        wait_cycle: Vec::new(),
+        waits_on_job: false,
+    }
+}
+
+/// One task as the verdict sees it.
+pub(crate) fn task_view(task: &Header) -> TaskView {
+    let state = task.state.load();
+    TaskView {
+        id: task.id(),
+        can_run: state.is_scheduled() || state.is_running(),
+        wakers_held: state.outside_refs(),
+        wait: wait_word(task).load(std::sync::atomic::Ordering::Relaxed),
+    }
+}
+
+/// Acts on what the check before blocking concluded: a deadlock panics with the dump (there
+/// is nothing left to wait for); a cycle is reported once on stderr, and again only after
+/// `progress` (the count of polls) has moved. `where_` says where the check looked.
+pub(crate) fn act_on(
+    verdict: Verdict,
+    reported: &Reported,
+    progress: u64,
+    where_: &str,
+    dump: impl FnOnce() -> Dump,
+) {
+    match verdict {
+        Verdict::Wait => {}
+        Verdict::Deadlock => panic!("{}\n{}", observe::deadlock_message(where_), dump()),
+        Verdict::Cycle => {
+            if reported.first_since(progress) {
+                eprintln!("{}", observe::cycle_report(&dump()));
+            }
+        }
+    }
+}
