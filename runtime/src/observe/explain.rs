@@ -20,7 +20,8 @@ pub(crate) fn task_label(id: TaskId, names: Names<'_>) -> String {
     }
 }
 
-fn who_label(who: Who, names: Names<'_>) -> String {
+/// How a line calls whoever holds the thread: a task's label, `block_on`, or `runtime`.
+pub(crate) fn who_label(who: Who, names: Names<'_>) -> String {
     match who {
         Who::Nobody => "runtime".to_string(),
         Who::Main => "block_on".to_string(),
