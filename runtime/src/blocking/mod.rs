@@ -36,7 +36,7 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -49,6 +49,7 @@ mod unfinished;
 use queue::{Pushed, Queue};
 use unfinished::Unfinished;
 
+use crate::loom::lock;
 use crate::observe::{self, human, JobRun, Observer, PollOutcome};
 pub use crate::observe::{Awaiter, JobInfo, JobState};
 use crate::task::raw::{self, RunOutcome, Schedule, TaskMeta, TaskRef};
@@ -149,11 +150,6 @@ pub(crate) struct PoolStats {
     pub(crate) queued: u64,
     pub(crate) run: u64,
     pub(crate) longest_wait: Duration,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Each update under these locks is one map or vector operation: poisoning is harmless.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl BlockingPool {
