@@ -9,8 +9,9 @@
 //! clock never jumps past a wake still on its way. A job cancelled before any thread took it
 //! (`Inner::cancel`) gets only the second: its closure never ran.
 //!
-//! What a pool thread knows of itself lives in thread-locals: its recorder, and whether the
-//! job it just ran called its closure (a job aborted before it started did not).
+//! What a pool thread knows of itself lives in one thread-local, `PoolThread`: its recorder,
+//! and whether the job it just ran called its closure (a job aborted before it started did
+//! not).
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -28,11 +29,42 @@ use crate::observe::{JobRun, Observer, PollOutcome};
 use crate::task::raw::{RunOutcome, TaskRef};
 use crate::task::TaskId;
 
-thread_local! {
+/// What a pool thread keeps for the jobs it runs. The pool's one thread-local: every other
+/// thread has it too, empty.
+struct PoolThread {
     /// The recorder of this pool thread, for the jobs it runs to journal their end.
-    static THREAD_OBSERVER: RefCell<Option<Observer>> = const { RefCell::new(None) };
+    observer: RefCell<Option<Observer>>,
     /// Whether the closure of the job this pool thread just ran was called (`job_ended`).
-    static CLOSURE_RAN: Cell<bool> = const { Cell::new(false) };
+    closure_ran: Cell<bool>,
+}
+
+thread_local! {
+    static POOL_THREAD: PoolThread = const {
+        PoolThread {
+            observer: RefCell::new(None),
+            closure_ran: Cell::new(false),
+        }
+    };
+}
+
+/// Makes `observer` this thread's recorder, or takes it away (`None`).
+fn set_observer(observer: Option<Observer>) {
+    POOL_THREAD.with(|thread| *thread.observer.borrow_mut() = observer);
+}
+
+/// Calls `f` with this thread's recorder, if it has one.
+fn with_observer<R>(f: impl FnOnce(Option<&Observer>) -> R) -> R {
+    POOL_THREAD.with(|thread| f(thread.observer.borrow().as_ref()))
+}
+
+/// Records whether the closure of the job being run was called.
+fn set_closure_ran(ran: bool) {
+    POOL_THREAD.with(|thread| thread.closure_ran.set(ran));
+}
+
+/// Whether the closure of the job this thread just ran was called.
+fn closure_ran() -> bool {
+    POOL_THREAD.with(|thread| thread.closure_ran.get())
 }
 
 impl Inner {
@@ -87,13 +119,13 @@ impl Inner {
     /// A pool thread: run jobs until the queue says to leave.
     fn work(self: &Arc<Inner>, index: u64) {
         let observer = Observer::new(&self.observe, &thread_label(index), false);
-        THREAD_OBSERVER.set(Some(observer));
+        set_observer(Some(observer));
         self.queue.arrived();
         while let Some((job, start)) = self.queue.next(self.config.keep_alive) {
             self.start_threads(start);
             self.run(job, index);
         }
-        THREAD_OBSERVER.set(None);
+        set_observer(None);
     }
 
     /// One job fewer is unfinished: lower the count, then say so.
@@ -109,9 +141,9 @@ impl Inner {
     /// its awaiter woken, so that whoever sees the result also sees the count and the slice.
     fn job_ended(&self, id: TaskId) {
         self.jobs_run.fetch_add(1, Relaxed);
-        CLOSURE_RAN.set(true);
-        THREAD_OBSERVER.with_borrow(|observer| {
-            let Some(observer) = observer.as_ref().filter(|o| o.journaling()) else {
+        set_closure_ran(true);
+        with_observer(|observer| {
+            let Some(observer) = observer.filter(|o| o.journaling()) else {
                 return;
             };
             let registry = lock(&self.registry);
@@ -150,9 +182,9 @@ impl Inner {
         let queued_for = started.saturating_duration_since(queued_at);
         let nanos = queued_for.as_nanos().min(u128::from(u64::MAX)) as u64;
         self.longest_wait.fetch_max(nanos, Relaxed);
-        CLOSURE_RAN.set(false);
+        set_closure_ran(false);
         let outcome = job.run();
-        let ran = CLOSURE_RAN.get();
+        let ran = closure_ran();
         match outcome {
             // The job journaled its run itself (`job_ended`), before its awaiter was woken.
             RunOutcome::Finished(_) => {}
@@ -174,7 +206,7 @@ impl Inner {
         if !ran {
             // Aborted before it ran: its closure never ran. Its handle may already have said
             // "cancelled": this slice comes after.
-            THREAD_OBSERVER.with_borrow(|observer| {
+            with_observer(|observer| {
                 if let Some(observer) = observer {
                     observer.job_ran(JobRun {
                         id,
