@@ -49,6 +49,24 @@ impl<T> UnsafeCell<T> {
     }
 }
 
+/// Locks a std `Mutex`, ignoring poisoning: the data of a poisoned lock is taken as it is.
+///
+/// std poisons a lock whose holder panicked, in case the panic left its data half updated.
+/// nbio's std locks guard lists, maps and queues, and each critical section is a single
+/// operation on one of them (a push, a pop, an insert, a removal, a field set), which a panic
+/// cannot leave half done: the data behind a poisoned lock is whole. Refusing it would only
+/// turn one panic, already reported by the thread it happened on, into a panic in every thread
+/// that takes the lock after it.
+///
+/// It takes std's `Mutex` in both configurations, also under `--cfg nbio_loom`, where this
+/// module's [`Mutex`] is loom's: a lock that a loom model checks is locked where it is used
+/// (the blocking pool's queue, `blocking/queue.rs`).
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 use std::panic::{self, AssertUnwindSafe};
 use std::task::Waker;
 

@@ -159,7 +159,7 @@ pub(crate) fn receive_vectored(
     socket: impl AsFd,
     bufs: &mut [IoSliceMut<'_>],
 ) -> io::Result<Received> {
-    let count = bufs.len().min(super::stream::IOV_MAX);
+    let count = bufs.len().min(super::IOV_MAX);
     let bufs = &mut bufs[..count];
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {

@@ -47,6 +47,16 @@ macro_rules! impl_as_fd {
     )*};
 }
 
+/// The most buffers one `readv`/`recvmsg`/`sendmsg` takes (Linux's and the BSDs' `IOV_MAX`);
+/// more fail with `EMSGSIZE`/`EINVAL`. A vectored call hands the kernel the first `IOV_MAX`
+/// buffers and reports how much of them it took, as std's `write_vectored` does.
+///
+/// It is the kernel's limit, not a stream's, and two files cut their buffer lists at it:
+/// `stream.rs` its writes and Unix reads, `inq.rs` its TCP reads. So it lives here, in the
+/// module both belong to, and the two depend on each other one way only: `stream.rs` reads
+/// through `inq.rs`, and `inq.rs` knows nothing of streams.
+const IOV_MAX: usize = 1024;
+
 mod accept;
 mod inq;
 mod lookup;

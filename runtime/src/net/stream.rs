@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 
 use super::inq::{self, Received};
 use super::registered::Registered;
+use super::IOV_MAX;
 use crate::reactor::Direction;
 
 /// The non-blocking syscalls a stream socket offers to the shared code below.
@@ -26,11 +27,6 @@ pub(crate) trait StreamIo: AsFd {
     fn write_vectored_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
     fn shutdown_now(&self, how: Shutdown) -> io::Result<()>;
 }
-
-/// The most buffers one `readv`/`sendmsg` takes (Linux's and the BSDs' `IOV_MAX`); more fail
-/// with `EMSGSIZE`/`EINVAL`. A vectored call hands the kernel the first `IOV_MAX` buffers and
-/// reports how much of them it took, as std's `write_vectored` does.
-pub(crate) const IOV_MAX: usize = 1024;
 
 /// The writes and the shutdown, the same for both stream types.
 macro_rules! stream_writes {
