@@ -95,11 +95,3 @@ fn report_waker_panic() {
     );
 }
 
-/// Locks a std mutex, ignoring poisoning: every critical section nbio runs under a std lock is
-/// one queue, list or map operation that a panic cannot leave half done, so a lock a panicking
-/// thread held still guards consistent data.
-pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
