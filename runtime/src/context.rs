@@ -11,7 +11,7 @@
 //! - [`reactor`]: the reactor to register with, and [`now`]: its clock;
 //! - [`spend_budget`]: whether the task being polled may complete one more socket operation in
 //!   this poll (see `Budget`);
-//! - [`record_wait`]: a note for the journal;
+//! - [`record_stall`]: a note for the journal;
 //! - [`waiting_on`]: what the polled task waits on, for dumps and the deadlock report;
 //! - [`current_task`]: which task is being polled, for the sync primitives to record who
 //!   waits on them and who holds them;
@@ -29,7 +29,7 @@ use crate::blocking::BlockingPool;
 use crate::task::{JoinHandle, TaskKey};
 
 pub(crate) use crate::diagnose::WaitOn;
-use crate::observe::{Observer, WaitReason};
+use crate::observe::{Observer, StallReason};
 use crate::reactor::{Direction, Reactor};
 
 /// How many socket operations one poll of a task may complete without waiting before it must
@@ -143,13 +143,13 @@ pub(crate) fn spend_budget() -> bool {
     })
 }
 
-/// Tells the journal of the running runtime that the task it is polling must wait for
-/// readiness on `fd` (it got `WouldBlock`, or made a short write), with `remaining` bytes still
-/// to go when the caller knows.
-pub(crate) fn record_wait(fd: RawFd, dir: Direction, remaining: Option<usize>, why: WaitReason) {
+/// Tells the journal of the running runtime that an operation of the task it is polling stalled:
+/// it must wait for readiness on `fd` (it got `WouldBlock`, or made a short write), with
+/// `remaining` bytes still to go when the caller knows.
+pub(crate) fn record_stall(fd: RawFd, dir: Direction, remaining: Option<usize>, why: StallReason) {
     with(|entered| {
         if let Some(entered) = entered {
-            entered.observer.waiting(fd, dir, remaining, why);
+            entered.observer.stalled(fd, dir, remaining, why);
         }
     });
 }

@@ -94,4 +94,3 @@ fn report_waker_panic() {
          hand-written one); the panic was caught and that wake is lost, the runtime goes on"
     );
 }
-

@@ -111,7 +111,7 @@ struct Inner {
     /// The runtime's task ids: a job's id is a task id.
     ids: Arc<TaskIds>,
     /// The runtime's observer, which each pool thread records into with a track of its own.
-    observe: Arc<observe::Shared>,
+    observe: Arc<observe::RuntimeRecorder>,
     /// Threads ever started: the next thread is "blocking N+1".
     started_threads: AtomicU64,
     /// The pool's threads, to join at shutdown. Finished ones are dropped when a new one
@@ -145,7 +145,7 @@ impl BlockingPool {
     pub(crate) fn new(
         config: PoolConfig,
         ids: Arc<TaskIds>,
-        observe: Arc<observe::Shared>,
+        observe: Arc<observe::RuntimeRecorder>,
     ) -> BlockingPool {
         BlockingPool {
             inner: Arc::new(Inner {

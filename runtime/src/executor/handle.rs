@@ -31,11 +31,11 @@ use crate::task::JoinHandle;
 /// ```
 #[derive(Clone)]
 pub struct Handle {
-    inner: Inner,
+    inner: Flavor,
 }
 
 #[derive(Clone)]
-enum Inner {
+enum Flavor {
     CurrentThread(Arc<current_thread::Remote>),
     MultiThread(Arc<multi_thread::Shared>),
 }
@@ -43,13 +43,13 @@ enum Inner {
 impl Handle {
     pub(crate) fn current_thread(shared: &Arc<current_thread::Remote>) -> Handle {
         Handle {
-            inner: Inner::CurrentThread(Arc::clone(shared)),
+            inner: Flavor::CurrentThread(Arc::clone(shared)),
         }
     }
 
     pub(crate) fn multi_thread(shared: &Arc<multi_thread::Shared>) -> Handle {
         Handle {
-            inner: Inner::MultiThread(Arc::clone(shared)),
+            inner: Flavor::MultiThread(Arc::clone(shared)),
         }
     }
 
@@ -87,14 +87,16 @@ impl Handle {
     {
         let location = Location::caller();
         match &self.inner {
-            Inner::CurrentThread(shared) => current::with_current_thread(|current| match current {
-                // On the runtime's own thread: the ordinary spawn.
-                Some(scheduler) if Arc::ptr_eq(&scheduler.remote, shared) => {
-                    scheduler.spawn(future, None, location)
-                }
-                _ => shared.spawn_from_elsewhere(future, None, location),
-            }),
-            Inner::MultiThread(shared) => with_observer_of(shared, |observer| {
+            Flavor::CurrentThread(shared) => {
+                current::with_current_thread(|current| match current {
+                    // On the runtime's own thread: the ordinary spawn.
+                    Some(scheduler) if Arc::ptr_eq(&scheduler.remote, shared) => {
+                        scheduler.spawn(future, None, location)
+                    }
+                    _ => shared.spawn_from_elsewhere(future, None, location),
+                })
+            }
+            Flavor::MultiThread(shared) => with_observer_of(shared, |observer| {
                 shared.spawn(future, None, location, observer)
             }),
         }
@@ -120,7 +122,7 @@ impl Handle {
     {
         let location = Location::caller();
         match &self.inner {
-            Inner::CurrentThread(shared) => {
+            Flavor::CurrentThread(shared) => {
                 current::with_current_thread(|current| match current {
                     // On the runtime's own thread the spawn goes into its journal.
                     Some(scheduler) if Arc::ptr_eq(&scheduler.remote, shared) => shared
@@ -129,7 +131,7 @@ impl Handle {
                     _ => shared.blocking.spawn(f, location, None),
                 })
             }
-            Inner::MultiThread(shared) => with_observer_of(shared, |observer| {
+            Flavor::MultiThread(shared) => with_observer_of(shared, |observer| {
                 shared.blocking.spawn(f, location, observer)
             }),
         }
@@ -159,8 +161,8 @@ fn with_observer_of<R>(
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let flavor = match self.inner {
-            Inner::CurrentThread(_) => "current_thread",
-            Inner::MultiThread(_) => "multi_thread",
+            Flavor::CurrentThread(_) => "current_thread",
+            Flavor::MultiThread(_) => "multi_thread",
         };
         f.debug_struct("Handle").field("flavor", &flavor).finish()
     }

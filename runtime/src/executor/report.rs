@@ -10,7 +10,7 @@ use crate::observe::{self, Dump, TaskInfo, TaskNotes, TaskState};
 use crate::task::raw::Header;
 
 /// What a dump says of one task.
-pub(crate) fn task_info(task: &Header, observed: &observe::Shared) -> TaskInfo {
+pub(crate) fn task_info(task: &Header, observed: &observe::RuntimeRecorder) -> TaskInfo {
     let state = task.state.load();
     let notes = TaskNotes::of(notes(task)).read();
     let idle = !state.is_running() && !state.is_scheduled();

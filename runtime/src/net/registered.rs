@@ -19,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll, Waker};
 
 use crate::context;
-use crate::observe::WaitReason;
+use crate::observe::StallReason;
 use crate::reactor::{Direction, Reactor, Readiness, Source};
 
 /// A non-blocking socket and, once it had to wait, its reactor registration.
@@ -119,8 +119,8 @@ impl<T: AsFd> Registered<T> {
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                 if let Ok(registration) = self.registration() {
                     registration.reactor.count_wait(false);
-                    let why = WaitReason::WouldBlock;
-                    context::record_wait(registration.source.fd, dir, remaining, why);
+                    let why = StallReason::WouldBlock;
+                    context::record_stall(registration.source.fd, dir, remaining, why);
                     registration.source.clear_ready(dir, seen);
                 }
                 Err(err)
@@ -145,9 +145,9 @@ impl<T: AsFd> Registered<T> {
                 registration.reactor.count_wait(true);
                 let (fd, why) = (
                     registration.source.fd,
-                    WaitReason::ShortWrite { took: written },
+                    StallReason::ShortWrite { took: written },
                 );
-                context::record_wait(fd, Direction::Write, Some(offered - written), why);
+                context::record_stall(fd, Direction::Write, Some(offered - written), why);
                 registration.source.clear_ready(Direction::Write, seen);
             }
         }

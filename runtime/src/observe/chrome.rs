@@ -22,7 +22,7 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::event::{Cause, Event, PollOutcome, Record, WaitReason, Who};
+use super::event::{Cause, Event, PollOutcome, Record, StallReason, Who};
 use super::explain::{who_label, Names};
 use crate::diagnose::kind_of;
 use crate::reactor::Direction;
@@ -164,7 +164,7 @@ impl<'a> Trace<'a> {
             Event::RemoteWakes { took, tasks } => self.remote_wakes(span(took), *tasks),
             Event::Wake { task, cause } => self.wake(at, *task, *cause),
             Event::Spawn { task, by, .. } => self.spawn(at, *task, *by),
-            Event::Wait {
+            Event::Stall {
                 who,
                 fd,
                 dir,
@@ -289,11 +289,11 @@ impl<'a> Trace<'a> {
         fd: RawFd,
         dir: Direction,
         remaining: Option<usize>,
-        why: WaitReason,
+        why: StallReason,
     ) {
         let (name, took) = match why {
-            WaitReason::WouldBlock => ("WouldBlock", "null".to_string()),
-            WaitReason::ShortWrite { took } => ("short write", took.to_string()),
+            StallReason::WouldBlock => ("WouldBlock", "null".to_string()),
+            StallReason::ShortWrite { took } => ("short write", took.to_string()),
         };
         let remaining = remaining.map_or("null".to_string(), |n| n.to_string());
         let dir = match dir {

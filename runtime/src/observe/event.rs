@@ -112,7 +112,7 @@ impl PollOutcome {
 
 /// Why an operation waits for readiness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum WaitReason {
+pub(crate) enum StallReason {
     /// The syscall failed with `WouldBlock` (`EAGAIN`).
     WouldBlock,
     /// A write took `took` bytes, less than it was offered: the kernel's buffer is full, and
@@ -144,7 +144,7 @@ pub(crate) enum Event {
         who: Who,
         took: Duration,
         outcome: PollOutcome,
-        /// What a `Pending` poll said it waits on (the wait word, `waits.rs`); 0 if nothing.
+        /// What a `Pending` poll said it waits on (the wait word, `diagnose::WaitOn`); 0 if nothing.
         waits: u64,
     },
     Wake {
@@ -162,14 +162,15 @@ pub(crate) enum Event {
         took: Duration,
         tasks: usize,
     },
-    /// The polled task's operation must wait for readiness on `fd`, with `remaining` bytes
-    /// still to go when it knows.
-    Wait {
+    /// The polled task's socket operation stalled: it must wait for readiness on `fd`, with
+    /// `remaining` bytes still to go when it knows. (The journal says "stall" so that "wait"
+    /// keeps one meaning in the code: what a `Pending` says it waits on, the wait graph's.)
+    Stall {
         who: Who,
         fd: RawFd,
         dir: Direction,
         remaining: Option<usize>,
-        why: WaitReason,
+        why: StallReason,
     },
     SlowPoll {
         who: Who,

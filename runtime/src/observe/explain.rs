@@ -7,7 +7,7 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::event::{Cause, Event, PollOutcome, Record, WaitReason, Who};
+use super::event::{Cause, Event, PollOutcome, Record, StallReason, Who};
 use crate::reactor::Direction;
 use crate::task::TaskId;
 
@@ -95,7 +95,7 @@ pub(crate) fn line(record: &Record, names: Names<'_>) -> Option<String> {
             blocking,
         } => reactor_wait(&mut out, *took, *events, *blocking),
         Event::RemoteWakes { tasks, .. } => remote_wakes(&mut out, *tasks),
-        Event::Wait {
+        Event::Stall {
             who,
             fd,
             dir,
@@ -208,21 +208,21 @@ fn wait(
     fd: RawFd,
     dir: Direction,
     remaining: Option<usize>,
-    why: WaitReason,
+    why: StallReason,
     names: Names<'_>,
 ) -> fmt::Result {
     let who = who_label(who, names);
     let dir = direction_word(dir);
     match (why, remaining) {
-        (WaitReason::WouldBlock, Some(bytes)) => write!(
+        (StallReason::WouldBlock, Some(bytes)) => write!(
             out,
             "{who}: WouldBlock with {} bytes remaining, waiting for {dir} on fd {fd}",
             thousands(bytes as u64),
         ),
-        (WaitReason::WouldBlock, None) => {
+        (StallReason::WouldBlock, None) => {
             write!(out, "{who}: WouldBlock, waiting for {dir} on fd {fd}")
         }
-        (WaitReason::ShortWrite { took }, remaining) => write!(
+        (StallReason::ShortWrite { took }, remaining) => write!(
             out,
             "{who}: short write, the kernel took {} bytes with {} bytes remaining: its \
              buffer is full, waiting for {dir} on fd {fd} (no EAGAIN needed)",

@@ -18,11 +18,9 @@
 //!
 //! Each thread that polls tasks records into its own [`Observer`] (`thread_recorder.rs`); what
 //! the threads of one runtime share (names, spawn sites, the watchdog, the longest poll) is in
-//! [`Shared`] (`runtime_recorder.rs`), made from the [`ObserveConfig`] the runtime was built
+//! [`RuntimeRecorder`] (`runtime_recorder.rs`), made from the [`ObserveConfig`] the runtime was built
 //! with (`config.rs`). Nothing depends on any of it for its logic, and it depends only on plain
 //! types: task ids and directions.
-
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 mod chrome;
 mod clock;
@@ -46,14 +44,11 @@ mod watchdog;
 
 pub(crate) use config::ObserveConfig;
 pub use dump::{Awaiter, Dump, JobInfo, JobState, TaskInfo, TaskState};
-pub(crate) use event::{Cause, PollOutcome, TaskNotes, WaitReason, Who};
+pub(crate) use event::{Cause, PollOutcome, StallReason, TaskNotes, Who};
 pub(crate) use explain::human;
-pub(crate) use runtime_recorder::Shared;
+pub(crate) use runtime_recorder::RuntimeRecorder;
 pub use stats::{Stats, WorkerStats};
 pub(crate) use stuck::{cycle_report, deadlock_message};
 pub(crate) use thread_recorder::{since_stamp, JobRun, Observer};
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Each update under these locks is a single map or ring operation: poisoning is harmless.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
+use crate::loom::lock;

@@ -1,7 +1,7 @@
 //! The journal as a list of decisions, for comparing two runs: what was spawned, polled, woken
 //! and stolen, in order, without the times (which never repeat).
 
-use super::event::{Cause, Event, Record, WaitReason, Who};
+use super::event::{Cause, Event, Record, StallReason, Who};
 
 fn who(who: Who) -> String {
     match who {
@@ -34,12 +34,12 @@ pub(crate) fn decision(record: &Record) -> Option<String> {
             };
             format!("task {task} woken by {by}")
         }
-        Event::Wait {
+        Event::Stall {
             who: w, dir, why, ..
         } => {
             let why = match why {
-                WaitReason::WouldBlock => "WouldBlock",
-                WaitReason::ShortWrite { .. } => "a short write",
+                StallReason::WouldBlock => "WouldBlock",
+                StallReason::ShortWrite { .. } => "a short write",
             };
             format!("{} waits for {dir:?} after {why}", who(*w))
         }

@@ -23,7 +23,7 @@ use super::{chrome, explain, lock, replay, ObserveConfig};
 use crate::task::TaskId;
 
 /// What the threads of one runtime record into together.
-pub(crate) struct Shared {
+pub(crate) struct RuntimeRecorder {
     /// When the runtime was built; journal times count from here.
     pub(super) epoch: Instant,
     pub(super) slow_threshold: Option<Duration>,
@@ -47,11 +47,11 @@ pub(crate) struct Shared {
     trace_path: Option<PathBuf>,
 }
 
-impl Shared {
+impl RuntimeRecorder {
     /// The shared part of a runtime's observer. A task records its spawn site as an index
     /// below `max_sites`; `max_sites` itself means "not recorded".
-    pub(crate) fn new(config: &ObserveConfig, max_sites: u32) -> Arc<Shared> {
-        Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
+    pub(crate) fn new(config: &ObserveConfig, max_sites: u32) -> Arc<RuntimeRecorder> {
+        Arc::new_cyclic(|weak: &std::sync::Weak<RuntimeRecorder>| {
             let watchdog = config.slow_poll_threshold.map(|threshold| {
                 let weak = weak.clone();
                 Watchdog::new(
@@ -65,7 +65,7 @@ impl Shared {
                     }),
                 )
             });
-            Shared {
+            RuntimeRecorder {
                 epoch: Instant::now(),
                 slow_threshold: config.slow_poll_threshold,
                 names: Mutex::default(),

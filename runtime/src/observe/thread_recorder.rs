@@ -15,18 +15,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::event::{
-    Cause, Event, PollOutcome, Record, TaskNotes, WaitReason, Who, STAMP_UNIT_SHIFT,
+    Cause, Event, PollOutcome, Record, StallReason, TaskNotes, Who, STAMP_UNIT_SHIFT,
 };
 use super::sites::Sites;
 use super::slow::{self, RateLimit, SlowPoll};
 use super::watchdog::Lane;
-use super::{clock, lock, Shared};
+use super::{clock, lock, RuntimeRecorder};
 use crate::reactor::Direction;
 use crate::task::TaskId;
 
 /// The recorder of one thread that polls tasks (or runs blocking jobs).
 pub(crate) struct Observer {
-    shared: Arc<Shared>,
+    shared: Arc<RuntimeRecorder>,
     /// This thread's track in the journal.
     track: u32,
     /// What the watchdog sees of this thread; `None` when the warning is off.
@@ -68,14 +68,14 @@ impl Observer {
     /// The recorder of a thread of the runtime that `shared` observes; `thread` is how reports
     /// and traces name that thread. The watchdog watches it if `watched`: a thread that polls
     /// tasks, not one whose work may block by design (a blocking pool's).
-    pub(crate) fn new(shared: &Arc<Shared>, thread: &str, watched: bool) -> Observer {
+    pub(crate) fn new(shared: &Arc<RuntimeRecorder>, thread: &str, watched: bool) -> Observer {
         Observer::for_worker(shared, thread, watched, None)
     }
 
     /// As `new`, for worker `worker` of a multi-thread runtime: task notes remember which
     /// worker polled them.
     pub(crate) fn for_worker(
-        shared: &Arc<Shared>,
+        shared: &Arc<RuntimeRecorder>,
         thread: &str,
         watched: bool,
         worker: Option<usize>,
@@ -109,7 +109,7 @@ impl Observer {
     }
 
     /// The part this thread shares with the runtime's other threads.
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<RuntimeRecorder> {
         &self.shared
     }
 
@@ -386,18 +386,18 @@ impl Observer {
     }
 
     /// The polled task's operation on `fd` must wait for readiness, for `why`.
-    pub(crate) fn waiting(
+    pub(crate) fn stalled(
         &self,
         fd: RawFd,
         dir: Direction,
         remaining: Option<usize>,
-        why: WaitReason,
+        why: StallReason,
     ) {
         if self.journaling() {
             let who = self.current.get();
             self.record(
                 Instant::now(),
-                Event::Wait {
+                Event::Stall {
                     who,
                     fd,
                     dir,

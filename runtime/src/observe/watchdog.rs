@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::loom;
+use crate::loom::{self, lock};
 
 /// The shortest sampling period: a threshold below 4 ms is sampled every millisecond.
 const MIN_PERIOD: Duration = Duration::from_millis(1);
@@ -375,12 +375,6 @@ impl Sleep {
         self.state.fetch_and(!SLEEPING, AcqRel);
         self.wakeup.notify_all();
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Every update under these locks is a single assignment or push: a panic cannot leave them
-    // half done, so a poisoned lock is simply taken over.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn loom_lock<T>(mutex: &loom::Mutex<T>) -> loom::MutexGuard<'_, T> {

@@ -99,7 +99,7 @@ fn build_remote(config: &Config) -> io::Result<(Arc<Remote>, Observer)> {
         observe_config.slow_poll_threshold = None;
     }
     let ids = Arc::new(TaskIds::new());
-    let observed = observe::Shared::new(&observe_config, TaskMeta::TAG_MAX);
+    let observed = observe::RuntimeRecorder::new(&observe_config, TaskMeta::TAG_MAX);
     let blocking = BlockingPool::new(config.blocking, Arc::clone(&ids), Arc::clone(&observed));
     let remote = Arc::new(Remote {
         inject: Inject::new(),

@@ -55,7 +55,7 @@ pub(crate) struct Remote {
     /// The reactor, shared with sockets and timers.
     pub(crate) reactor: Arc<Reactor>,
     /// What the runtime's threads record into (for spawns from other threads).
-    pub(super) observed: Arc<observe::Shared>,
+    pub(super) observed: Arc<observe::RuntimeRecorder>,
     /// Wakes of tasks that came from other threads.
     pub(super) remote_wakes: AtomicU64,
     /// Wakes of the `block_on` future: all of them, and those from other threads.

@@ -80,7 +80,7 @@ pub(crate) struct Shared {
     /// Wakes of the `block_on` future, all and from other threads.
     pub(crate) main_wakes: AtomicU64,
     pub(crate) main_remote_wakes: AtomicU64,
-    pub(crate) observe: Arc<observe::Shared>,
+    pub(crate) observe: Arc<observe::RuntimeRecorder>,
     pub(crate) event_interval: u32,
     /// The seed of the workers' own choices (whom to steal from first), if any.
     pub(crate) seed: Option<u64>,
@@ -283,7 +283,7 @@ impl MultiThread {
     /// Builds the runtime and starts its `workers` threads.
     pub(crate) fn new(config: &Config, workers: usize) -> io::Result<MultiThread> {
         let ids = Arc::new(TaskIds::new());
-        let observed = observe::Shared::new(&config.observe, TaskMeta::TAG_MAX);
+        let observed = observe::RuntimeRecorder::new(&config.observe, TaskMeta::TAG_MAX);
         observed.set_many_threads();
         let reactor = Arc::new(Reactor::new()?);
         let runtime = ids.runtime();
