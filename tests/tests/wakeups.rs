@@ -112,7 +112,8 @@ struct ParkRace {
 /// The `block_on` future waits; another thread wakes it *by value*, a swept delay after the
 /// future returned `Pending`, so that across the rounds the wake lands at every point of the
 /// runtime's way into the reactor. The wake is a real one: reporting "deadlock: nothing can
-/// ever wake it" (the check in `Scheduler::park`) for it is wrong.
+/// ever wake it" (the check `CurrentThread::park` makes before it blocks, `check_before_block`,
+/// which asks `diagnose::verdict`) for it is wrong.
 #[test]
 fn a_wake_by_value_racing_the_park_is_not_reported_as_a_deadlock() {
     const RACE_ROUNDS: u64 = 100_000;

@@ -136,7 +136,9 @@ where
                     .shared
                     .spawn(future, name, location, Some(worker.observer()))
             }
-            Current::BlockOn(block_on) => block_on.spawn(future, name, location),
+            Current::BlockOn(block_on) => {
+                (block_on.shared()).spawn(future, name, location, Some(block_on.observer()))
+            }
         },
     )
 }
@@ -228,7 +230,7 @@ pub fn stats() -> Stats {
         |current| match current {
             Current::Thread(scheduler) => scheduler.stats(),
             Current::Worker(worker) => worker.shared.stats(),
-            Current::BlockOn(block_on) => block_on.stats(),
+            Current::BlockOn(block_on) => block_on.shared().stats(),
         },
     )
 }
@@ -245,7 +247,7 @@ pub fn dump() -> Dump {
         |current| match current {
             Current::Thread(scheduler) => scheduler.dump(),
             Current::Worker(worker) => worker.shared.dump(),
-            Current::BlockOn(block_on) => block_on.dump(),
+            Current::BlockOn(block_on) => block_on.shared().dump(),
         },
     )
 }

@@ -1,12 +1,17 @@
-//! What a loop tells about its tasks, for both flavours: a dump's line per task, the view of
-//! each task that `diagnose` checks, and what the loop does with the verdict.
+//! What a loop tells about its tasks, for both flavours: a dump's line per task, the counters
+//! every flavour shares, the view of each task that `diagnose` checks, and what the loop does
+//! with the verdict.
 //!
 //! Every flavour keeps its live tasks in `task::owned::OwnedTasks`; walking them is the
 //! flavour's, reading one task is here, once.
 
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::blocking::BlockingPool;
 use crate::diagnose::{self, Reported, TaskView, Verdict};
 use crate::executor::poll::{notes, wait_word};
-use crate::observe::{self, Dump, TaskInfo, TaskNotes, TaskState};
+use crate::observe::{self, Dump, RuntimeRecorder, Stats, TaskInfo, TaskNotes, TaskState};
+use crate::reactor::Reactor;
 use crate::task::raw::Header;
 
 /// What a dump says of one task.
@@ -36,6 +41,34 @@ pub(crate) fn task_info(task: &Header, observed: &observe::RuntimeRecorder) -> T
     }
 }
 
+/// The counters of `reactor`, `blocking` and `observed`, which every flavour has alike; the
+/// flavour fills in its tasks, polls and wakes.
+pub(crate) fn shared_stats(
+    reactor: &Reactor,
+    blocking: &BlockingPool,
+    observed: &RuntimeRecorder,
+) -> Stats {
+    let counters = &reactor.counters;
+    let pool = blocking.stats();
+    Stats {
+        reactor_waits: counters.waits.load(Relaxed),
+        io_events: counters.io_events.load(Relaxed),
+        would_block: counters.would_block.load(Relaxed),
+        short_writes: counters.short_writes.load(Relaxed),
+        io_waiters: reactor.waiters() as u64,
+        timers_fired: counters.timers_fired.load(Relaxed),
+        timers_pending: reactor.pending_timers() as u64,
+        longest_poll: observed.longest_poll(),
+        poll_sample_period: observed.poll_sample_period(),
+        blocking_threads: pool.threads,
+        blocking_jobs_running: pool.running,
+        blocking_jobs_queued: pool.queued,
+        blocking_jobs_run: pool.run,
+        blocking_longest_queue_wait: pool.longest_wait,
+        ..Stats::default()
+    }
+}
+
 /// One task as the verdict sees it.
 pub(crate) fn task_view(task: &Header) -> TaskView {
     let state = task.state.load();
@@ -43,7 +76,7 @@ pub(crate) fn task_view(task: &Header) -> TaskView {
         id: task.id(),
         can_run: state.is_scheduled() || state.is_running(),
         wakers_held: state.outside_refs(),
-        wait: wait_word(task).load(std::sync::atomic::Ordering::Relaxed),
+        wait: wait_word(task).load(Relaxed),
     }
 }
 

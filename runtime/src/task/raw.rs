@@ -572,7 +572,7 @@ mod tests {
     /// per idle task.
     #[test]
     #[cfg(not(nbio_loom))] // loom's atomics are bigger
-    fn a_small_task_fits_in_72_bytes() {
+    fn a_small_task_fits_in_80_bytes() {
         type Idle = std::future::Pending<()>;
         assert_eq!(std::mem::size_of::<RawTask<Idle, Arc<Nowhere>>>(), 80);
     }

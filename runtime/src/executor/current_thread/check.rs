@@ -184,10 +184,8 @@ impl CurrentThread {
     /// Counters of this runtime, as they are now.
     pub(crate) fn stats(&self) -> Stats {
         let remote = &self.remote;
-        let reactor = &remote.reactor.counters;
         let remote_wakes = remote.remote_wakes.load(Relaxed);
         let main_wakes = remote.main_wakes.load(Relaxed);
-        let pool = remote.blocking.stats();
         let counters = &self.counters;
         Stats {
             tasks_spawned: counters.spawned.get() + remote.spawned_elsewhere.load(Relaxed),
@@ -197,21 +195,7 @@ impl CurrentThread {
             wakes: counters.local_wakes.get() + remote_wakes + main_wakes,
             remote_wakes: remote_wakes + remote.main_remote_wakes.load(Relaxed),
             block_on_wakes: main_wakes,
-            reactor_waits: reactor.waits.load(Relaxed),
-            io_events: reactor.io_events.load(Relaxed),
-            would_block: reactor.would_block.load(Relaxed),
-            short_writes: reactor.short_writes.load(Relaxed),
-            io_waiters: remote.reactor.waiters() as u64,
-            timers_fired: reactor.timers_fired.load(Relaxed),
-            timers_pending: remote.reactor.pending_timers() as u64,
-            longest_poll: self.observer.shared().longest_poll(),
-            poll_sample_period: self.observer.shared().poll_sample_period(),
-            workers: Vec::new(),
-            blocking_threads: pool.threads,
-            blocking_jobs_running: pool.running,
-            blocking_jobs_queued: pool.queued,
-            blocking_jobs_run: pool.run,
-            blocking_longest_queue_wait: pool.longest_wait,
+            ..report::shared_stats(&remote.reactor, &remote.blocking, self.observer.shared())
         }
     }
 }

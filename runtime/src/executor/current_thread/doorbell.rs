@@ -13,7 +13,7 @@ use crate::loom::AtomicUsize;
 
 /// The loop is blocked in the reactor, or about to be.
 const PARKED: usize = 1;
-/// Tasks woken from other threads wait in the injector.
+/// Tasks woken (or spawned) by other threads wait in the injection queue.
 pub(crate) const INJECTED: usize = 1 << 1;
 /// The future passed to `block_on` was woken.
 pub(crate) const MAIN_WOKEN: usize = 1 << 2;

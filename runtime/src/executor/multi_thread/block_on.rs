@@ -138,29 +138,6 @@ impl BlockOn {
         Arc::clone(&self.parker)
     }
 
-    /// Spawns a `Send` task from this thread (for the workers).
-    pub(crate) fn spawn<F>(
-        &self,
-        future: F,
-        name: Option<Arc<str>>,
-        location: &'static Location<'static>,
-    ) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.shared
-            .spawn(future, name, location, Some(&self.observer))
-    }
-
-    pub(crate) fn stats(&self) -> crate::observe::Stats {
-        self.shared.stats()
-    }
-
-    pub(crate) fn dump(&self) -> crate::observe::Dump {
-        self.shared.dump()
-    }
-
     /// Spawns a task pinned to this thread.
     pub(crate) fn spawn_local<F>(
         &self,

@@ -5,7 +5,8 @@
 //!
 //! - each worker has its own run queue (`queue.rs`), which idle workers steal half of, so that a
 //!   worker stuck in a long poll does not hold up the tasks queued behind it;
-//! - one shared injection queue (`inject.rs`) for tasks that come from outside the workers;
+//! - one shared injection queue (`executor/inject.rs`, the type the current-thread loop uses
+//!   too) for tasks that come from outside the workers;
 //! - a handshake that wakes a sleeping worker only when there is work it could take, and never
 //!   misses one on its way to sleep (`idle.rs`);
 //! - one reactor for the whole runtime, driven by whichever worker goes to sleep first: it waits
@@ -439,7 +440,6 @@ impl Shared {
 
     /// Counters, summed over the threads.
     pub(crate) fn stats(&self) -> Stats {
-        let reactor = &self.reactor.counters;
         let workers: Vec<WorkerStats> = self
             .workers
             .iter()
@@ -465,7 +465,6 @@ impl Shared {
         let main = self.main_wakes.load(Relaxed);
         let main_remote = self.main_remote_wakes.load(Relaxed);
         let local: u64 = workers.iter().map(|w| w.wakes).sum::<u64>() + pinned_wakes;
-        let pool = self.blocking.stats();
         Stats {
             tasks_spawned: self.spawned.load(Relaxed),
             tasks_completed: self.completed.load(Relaxed),
@@ -474,21 +473,8 @@ impl Shared {
             wakes: local + remote + main,
             remote_wakes: remote + main_remote,
             block_on_wakes: main,
-            reactor_waits: reactor.waits.load(Relaxed),
-            io_events: reactor.io_events.load(Relaxed),
-            would_block: reactor.would_block.load(Relaxed),
-            short_writes: reactor.short_writes.load(Relaxed),
-            io_waiters: self.reactor.waiters() as u64,
-            timers_fired: reactor.timers_fired.load(Relaxed),
-            timers_pending: self.reactor.pending_timers() as u64,
-            longest_poll: self.observe.longest_poll(),
-            poll_sample_period: self.observe.poll_sample_period(),
-            blocking_threads: pool.threads,
-            blocking_jobs_running: pool.running,
-            blocking_jobs_queued: pool.queued,
-            blocking_jobs_run: pool.run,
-            blocking_longest_queue_wait: pool.longest_wait,
             workers,
+            ..report::shared_stats(&self.reactor, &self.blocking, &self.observe)
         }
     }
 
