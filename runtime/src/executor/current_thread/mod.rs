@@ -200,6 +200,8 @@ impl CurrentThread {
         if self.check_before_park() {
             return; // a virtual clock moved and made a task runnable
         }
+        // From here on a wake from another thread notifies the reactor, so the loop may block
+        // in it; unless such a wake already came, and then it only looks.
         let doorbell: &Doorbell = &self.remote.doorbell;
         let may_block = doorbell.park();
         if may_block {
