@@ -26,7 +26,7 @@ use std::task::{Context, Poll, Waker};
 use crate::context;
 use crate::observe::{Cause, Observer, PollOutcome, TaskNotes, Who};
 use crate::task::polled;
-use crate::task::raw::{Header, RunOutcome, TaskRef};
+use crate::task::raw::{FinishedTask, Header, RunOutcome, TaskRef};
 use crate::task::RuntimeNo;
 
 /// The metadata word the observer keeps its notes in (polls, last poll, last wake cause).
@@ -53,9 +53,10 @@ pub(crate) enum Polled {
     /// It woke itself while it ran (`yield_now`, almost always): the loop puts it back in its
     /// queue, behind the others.
     Requeue(TaskRef),
-    /// Its future is gone: the loop takes it off its list of live tasks. `completed` if it
-    /// returned (not cancelled, not panicked).
-    Finished { task: TaskRef, completed: bool },
+    /// Its future is gone: the loop takes it off its list of live tasks and counts it
+    /// (`completed` if it returned or panicked, not cancelled), then drops `task`, which tells
+    /// its `JoinHandle`: in that order, so that the counts are true for whoever the handle wakes.
+    Finished { task: FinishedTask, completed: bool },
 }
 
 /// Polls `task` once, on the loop of runtime `runtime` that records into `observer`.

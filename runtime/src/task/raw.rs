@@ -134,8 +134,37 @@ pub(crate) enum RunOutcome {
     Idle,
     /// It was woken while it ran: back into the queue it goes, with this reference.
     Requeue(TaskRef),
-    /// Its future is gone; the executor removes it from its registry.
-    Finished(TaskRef),
+    /// Its future is gone; the executor removes it from its registry, then lets go of it,
+    /// which tells the `JoinHandle`.
+    Finished(FinishedTask),
+}
+
+/// A task whose future is gone (it returned, panicked, or was dropped after an abort) and
+/// whose `JoinHandle` has not heard of it yet: dropping this publishes the end (the output,
+/// the handle's wake). The executor takes the task off its list and counts it first, so that
+/// an awaiter the handle wakes, on any thread, finds the runtime's counts already true.
+pub(crate) struct FinishedTask {
+    task: TaskRef,
+    has_output: bool,
+}
+
+impl FinishedTask {
+    /// The task, to take it off the executor's list.
+    pub(crate) fn task(&self) -> &TaskRef {
+        &self.task
+    }
+
+    /// Whether an output is stored: the future returned (or panicked), rather than being
+    /// dropped unfinished.
+    pub(crate) fn has_output(&self) -> bool {
+        self.has_output
+    }
+}
+
+impl Drop for FinishedTask {
+    fn drop(&mut self) {
+        self.task.finish(self.has_output);
+    }
 }
 
 /// The functions that need the future's type, one table per `(F, S)`.
@@ -479,12 +508,6 @@ impl TaskRef {
         self.0
     }
 
-    /// After `RunOutcome::Finished`: whether the future left an output (it returned or
-    /// panicked) rather than being dropped by an abort.
-    pub(crate) fn has_output(&self) -> bool {
-        self.header().state.load().has_output()
-    }
-
     /// Polls the task once (or drops its future, if it was aborted). Only an executor calls
     /// this, with the reference it took from a run queue.
     pub(crate) fn run(self) -> RunOutcome {
@@ -512,8 +535,10 @@ impl TaskRef {
                 true
             }
         };
-        self.finish(has_output);
-        RunOutcome::Finished(self)
+        RunOutcome::Finished(FinishedTask {
+            task: self,
+            has_output,
+        })
     }
 
     /// Drops the future of a task that has not finished, because its runtime is shutting down.

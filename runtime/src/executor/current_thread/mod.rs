@@ -182,10 +182,11 @@ impl CurrentThread {
             Polled::Finished { task, completed } => {
                 // SAFETY: every task of this loop is on its list until it finishes, and
                 // finishes once.
-                let listed = unsafe { self.tasks.remove(&task) };
+                let listed = unsafe { self.tasks.remove(task.task()) };
                 if completed {
                     bump(&self.counters.completed);
                 }
+                drop(task); // now its JoinHandle hears of it
                 drop(listed);
             }
         }

@@ -206,7 +206,8 @@ impl BlockOn {
                 }
                 // SAFETY: a pinned task is listed with its thread's pinned tasks until it
                 // finishes, and finishes once.
-                let listed = unsafe { self.runner.pinned.tasks.remove(&task) };
+                let listed = unsafe { self.runner.pinned.tasks.remove(task.task()) };
+                drop(task); // now its JoinHandle hears of it
                 drop(listed);
             }
         }

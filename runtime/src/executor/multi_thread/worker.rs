@@ -262,10 +262,11 @@ impl Worker {
                     }
                     // SAFETY: a pinned task is listed with its thread's pinned tasks until it
                     // finishes, and finishes once.
-                    unsafe { self.runner.pinned.tasks.remove(&task) }
+                    unsafe { self.runner.pinned.tasks.remove(task.task()) }
                 } else {
-                    self.shared.finished(&task, completed)
+                    self.shared.finished(task.task(), completed)
                 };
+                drop(task); // now its JoinHandle hears of it
                 drop(listed);
             }
         }
