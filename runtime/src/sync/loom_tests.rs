@@ -34,7 +34,9 @@ fn noop_waker() -> Waker {
     Waker::from(StdArc::new(Noop))
 }
 
-/// Polls `future` once with a waker that does nothing.
+/// Polls `future` once with a waker that does nothing: a waiter then holds that waker, and a
+/// later `block_on` of the same future polls it again with a new one, which it must clone
+/// outside the primitive's lock and store in a second critical section.
 fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
     let waker = noop_waker();
     future.poll(&mut Context::from_waker(&waker))
@@ -230,5 +232,68 @@ fn loom_notify_one_racing_a_waiter_going_to_sleep_is_never_lost() {
         });
         block_on(notify.notified());
         notifier.join().unwrap();
+    });
+}
+
+/// Guard: a waiter polled again with a new waker clones it outside the lock, then takes the
+/// lock again and looks at its slot afresh before storing it (`Notified::check`). Store the
+/// clone without that second look and a `notify_one` that came in between, choosing this
+/// waiter and waking the old waker, is lost: the waiter sleeps on a notification it was given.
+#[test]
+fn loom_notify_a_waiter_repolled_with_a_new_waker_racing_notify_one_is_never_lost() {
+    loom::model(|| {
+        let notify = Arc::new(Notify::new());
+        let notifier = thread::spawn({
+            let notify = Arc::clone(&notify);
+            move || notify.notify_one()
+        });
+        let mut notified = pin!(notify.notified());
+        if poll_once(notified.as_mut()).is_pending() {
+            block_on(notified); // a new waker: cloned between two critical sections
+        }
+        notifier.join().unwrap();
+    });
+}
+
+/// Guard: as for `Notify`, a queued `acquire` polled with a new waker looks at its slot again
+/// after cloning the waker outside the lock (`Semaphore::check_turn`); a permit handed to it
+/// in between is taken, not slept beside.
+#[test]
+fn loom_semaphore_a_waiter_repolled_with_a_new_waker_racing_a_release_is_never_lost() {
+    loom::model(|| {
+        let semaphore = Arc::new(Semaphore::new(0));
+        let releaser = thread::spawn({
+            let semaphore = Arc::clone(&semaphore);
+            move || semaphore.add_permits(1)
+        });
+        let mut acquire = pin!(semaphore.acquire());
+        if let Poll::Pending = poll_once(acquire.as_mut()) {
+            drop(block_on(acquire).unwrap());
+        }
+        releaser.join().unwrap();
+        assert_eq!(semaphore.available_permits(), 1, "the permit came back");
+    });
+}
+
+/// Guard: a parked send polled with a new waker looks at its slot again after cloning the
+/// waker outside the lock (`Chan::poll_parked`): room the receiver made in between is used,
+/// not slept beside.
+#[test]
+fn loom_mpsc_a_parked_send_repolled_with_a_new_waker_racing_the_receiver_is_never_lost() {
+    loom::model(|| {
+        let (tx, mut rx) = mpsc::channel(1);
+        tx.try_send(1).ok().unwrap();
+        let receiver = thread::spawn(move || {
+            assert_eq!(rx.try_recv().ok(), Some(1));
+            rx
+        });
+        {
+            let mut send = pin!(tx.send(2));
+            if poll_once(send.as_mut()).is_pending() {
+                block_on(send).ok().unwrap();
+            }
+        }
+        let mut rx = receiver.join().unwrap();
+        assert_eq!(rx.try_recv().ok(), Some(2));
     });
 }

@@ -30,7 +30,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::{SendError, TryRecvError, TrySendError};
 use crate::loom::{AtomicUsize, Mutex, MutexGuard};
-use crate::sync::waiters::{Key, WaitList, WakeList};
+use crate::sync::waiters::{store_waker_and_unlock, Key, WaitList, WakeList};
 use crate::task::TaskId;
 
 /// The shared part of a channel; each half holds an `Arc` of it.
@@ -93,8 +93,9 @@ impl<T> Chan<T> {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        // No code of the user runs under this lock (messages are dropped after it is
-        // released), so a poisoned lock still guards a consistent channel.
+        // No code of the user runs under this lock (wakers are cloned before it is taken, and
+        // wakers and messages are dropped after it is released), so a poisoned lock still
+        // guards a consistent channel.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -132,19 +133,8 @@ impl<T> Chan<T> {
         state: &mut SendState<T>,
         cx: &Context<'_>,
     ) -> Poll<Result<(), SendError<T>>> {
-        if let Some(key) = &state.parked {
-            let mut inner = self.lock();
-            if let Parked::Waiting(_) = inner.parked.get(key).data {
-                inner.parked.set_waker(key, cx.waker());
-                self.waiting();
-                return Poll::Pending;
-            }
-            let slot = inner.parked.remove(state.parked.take().expect("parked"));
-            return Poll::Ready(match slot.data {
-                Parked::Sent => Ok(()),
-                Parked::Refused(message) => Err(SendError(message)),
-                Parked::Waiting(_) => unreachable!("checked above"),
-            });
+        if state.parked.is_some() {
+            return self.poll_parked(state, cx);
         }
         if !crate::context::spend_budget() {
             cx.waker().wake_by_ref();
@@ -154,25 +144,68 @@ impl<T> Chan<T> {
             .message
             .take()
             .expect("an mpsc send future was polled after it completed");
-        let mut inner = self.lock();
-        if inner.closed {
-            return Poll::Ready(Err(SendError(message)));
-        }
-        if inner.queue.len() < self.capacity {
-            inner.queue.push_back(message);
-            let receiver = inner.receiver.take();
+        // Parking stores a clone of the waker, made outside the lock (see `Chan::lock`): on
+        // finding the queue full, the first pass lets go of the lock, clones, and looks again.
+        let mut fresh = None;
+        loop {
+            let mut inner = self.lock();
+            if inner.closed {
+                drop(inner);
+                drop(fresh);
+                return Poll::Ready(Err(SendError(message)));
+            }
+            if inner.queue.len() < self.capacity {
+                inner.queue.push_back(message);
+                let receiver = inner.receiver.take();
+                drop(inner);
+                drop(fresh);
+                wake(receiver);
+                return Poll::Ready(Ok(()));
+            }
+            let Some(waker) = fresh.take() else {
+                drop(inner);
+                fresh = Some(cx.waker().clone());
+                continue;
+            };
+            // Full: park with the message, in the same critical section that saw it full, so
+            // that the receiver cannot make room in between without finding us.
+            let key = inner.parked.push_back(waker, Parked::Waiting(message));
             drop(inner);
-            wake(receiver);
-            return Poll::Ready(Ok(()));
+            state.parked = Some(key);
+            self.waiting();
+            return Poll::Pending;
         }
-        // Full: park with the message, in the same critical section that saw it full, so that
-        // the receiver cannot make room in between without finding us.
-        let key = inner
-            .parked
-            .push_back(cx.waker().clone(), Parked::Waiting(message));
-        state.parked = Some(key);
-        self.waiting();
-        Poll::Pending
+    }
+
+    /// Polls a parked send again: still waiting (this poll's waker stored), or sent, or
+    /// refused.
+    fn poll_parked(
+        &self,
+        state: &mut SendState<T>,
+        cx: &Context<'_>,
+    ) -> Poll<Result<(), SendError<T>>> {
+        let mut fresh = None;
+        loop {
+            let mut inner = self.lock();
+            let key = state.parked.as_ref().expect("a parked send has a key");
+            if let Parked::Waiting(_) = inner.parked.get(key).data {
+                let (waker, fresh) = (cx.waker(), &mut fresh);
+                if store_waker_and_unlock(inner, |i| &mut i.parked.get_mut(key).waker, waker, fresh)
+                {
+                    self.waiting();
+                    return Poll::Pending;
+                }
+                continue;
+            }
+            let slot = inner.parked.remove(state.parked.take().expect("parked"));
+            drop(inner);
+            drop(fresh);
+            return Poll::Ready(match slot.data {
+                Parked::Sent => Ok(()),
+                Parked::Refused(message) => Err(SendError(message)),
+                Parked::Waiting(_) => unreachable!("checked above"),
+            });
+        }
     }
 
     /// A send future is dropped while parked: its slot is given back, and its message (if the
@@ -188,25 +221,29 @@ impl<T> Chan<T> {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        let mut inner = self.lock();
-        if let Some((message, sender)) = Self::take(&mut inner) {
-            drop(inner);
-            wake(sender);
-            return Poll::Ready(Some(message));
-        }
-        if inner.closed || inner.senders_gone {
-            return Poll::Ready(None);
-        }
-        match &inner.receiver {
-            Some(stored) if stored.will_wake(cx.waker()) => {}
-            _ => {
-                inner.receiver = Some(cx.waker().clone());
-                inner.receiver_task = crate::context::current_task().map(TaskId);
+        // A new waker to store is cloned outside the lock (see `Chan::lock`): the first pass
+        // that needs one lets go of the lock, clones, and looks at the queue again.
+        let mut fresh = None;
+        loop {
+            let mut inner = self.lock();
+            if let Some((message, sender)) = Self::take(&mut inner) {
+                drop(inner);
+                drop(fresh);
+                wake(sender);
+                return Poll::Ready(Some(message));
+            }
+            if inner.closed || inner.senders_gone {
+                drop(inner);
+                drop(fresh);
+                return Poll::Ready(None);
+            }
+            inner.receiver_task = crate::context::current_task().map(TaskId);
+            let waker = cx.waker();
+            if store_waker_and_unlock(inner, |inner| &mut inner.receiver, waker, &mut fresh) {
+                self.waiting();
+                return Poll::Pending;
             }
         }
-        drop(inner);
-        self.waiting();
-        Poll::Pending
     }
 
     /// Takes a message without waiting.
@@ -228,7 +265,11 @@ impl<T> Chan<T> {
     /// lock is released.
     fn take(inner: &mut Inner<T>) -> Option<(T, Option<Waker>)> {
         let message = inner.queue.pop_front()?;
-        inner.receiver = None;
+        // Whoever queued the message took the receiver's waker with it: none to forget.
+        debug_assert!(
+            inner.receiver.is_none(),
+            "a receiver waker beside a message"
+        );
         let Some(waiter) = inner.parked.pop_front() else {
             return Some((message, None));
         };
@@ -240,11 +281,14 @@ impl<T> Chan<T> {
         Some((message, sender))
     }
 
-    /// The receiver's waiting future is dropped: forget its waker.
+    /// The receiver's waiting future is dropped: forget its waker (dropped after the lock).
     pub(super) fn forget_receiver(&self) {
-        let mut inner = self.lock();
-        inner.receiver = None;
-        inner.receiver_task = None;
+        let forgotten = {
+            let mut inner = self.lock();
+            inner.receiver_task = None;
+            inner.receiver.take()
+        };
+        drop(forgotten);
     }
 
     /// The receiver refuses further messages; parked senders get theirs back.
@@ -263,16 +307,15 @@ impl<T> Chan<T> {
         wakers.wake_all();
     }
 
-    /// The receiver is dropped: close, and drop the queued messages outside the lock (a
-    /// message may hold a sender of this very channel, whose drop takes the lock).
+    /// The receiver is dropped: close, and drop its waker and the queued messages outside the
+    /// lock (a message may hold a sender of this very channel, whose drop takes the lock).
     pub(super) fn receiver_dropped(&self) {
         self.close();
-        let queued = {
+        let (waker, queued) = {
             let mut inner = self.lock();
-            inner.receiver = None;
-            mem::take(&mut inner.queue)
+            (inner.receiver.take(), mem::take(&mut inner.queue))
         };
-        drop(queued);
+        drop((waker, queued));
     }
 
     pub(super) fn is_closed(&self) -> bool {
