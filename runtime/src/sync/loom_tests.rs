@@ -136,11 +136,13 @@ fn loom_mpsc_a_full_sender_racing_the_receiver_making_room_is_never_lost() {
     });
 }
 
-/// Guard: only the owner frees its parked slot, and the receiver moves a parked message into
-/// the queue under the lock. A send dropped while the receiver makes room either was sent
-/// (and is received) or was not (and is dropped with its future): exactly one of the two.
+/// Guard: a parked send's message stays in its future until that future moves it in. A send
+/// dropped while the receiver makes room for it was either sent at once (its first poll found
+/// room: it is received) or not at all (it is dropped with its future), and each message is
+/// dropped exactly once. Move the message in from the receiver's side (as nbio once did) and a
+/// send that never completed is received.
 #[test]
-fn loom_mpsc_a_parked_send_dropped_while_room_appears_is_sent_or_dropped_never_both() {
+fn loom_mpsc_a_send_dropped_while_room_appears_is_received_only_if_it_completed() {
     loom::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
         let (tx, mut rx) = mpsc::channel(1);
@@ -149,20 +151,51 @@ fn loom_mpsc_a_parked_send_dropped_while_room_appears_is_sent_or_dropped_never_b
             let drops = Arc::clone(&drops);
             move || {
                 let mut send = pin!(tx.send(Counted(drops)));
-                // Pending if the queue was still full (parked), else sent at once.
-                let _ = poll_once(send.as_mut());
-                // dropped here: parked, moved into the queue by the receiver, or sent
+                // Ready if the receiver had made room already; else parked, then dropped.
+                poll_once(send.as_mut()).is_ready()
             }
         });
         drop(rx.try_recv().ok().expect("the first message is queued"));
-        sender.join().unwrap();
-        drop(rx.try_recv().ok()); // the second message, if it was sent
+        let completed = sender.join().unwrap();
+        let second = rx.try_recv().ok();
+        assert_eq!(
+            second.is_some(),
+            completed,
+            "received if and only if it was sent"
+        );
+        drop(second);
         assert_eq!(
             drops.load(SeqCst),
             2,
             "each message was dropped exactly once"
         );
-        assert!(rx.try_recv().is_err(), "nothing else in the queue");
+    });
+}
+
+/// Guard: a send dropped after the receiver kept a slot for it passes the slot on
+/// (`Chan::cancel_send`). Without that, the sender waiting behind it sleeps forever beside a
+/// queue with room.
+#[test]
+fn loom_mpsc_room_kept_for_a_dropped_send_passes_to_the_next_waiting_sender() {
+    loom::model(|| {
+        let (tx, mut rx) = mpsc::channel(1);
+        tx.try_send(1).ok().unwrap();
+        let mut quitter = Box::pin(tx.send(2));
+        let mut next = Box::pin(tx.send(3));
+        assert!(
+            poll_once(quitter.as_mut()).is_pending(),
+            "full: parked first"
+        );
+        assert!(poll_once(next.as_mut()).is_pending(), "parked second");
+        let receiver = thread::spawn(move || {
+            assert_eq!(rx.try_recv().ok(), Some(1)); // room, kept for the first in line
+            rx
+        });
+        drop(quitter); // before or after the receiver kept room for it
+        block_on(next).ok().unwrap();
+        let mut rx = receiver.join().unwrap();
+        assert_eq!(rx.try_recv().ok(), Some(3));
+        assert!(rx.try_recv().is_err(), "2 was never sent");
     });
 }
 
