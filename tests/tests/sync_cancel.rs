@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::task::Poll;
 
 use nbio::sync::mpsc::{TryRecvError, TrySendError};
-use nbio::sync::{mpsc, Mutex, Semaphore, SemaphorePermit};
-use nbio_tests::WakeCounter;
+use nbio::sync::{mpsc, oneshot, Mutex, Notify, Semaphore, SemaphorePermit};
+use nbio_tests::{DropCounter, WakeCounter};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -103,6 +103,82 @@ fn a_recv_dropped_while_it_waits_loses_no_message() {
     tx.try_send(1).unwrap();
     assert_eq!(counter.wakes(), 0, "the dropped recv's waker is forgotten");
     assert_eq!(rx.try_recv(), Ok(1), "the message stayed in the channel");
+}
+
+#[test]
+fn an_acquire_dropped_after_it_was_handed_a_permit_passes_the_permit_to_the_next_waiter() {
+    let semaphore = Semaphore::new(0);
+    let (first, second) = (WakeCounter::new(), WakeCounter::new());
+    let mut quitter = Box::pin(semaphore.acquire());
+    let mut next = pin!(semaphore.acquire());
+    assert!(first.poll(quitter.as_mut()).is_pending());
+    assert!(second.poll(next.as_mut()).is_pending());
+    semaphore.add_permits(1); // handed to the first waiter…
+    assert_eq!((first.wakes(), second.wakes()), (1, 0));
+    drop(quitter); // …which leaves without using it
+    assert_eq!(second.wakes(), 1, "the permit went on to the next waiter");
+    let Poll::Ready(Ok(permit)) = second.poll(next.as_mut()) else {
+        panic!("the next waiter did not get the permit");
+    };
+    drop(permit);
+    assert_eq!(semaphore.available_permits(), 1, "and it came back");
+}
+
+// A `lock()` dropped after the lock was handed to it passes it on: sync_fairness.rs,
+// `a_dropped_lock_future_that_was_handed_the_lock_passes_it_on`.
+
+#[test]
+fn a_notified_dropped_after_notify_one_chose_it_passes_the_notification_on() {
+    let notify = Notify::new();
+    let (first, second) = (WakeCounter::new(), WakeCounter::new());
+    let mut quitter = Box::pin(notify.notified());
+    let mut next = pin!(notify.notified());
+    assert!(first.poll(quitter.as_mut()).is_pending());
+    assert!(second.poll(next.as_mut()).is_pending());
+    notify.notify_one(); // chooses the first waiter…
+    drop(quitter); // …which leaves without running
+    assert_eq!(
+        second.wakes(),
+        1,
+        "the notification went on to the next waiter"
+    );
+    assert_eq!(second.poll(next.as_mut()), Poll::Ready(()));
+}
+
+#[test]
+fn a_notified_dropped_after_notify_one_chose_it_leaves_the_permit_when_nobody_else_waits() {
+    let notify = Notify::new();
+    let counter = WakeCounter::new();
+    let mut quitter = Box::pin(notify.notified());
+    assert!(counter.poll(quitter.as_mut()).is_pending());
+    notify.notify_one();
+    drop(quitter);
+    assert_eq!(
+        counter.poll(pin!(notify.notified())),
+        Poll::Ready(()),
+        "the notification was kept as the permit"
+    );
+}
+
+#[test]
+fn a_oneshot_receiver_dropped_drops_the_value_sent_and_nothing_else_is_lost() {
+    let drops = DropCounter::new();
+    let (tx, rx) = oneshot::channel();
+    assert!(tx.send(drops.guard()).is_ok(), "the receiver is there");
+    drop(rx);
+    assert_eq!(drops.drops(), 1, "the value went with the receiver, once");
+}
+
+#[test]
+fn a_oneshot_closed_future_dropped_leaves_the_sender_able_to_send() {
+    let (mut tx, mut rx) = oneshot::channel();
+    let counter = WakeCounter::new();
+    {
+        let mut closed = pin!(tx.closed());
+        assert!(counter.poll(closed.as_mut()).is_pending());
+    }
+    tx.send(1).unwrap();
+    assert_eq!(rx.try_recv(), Ok(1));
 }
 
 // ---------------------------------------------------------------------------------------------

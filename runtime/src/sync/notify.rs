@@ -103,8 +103,9 @@ impl Notify {
     /// it (or a permit stored before it waited), or by a `notify_waiters` called after the
     /// future was made.
     ///
-    /// Cancel safety: dropping the future gives up its place; a `notify_one` that had chosen
-    /// it goes on to the next waiter (or is stored as the permit), so no notification is lost.
+    /// Cancel safety: dropping this future before it completes loses no notification: it gives
+    /// up its place, and a `notify_one` that had chosen it passes to the next waiter (or is
+    /// stored as the permit if nobody waits).
     ///
     /// ```
     /// nbio::block_on(async {

@@ -157,8 +157,9 @@ impl Semaphore {
     /// Waits for a permit and returns it; dropping the permit gives it back. Waiters are
     /// served in the order they first polled; fails only if the semaphore is closed.
     ///
-    /// Cancel safety: dropping the future before it completes gives up its place in the
-    /// queue; a permit that was already handed to it goes to the next waiter.
+    /// Cancel safety: dropping this future before it completes loses no permit: it gives up
+    /// its place in the line, and a permit already handed to it passes to the next waiter (or
+    /// back to the count if nobody waits).
     ///
     /// ```
     /// nbio::block_on(async {
