@@ -49,7 +49,7 @@ fn a_sender_that_finds_the_channel_full_waits_until_the_receiver_takes_one() {
         1,
         "taking a message wakes the waiting sender"
     );
-    // The room went to the waiting sender: its message is in, and nobody else fits.
+    // The room is kept for the waiting sender: nobody else fits.
     assert!(matches!(tx.try_send(4), Err(TrySendError::Full(4))));
     assert!(matches!(wakes.poll(send.as_mut()), Poll::Ready(Ok(()))));
     assert_eq!(rx.try_recv(), Ok(2));

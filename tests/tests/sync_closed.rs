@@ -1,7 +1,7 @@
 //! How channels end, and what each side is told: a send to a receiver that is gone fails and
 //! gives the message back; a receiver whose senders are gone drains what is queued, then gets
 //! `None` (or `RecvError` for a oneshot); senders parked on a full channel get their message
-//! back when the receiver goes.
+//! back when the receiver goes, even one the receiver had made room for.
 
 use std::pin::pin;
 use std::task::Poll;
@@ -85,6 +85,22 @@ fn senders_parked_on_a_full_channel_get_their_message_back_when_the_receiver_goe
         wakes.poll(second.as_mut()),
         Poll::Ready(Err(SendError(2)))
     ));
+}
+
+#[test]
+fn a_sender_woken_to_fill_room_gets_its_message_back_if_the_receiver_closes_first() {
+    let (tx, mut rx) = mpsc::channel(1);
+    tx.try_send(0).unwrap();
+    let wakes = WakeCounter::new();
+    let mut send = pin!(tx.send(1));
+    assert!(wakes.poll(send.as_mut()).is_pending());
+    assert_eq!(rx.try_recv(), Ok(0)); // room for the waiting send, which is woken…
+    rx.close(); // …but the channel closes before it comes back
+    assert!(matches!(
+        wakes.poll(send.as_mut()),
+        Poll::Ready(Err(SendError(1)))
+    ));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
 }
 
 #[test]

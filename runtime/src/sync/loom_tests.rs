@@ -34,7 +34,9 @@ fn noop_waker() -> Waker {
     Waker::from(StdArc::new(Noop))
 }
 
-/// Polls `future` once with a waker that does nothing.
+/// Polls `future` once with a waker that does nothing: a waiter then holds that waker, and a
+/// later `block_on` of the same future polls it again with a new one, which it must clone
+/// outside the primitive's lock and store in a second critical section.
 fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
     let waker = noop_waker();
     future.poll(&mut Context::from_waker(&waker))
@@ -134,11 +136,13 @@ fn loom_mpsc_a_full_sender_racing_the_receiver_making_room_is_never_lost() {
     });
 }
 
-/// Guard: only the owner frees its parked slot, and the receiver moves a parked message into
-/// the queue under the lock. A send dropped while the receiver makes room either was sent
-/// (and is received) or was not (and is dropped with its future): exactly one of the two.
+/// Guard: a parked send's message stays in its future until that future moves it in. A send
+/// dropped while the receiver makes room for it was either sent at once (its first poll found
+/// room: it is received) or not at all (it is dropped with its future), and each message is
+/// dropped exactly once. Move the message in from the receiver's side (as nbio once did) and a
+/// send that never completed is received.
 #[test]
-fn loom_mpsc_a_parked_send_dropped_while_room_appears_is_sent_or_dropped_never_both() {
+fn loom_mpsc_a_send_dropped_while_room_appears_is_received_only_if_it_completed() {
     loom::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
         let (tx, mut rx) = mpsc::channel(1);
@@ -147,20 +151,51 @@ fn loom_mpsc_a_parked_send_dropped_while_room_appears_is_sent_or_dropped_never_b
             let drops = Arc::clone(&drops);
             move || {
                 let mut send = pin!(tx.send(Counted(drops)));
-                // Pending if the queue was still full (parked), else sent at once.
-                let _ = poll_once(send.as_mut());
-                // dropped here: parked, moved into the queue by the receiver, or sent
+                // Ready if the receiver had made room already; else parked, then dropped.
+                poll_once(send.as_mut()).is_ready()
             }
         });
         drop(rx.try_recv().ok().expect("the first message is queued"));
-        sender.join().unwrap();
-        drop(rx.try_recv().ok()); // the second message, if it was sent
+        let completed = sender.join().unwrap();
+        let second = rx.try_recv().ok();
+        assert_eq!(
+            second.is_some(),
+            completed,
+            "received if and only if it was sent"
+        );
+        drop(second);
         assert_eq!(
             drops.load(SeqCst),
             2,
             "each message was dropped exactly once"
         );
-        assert!(rx.try_recv().is_err(), "nothing else in the queue");
+    });
+}
+
+/// Guard: a send dropped after the receiver kept a slot for it passes the slot on
+/// (`Chan::cancel_send`). Without that, the sender waiting behind it sleeps forever beside a
+/// queue with room.
+#[test]
+fn loom_mpsc_room_kept_for_a_dropped_send_passes_to_the_next_waiting_sender() {
+    loom::model(|| {
+        let (tx, mut rx) = mpsc::channel(1);
+        tx.try_send(1).ok().unwrap();
+        let mut quitter = Box::pin(tx.send(2));
+        let mut next = Box::pin(tx.send(3));
+        assert!(
+            poll_once(quitter.as_mut()).is_pending(),
+            "full: parked first"
+        );
+        assert!(poll_once(next.as_mut()).is_pending(), "parked second");
+        let receiver = thread::spawn(move || {
+            assert_eq!(rx.try_recv().ok(), Some(1)); // room, kept for the first in line
+            rx
+        });
+        drop(quitter); // before or after the receiver kept room for it
+        block_on(next).ok().unwrap();
+        let mut rx = receiver.join().unwrap();
+        assert_eq!(rx.try_recv().ok(), Some(3));
+        assert!(rx.try_recv().is_err(), "2 was never sent");
     });
 }
 
@@ -230,5 +265,68 @@ fn loom_notify_one_racing_a_waiter_going_to_sleep_is_never_lost() {
         });
         block_on(notify.notified());
         notifier.join().unwrap();
+    });
+}
+
+/// Guard: a waiter polled again with a new waker clones it outside the lock, then takes the
+/// lock again and looks at its slot afresh before storing it (`Notified::check`). Store the
+/// clone without that second look and a `notify_one` that came in between, choosing this
+/// waiter and waking the old waker, is lost: the waiter sleeps on a notification it was given.
+#[test]
+fn loom_notify_a_waiter_repolled_with_a_new_waker_racing_notify_one_is_never_lost() {
+    loom::model(|| {
+        let notify = Arc::new(Notify::new());
+        let notifier = thread::spawn({
+            let notify = Arc::clone(&notify);
+            move || notify.notify_one()
+        });
+        let mut notified = pin!(notify.notified());
+        if poll_once(notified.as_mut()).is_pending() {
+            block_on(notified); // a new waker: cloned between two critical sections
+        }
+        notifier.join().unwrap();
+    });
+}
+
+/// Guard: as for `Notify`, a queued `acquire` polled with a new waker looks at its slot again
+/// after cloning the waker outside the lock (`Semaphore::check_turn`); a permit handed to it
+/// in between is taken, not slept beside.
+#[test]
+fn loom_semaphore_a_waiter_repolled_with_a_new_waker_racing_a_release_is_never_lost() {
+    loom::model(|| {
+        let semaphore = Arc::new(Semaphore::new(0));
+        let releaser = thread::spawn({
+            let semaphore = Arc::clone(&semaphore);
+            move || semaphore.add_permits(1)
+        });
+        let mut acquire = pin!(semaphore.acquire());
+        if let Poll::Pending = poll_once(acquire.as_mut()) {
+            drop(block_on(acquire).unwrap());
+        }
+        releaser.join().unwrap();
+        assert_eq!(semaphore.available_permits(), 1, "the permit came back");
+    });
+}
+
+/// Guard: a parked send polled with a new waker looks at its slot again after cloning the
+/// waker outside the lock (`Chan::poll_parked`): room the receiver made in between is used,
+/// not slept beside.
+#[test]
+fn loom_mpsc_a_parked_send_repolled_with_a_new_waker_racing_the_receiver_is_never_lost() {
+    loom::model(|| {
+        let (tx, mut rx) = mpsc::channel(1);
+        tx.try_send(1).ok().unwrap();
+        let receiver = thread::spawn(move || {
+            assert_eq!(rx.try_recv().ok(), Some(1));
+            rx
+        });
+        {
+            let mut send = pin!(tx.send(2));
+            if poll_once(send.as_mut()).is_pending() {
+                block_on(send).ok().unwrap();
+            }
+        }
+        let mut rx = receiver.join().unwrap();
+        assert_eq!(rx.try_recv().ok(), Some(2));
     });
 }

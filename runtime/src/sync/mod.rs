@@ -18,7 +18,13 @@
 //!   straight to the first waiter, so a newcomer never takes it from under them.
 //! - Cancel-safe: dropping a waiting future (`recv`, `send`, `lock`, `acquire`, `notified`)
 //!   removes its entry and loses nothing; a lock, permit or notification already handed to it
-//!   goes on to the next waiter. Each method's documentation says what its future promises.
+//!   goes on to the next waiter. A `send` dropped before it completed has sent nothing (room
+//!   made for it goes on to the next waiting sender). Each method's documentation says what
+//!   its future promises, under "Cancel safety", and `tests/sync_cancel.rs` tests each claim.
+//! - No code of yours runs under their locks: a waker is cloned before a primitive takes its
+//!   lock, and woken or dropped (as is a message) after it lets go, so a waker whose clone,
+//!   wake or drop calls back into the same primitive does not deadlock (`waiters.rs` says
+//!   how; the oneshot has no lock at all).
 //! - A wait that completes at once spends one unit of the poll's budget, as socket operations
 //!   do (`recv`, `send`, `lock`, `acquire`, `notified`; not the oneshot, which completes once),
 //!   so a loop over a channel that another thread keeps full still lets the others run.

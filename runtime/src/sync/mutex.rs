@@ -104,8 +104,9 @@ impl<T> Mutex<T> {
     /// Waits for the lock; the guard unlocks when dropped. Waiters get the lock in the order
     /// they first polled.
     ///
-    /// Cancel safety: dropping the future before it completes gives up its place in the
-    /// queue; if the lock had already been handed to it, it goes to the next waiter.
+    /// Cancel safety: dropping this future before it completes loses nothing: it gives up its
+    /// place in the line, and if the lock had already been handed to it, the lock passes to
+    /// the next waiter (or is unlocked if nobody waits).
     ///
     /// ```
     /// nbio::block_on(async {

@@ -40,7 +40,7 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, SeqCst};
 use std::sync::PoisonError;
 use std::task::{Context, Poll};
 
-use super::waiters::{Key, WaitList, WakeList};
+use super::waiters::{store_waker_and_unlock, Key, WaitList, WakeList};
 use crate::loom::{AtomicUsize, Mutex, MutexGuard};
 
 const EMPTY: usize = 0;
@@ -103,8 +103,9 @@ impl Notify {
     /// it (or a permit stored before it waited), or by a `notify_waiters` called after the
     /// future was made.
     ///
-    /// Cancel safety: dropping the future gives up its place; a `notify_one` that had chosen
-    /// it goes on to the next waiter (or is stored as the permit), so no notification is lost.
+    /// Cancel safety: dropping this future before it completes loses no notification: it gives
+    /// up its place, and a `notify_one` that had chosen it passes to the next waiter (or is
+    /// stored as the permit if nobody waits).
     ///
     /// ```
     /// nbio::block_on(async {
@@ -270,10 +271,16 @@ impl Notified<'_> {
         if state / CALL != self.calls || notify.take_permit(state) {
             return Poll::Ready(());
         }
+        // We are about to queue: clone the waker now, before the lock, for its clone may call
+        // back into this Notify (and would wait on the lock forever). Not needed after all, it
+        // is dropped after the lock too.
+        let waker = cx.waker().clone();
         let mut waiters = notify.lock_waiters();
         let mut state = notify.state.load(SeqCst);
         loop {
             if state / CALL != self.calls || notify.take_permit(state) {
+                drop(waiters);
+                drop(waker);
                 return Poll::Ready(());
             }
             if state & STATE_MASK == WAITING {
@@ -288,7 +295,7 @@ impl Notified<'_> {
                 Err(actual) => state = actual,
             }
         }
-        self.key = Some(waiters.push_back(cx.waker().clone(), Woken::Waiting));
+        self.key = Some(waiters.push_back(waker, Woken::Waiting));
         drop(waiters);
         self.waiting();
         Poll::Pending
@@ -302,18 +309,25 @@ impl Notified<'_> {
         });
     }
 
-    /// A queued waiter polls again.
+    /// A queued waiter polls again: notified, or still waiting with this poll's waker stored
+    /// (cloned outside the lock if it is a new one: `store_waker_and_unlock`).
     fn check(&mut self, cx: &Context<'_>) -> Poll<()> {
-        let mut waiters = self.notify.lock_waiters();
-        let key = self.key.as_ref().expect("a queued Notified has a key");
-        if waiters.get(key).data == Woken::Waiting {
-            waiters.set_waker(key, cx.waker());
-            drop(waiters);
-            self.waiting();
-            return Poll::Pending;
+        let mut fresh = None;
+        loop {
+            let mut waiters = self.notify.lock_waiters();
+            let key = self.key.as_ref().expect("a queued Notified has a key");
+            if waiters.get(key).data != Woken::Waiting {
+                let waiter = waiters.remove(self.key.take().expect("checked above"));
+                drop(waiters);
+                drop((waiter, fresh));
+                return Poll::Ready(());
+            }
+            let waker = cx.waker();
+            if store_waker_and_unlock(waiters, |w| &mut w.get_mut(key).waker, waker, &mut fresh) {
+                self.waiting();
+                return Poll::Pending;
+            }
         }
-        waiters.remove(self.key.take().expect("checked above"));
-        Poll::Ready(())
     }
 }
 
@@ -347,10 +361,12 @@ impl Drop for Notified<'_> {
         };
         let notify = self.notify;
         let mut wakers = WakeList::new();
+        // Our slot, waker included: dropped once the lock is released.
+        let waiter;
         {
             let mut waiters = notify.lock_waiters();
             let was_queued = waiters.is_queued(&key);
-            let waiter = waiters.remove(key);
+            waiter = waiters.remove(key);
             if was_queued && waiters.is_empty() {
                 // We were the last in the queue: WAITING → EMPTY (only lock holders do this).
                 let state = notify.state.load(SeqCst);
@@ -361,6 +377,7 @@ impl Drop for Notified<'_> {
                 notify.notify_one_locked(&mut waiters, &mut wakers);
             }
         }
+        drop(waiter);
         wakers.wake_all();
     }
 }

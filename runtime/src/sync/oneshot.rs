@@ -104,7 +104,8 @@ pub struct Sender<T> {
 /// The receiving half, a future of the value: `Ok(value)`, or [`RecvError`] if the sender
 /// was dropped without sending (or the value was taken already, by `try_recv`).
 ///
-/// Cancel safety: dropping it drops the value if one was sent; nothing else is lost.
+/// Cancel safety: dropping it before it completes drops the value if one was sent (its `send`
+/// had succeeded); nothing else is lost.
 #[must_use = "a future does nothing unless awaited"]
 pub struct Receiver<T> {
     /// `None` once the value was taken: the block is freed then.
@@ -246,7 +247,8 @@ impl<T> Sender<T> {
     /// Waits until the receiver is dropped or closed: for a sender whose work is no longer
     /// wanted (a request whose client went away).
     ///
-    /// Cancel safety: dropping the future loses nothing.
+    /// Cancel safety: dropping this future before it completes loses nothing: the sender can
+    /// still send, or wait again.
     ///
     /// ```
     /// nbio::block_on(async {

@@ -38,7 +38,7 @@ use std::sync::atomic::Ordering;
 use std::sync::PoisonError;
 use std::task::{Context, Poll};
 
-use super::waiters::{Key, WaitList, WakeList};
+use super::waiters::{store_waker_and_unlock, Key, WaitList, WakeList};
 use crate::loom::{AtomicUsize, Mutex, MutexGuard};
 
 /// Set once [`Semaphore::close`] was called.
@@ -157,8 +157,9 @@ impl Semaphore {
     /// Waits for a permit and returns it; dropping the permit gives it back. Waiters are
     /// served in the order they first polled; fails only if the semaphore is closed.
     ///
-    /// Cancel safety: dropping the future before it completes gives up its place in the
-    /// queue; a permit that was already handed to it goes to the next waiter.
+    /// Cancel safety: dropping this future before it completes loses no permit: it gives up
+    /// its place in the line, and a permit already handed to it passes to the next waiter (or
+    /// back to the count if nobody waits).
     ///
     /// ```
     /// nbio::block_on(async {
@@ -357,6 +358,10 @@ impl Semaphore {
     /// The slow path of a first poll: take a permit under the lock, or queue.
     #[cold]
     fn take_or_queue(&self, cx: &Context<'_>) -> Arrival {
+        // We are about to queue: clone the waker before the lock, for its clone may call back
+        // into this semaphore (a release would wait on the lock forever). Declared before the
+        // guard, so that on a return without queueing it is dropped after the lock, too.
+        let waker = cx.waker().clone();
         let mut waiters = self.lock_waiters();
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
@@ -382,22 +387,28 @@ impl Semaphore {
                 Err(actual) => state = actual,
             }
         }
-        Arrival::Queued(waiters.push_back(cx.waker().clone(), Outcome::Waiting))
+        Arrival::Queued(waiters.push_back(waker, Outcome::Waiting))
     }
 
     /// A queued waiter polls again: has its turn come? If so its slot is given back (a
-    /// release or a close took it off the queue already).
+    /// release or a close took it off the queue already). If not, this poll's waker is stored,
+    /// cloned outside the lock if it is a new one (`store_waker_and_unlock`).
     fn check_turn(&self, key: &mut Option<Key>, cx: &Context<'_>) -> Poll<Outcome> {
-        let mut waiters = self.lock_waiters();
-        let queued = key.as_ref().expect("a queued waiter has a key");
-        match waiters.get(queued).data {
-            Outcome::Waiting => {
-                waiters.set_waker(queued, cx.waker());
-                Poll::Pending
+        let mut fresh = None;
+        loop {
+            let mut waiters = self.lock_waiters();
+            let queued = key.as_ref().expect("a queued waiter has a key");
+            let outcome = waiters.get(queued).data;
+            if outcome != Outcome::Waiting {
+                let waiter = waiters.remove(key.take().expect("checked above"));
+                drop(waiters);
+                drop((waiter, fresh));
+                return Poll::Ready(outcome);
             }
-            outcome => {
-                waiters.remove(key.take().expect("checked above"));
-                Poll::Ready(outcome)
+            let waker = cx.waker();
+            if store_waker_and_unlock(waiters, |w| &mut w.get_mut(queued).waker, waker, &mut fresh)
+            {
+                return Poll::Pending;
             }
         }
     }
@@ -409,10 +420,12 @@ impl Semaphore {
         // If this wait (a `Mutex`'s or a permit's) was the poll's last, it is over now.
         crate::context::lock_wait_dropped();
         let mut wakers = WakeList::new();
+        // Our slot, waker included: dropped once the lock is released.
+        let waiter;
         {
             let mut waiters = self.lock_waiters();
             let was_queued = waiters.is_queued(&key);
-            let waiter = waiters.remove(key);
+            waiter = waiters.remove(key);
             if was_queued && waiters.is_empty() {
                 // The last queued waiter gave up: the count is zero, and is free to grow again.
                 self.state.fetch_and(!QUEUED, Ordering::Release);
@@ -421,6 +434,7 @@ impl Semaphore {
                 self.hand_out(&mut waiters, 1, &mut wakers);
             }
         }
+        drop(waiter);
         wakers.wake_all();
     }
 }

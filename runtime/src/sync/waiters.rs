@@ -17,6 +17,14 @@
 //! Each slot also keeps the waiting task's id (when a task of an nbio runtime was being polled):
 //! what a dump of who-waits-on-what will read.
 //!
+//! A second rule keeps the lock free of anyone else's code: **no waker is cloned, woken or
+//! dropped while the primitive's lock is held.** A waker is code nbio did not write (another
+//! executor's, a hand-made one), and its clone, wake or drop may call back into the very
+//! primitive whose lock is held, which would then wait on itself forever. So a waker is cloned
+//! before the lock is taken (`push_back` takes it by value; [`store_waker_and_unlock`] clones
+//! between two critical sections), and a waker taken out of a slot (`remove`, a [`WakeList`])
+//! is woken or dropped by the caller once the lock is released.
+//!
 //! Why not an intrusive list pinned in the futures (what tokio does)? It saves the `Vec`, but
 //! every link is a raw pointer into a future that may be dropped at any moment; the slab
 //! needs no `unsafe`, its memory is reused from one wait to the next, and the waits it serves
@@ -94,7 +102,8 @@ impl<E> WaitList<E> {
         self.queued
     }
 
-    /// Puts a waiter at the back of the queue, recording the task being polled.
+    /// Puts a waiter at the back of the queue, recording the task being polled. The caller
+    /// cloned `waker` before it took the lock.
     pub(crate) fn push_back(&mut self, waker: Waker, data: E) -> Key {
         let waiter = Waiter {
             waker: Some(waker),
@@ -165,17 +174,8 @@ impl<E> WaitList<E> {
         self.slots[key.0 as usize].queued
     }
 
-    /// Stores `waker` for the owner of `key`, unless the stored one would wake the same task.
-    pub(crate) fn set_waker(&mut self, key: &Key, waker: &Waker) {
-        let stored = &mut self.get_mut(key).waker;
-        match stored {
-            Some(old) if old.will_wake(waker) => {}
-            _ => *stored = Some(waker.clone()),
-        }
-    }
-
     /// The owner gives its slot back (taking it off the queue if it is still on it) and gets
-    /// what was written in it.
+    /// what was written in it, its waker too: the caller drops it once the lock is released.
     pub(crate) fn remove(&mut self, key: Key) -> Waiter<E> {
         let index = key.0;
         if self.slots[index as usize].queued {
@@ -242,6 +242,42 @@ impl<E> WaitList<E> {
             self.slots[next as usize].prev = prev;
         }
         self.queued -= 1;
+    }
+}
+
+/// Stores the waker of the poll in progress (`waker`) in the slot `slot` picks out of what
+/// `guard` locks, and releases the lock: how a waiter that polls again, or a receiver that
+/// must wait, leaves its waker, without cloning or dropping one under the lock.
+///
+/// If the stored waker wakes the same task (the common case), nothing changes. Otherwise the
+/// caller's clone `fresh` takes its place, and the waker it replaces is dropped once the lock
+/// is released. Without a clone at hand, the lock is released, `waker` is cloned into `fresh`,
+/// and `false` says so: the caller takes the lock again and looks afresh, since a release may
+/// have come meanwhile, then calls this again. `true`: stored, the lock released; `Pending`.
+pub(crate) fn store_waker_and_unlock<G>(
+    mut guard: G,
+    slot: impl FnOnce(&mut G) -> &mut Option<Waker>,
+    waker: &Waker,
+    fresh: &mut Option<Waker>,
+) -> bool {
+    let stored = slot(&mut guard);
+    if stored.as_ref().is_some_and(|old| old.will_wake(waker)) {
+        drop(guard);
+        drop(fresh.take());
+        return true;
+    }
+    match fresh.take() {
+        Some(clone) => {
+            let replaced = stored.replace(clone);
+            drop(guard);
+            drop(replaced);
+            true
+        }
+        None => {
+            drop(guard);
+            *fresh = Some(waker.clone());
+            false
+        }
     }
 }
 

@@ -58,10 +58,27 @@ impl<T> Sender<T> {
     /// Sends `message`, waiting while the channel is full. Fails, giving the message back, if
     /// the receiver closed the channel or is gone.
     ///
-    /// Cancel safety: if the future is dropped before it completes, the message was either
-    /// already taken into the channel (it will be received: the send happened) or is dropped
-    /// with the future (it was not sent); it is never both, and never lost once sent.
-    /// Dropping a waiting send also gives up its place in the line of waiting senders.
+    /// Cancel safety: dropping this future before it completes sends nothing: the message is
+    /// dropped with the future and returned to no one, and the receiver never sees it. The
+    /// future gives up its place in the line of waiting senders, and room the receiver had
+    /// already made for it passes to the next waiting sender. A send that completed with `Ok`
+    /// was sent: its message will be received (unless the receiver drops it unread).
+    ///
+    /// ```
+    /// use futures_lite::future::poll_once;
+    ///
+    /// nbio::block_on(async {
+    ///     let (tx, mut rx) = nbio::sync::mpsc::channel(1);
+    ///     tx.send(1).await.unwrap();
+    ///     let mut send = Box::pin(tx.send(2));
+    ///     assert!(poll_once(&mut send).await.is_none()); // full: it waits
+    ///     assert_eq!(rx.recv().await, Some(1)); // room for it…
+    ///     drop(send); // …but it is dropped before it ran again: a select's losing branch
+    ///     assert!(rx.try_recv().is_err()); // 2 was never sent
+    ///     tx.try_send(3).unwrap(); // and the room is free again
+    /// });
+    /// ```
+    ///
     ///
     /// ```
     /// nbio::block_on(async {
@@ -81,7 +98,8 @@ impl<T> Sender<T> {
         }
     }
 
-    /// Sends `message` if there is room now, without waiting.
+    /// Sends `message` if there is room now, without waiting. Room kept for a waiting sender
+    /// (the receiver made it, and woke that sender to fill it) is not room for this one.
     ///
     /// ```
     /// use nbio::sync::mpsc::{self, TrySendError};
@@ -166,8 +184,9 @@ impl<T> Receiver<T> {
     /// Waits for the next message; `None` once the channel is empty and every sender is gone
     /// (or it was closed).
     ///
-    /// Cancel safety: a message is taken out of the channel only when this future returns
-    /// it; dropping the future before loses nothing (and forgets its waker).
+    /// Cancel safety: dropping this future before it completes loses nothing: a message
+    /// leaves the channel only when this future returns it. The dropped future's waker is
+    /// forgotten.
     ///
     /// ```
     /// nbio::block_on(async {

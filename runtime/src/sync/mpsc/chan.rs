@@ -1,7 +1,7 @@
 //! The state both kinds of mpsc channel share, and its wake protocol.
 //!
 //! Everything lives under one lock: the queue of messages, the receiver's waker, the senders
-//! waiting for room (each with its message), and the two ways a channel ends. One lock makes
+//! waiting for room, the room kept for some of them, and the two ways a channel ends. One lock makes
 //! the protocol short enough to read whole, and every step below is one critical section of a
 //! few instructions; `docs/09-channels.md` measures what that costs against tokio and
 //! async-channel, whose queues are lock-free.
@@ -11,14 +11,20 @@
 //! - A receiver that finds the queue empty stores its waker and returns `Pending`. The lock
 //!   orders this against every push: a push either came before (and the receiver found the
 //!   message) or after (and found the waker). No wake is lost.
-//! - A bounded sender that finds the queue full parks *with its message* in a waiter list.
-//!   Each message the receiver takes makes room for exactly one, and the receiver moves the
-//!   first parked sender's message into the queue at once, marks it sent and wakes it. So
-//!   the queue never holds more than its capacity, parked senders go in the order they came,
-//!   and a newcomer cannot slip in ahead of them: while anyone is parked, the queue is full.
-//! - The channel ends when the receiver closes (or is dropped): parked senders get their
-//!   message back, later sends fail; or when the last sender is dropped: the receiver drains
-//!   what is left, then gets `None`.
+//! - A bounded sender that finds the queue full parks in a waiter list. Its message stays in
+//!   its send future: **a message belongs to its send until that send completes**, so a send
+//!   dropped before (the losing branch of a `select!`, a `timeout` that elapsed) has sent
+//!   nothing.
+//! - Each message the receiver takes frees one slot of the queue. If senders are parked, the
+//!   receiver *keeps the slot* for the first of them (`reserved`), marks its entry
+//!   `Parked::Room` and wakes it; that sender's next poll moves its own message in. If the
+//!   sender's future is dropped first, the kept slot passes to the next parked sender, or
+//!   becomes free room again. So the queue never holds more than its capacity (`queue.len() +
+//!   reserved <= capacity`), parked senders get in in the order they came, and a newcomer
+//!   cannot slip in ahead of them: while anyone is parked, every slot is taken or kept.
+//! - The channel ends when the receiver closes (or is dropped): parked senders, and those a
+//!   slot was kept for, get their message back; later sends fail. Or when the last sender is
+//!   dropped: the receiver drains what is left, then gets `None`.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -30,7 +36,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::{SendError, TryRecvError, TrySendError};
 use crate::loom::{AtomicUsize, Mutex, MutexGuard};
-use crate::sync::waiters::{Key, WaitList, WakeList};
+use crate::sync::waiters::{store_waker_and_unlock, Key, WaitList, WakeList};
 use crate::task::TaskId;
 
 /// The shared part of a channel; each half holds an `Arc` of it.
@@ -46,29 +52,36 @@ pub(super) struct Chan<T> {
 
 struct Inner<T> {
     queue: VecDeque<T>,
+    /// Slots of the queue kept for parked senders that were woken to fill them (their entries
+    /// say `Parked::Room`) and have not come back yet. With the queued messages, never more
+    /// than the capacity: `queue.len() + reserved <= capacity`.
+    reserved: usize,
     /// The receiver's waker, stored when it found the queue empty.
     receiver: Option<Waker>,
     /// The task that stored it, if it was a task of an nbio runtime.
     receiver_task: Option<TaskId>,
-    /// Senders waiting for room, each with its message.
-    parked: WaitList<Parked<T>>,
+    /// Senders waiting for room (their messages stay in their futures).
+    parked: WaitList<Parked>,
     /// The receiver closed or was dropped: no message is taken any more.
     closed: bool,
     /// Every sender is gone: no message will come after those queued.
     senders_gone: bool,
 }
 
-/// A parked sender's slot.
-pub(super) enum Parked<T> {
-    /// Waiting for room, with the message.
-    Waiting(T),
-    /// The receiver moved the message into the queue.
-    Sent,
-    /// The channel closed first: the message goes back to the sender.
-    Refused(T),
+/// What became of a parked sender, written by whoever took it off the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Parked {
+    /// Waiting for room.
+    Waiting,
+    /// A slot of the queue is kept for this sender (counted in `reserved`): its next poll
+    /// moves its message in; dropped before, it passes the slot on.
+    Room,
+    /// The receiver closed the channel first: the send fails with its message.
+    Refused,
 }
 
-/// A send in progress: the message until it is queued or parked, then the parked slot.
+/// A send in progress: its message, which stays here until it is queued (or given back), and
+/// its entry in the waiter list while it waits.
 pub(super) struct SendState<T> {
     pub(super) message: Option<T>,
     pub(super) parked: Option<Key>,
@@ -80,6 +93,7 @@ impl<T> Chan<T> {
             inner: Mutex::new(Inner {
                 // A bounded queue never grows past its capacity: reserve it, up to a point.
                 queue: VecDeque::with_capacity(capacity.min(1024)),
+                reserved: 0,
                 receiver: None,
                 receiver_task: None,
                 parked: WaitList::new(),
@@ -93,8 +107,9 @@ impl<T> Chan<T> {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        // No code of the user runs under this lock (messages are dropped after it is
-        // released), so a poisoned lock still guards a consistent channel.
+        // No code of the user runs under this lock (wakers are cloned before it is taken, and
+        // wakers and messages are dropped after it is released), so a poisoned lock still
+        // guards a consistent channel.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -108,7 +123,7 @@ impl<T> Chan<T> {
         if inner.closed {
             return Err(TrySendError::Closed(message));
         }
-        if inner.queue.len() >= self.capacity {
+        if !self.has_room(&inner) {
             return Err(TrySendError::Full(message));
         }
         inner.queue.push_back(message);
@@ -116,6 +131,13 @@ impl<T> Chan<T> {
         drop(inner);
         wake(receiver);
         Ok(())
+    }
+
+    /// Whether a newcomer's message fits: a free slot that is not kept for a parked sender.
+    /// (While anyone is parked there is none: every slot is taken or kept.)
+    #[inline]
+    fn has_room(&self, inner: &Inner<T>) -> bool {
+        inner.queue.len() + inner.reserved < self.capacity
     }
 
     /// The polled task waits on this channel: its dump line says so.
@@ -126,25 +148,15 @@ impl<T> Chan<T> {
         });
     }
 
-    /// Polls a bounded send: queue the message, or park with it, or learn what became of it.
+    /// Polls a bounded send: queue the message, or park (the message stays in `state`), or,
+    /// parked, learn what became of the wait.
     pub(super) fn poll_send(
         &self,
         state: &mut SendState<T>,
         cx: &Context<'_>,
     ) -> Poll<Result<(), SendError<T>>> {
-        if let Some(key) = &state.parked {
-            let mut inner = self.lock();
-            if let Parked::Waiting(_) = inner.parked.get(key).data {
-                inner.parked.set_waker(key, cx.waker());
-                self.waiting();
-                return Poll::Pending;
-            }
-            let slot = inner.parked.remove(state.parked.take().expect("parked"));
-            return Poll::Ready(match slot.data {
-                Parked::Sent => Ok(()),
-                Parked::Refused(message) => Err(SendError(message)),
-                Parked::Waiting(_) => unreachable!("checked above"),
-            });
+        if state.parked.is_some() {
+            return self.poll_parked(state, cx);
         }
         if !crate::context::spend_budget() {
             cx.waker().wake_by_ref();
@@ -154,32 +166,102 @@ impl<T> Chan<T> {
             .message
             .take()
             .expect("an mpsc send future was polled after it completed");
-        let mut inner = self.lock();
-        if inner.closed {
-            return Poll::Ready(Err(SendError(message)));
+        // Parking stores a clone of the waker, made outside the lock (see `Chan::lock`): on
+        // finding the queue full, the first pass lets go of the lock, clones, and looks again.
+        let mut fresh = None;
+        loop {
+            let mut inner = self.lock();
+            if inner.closed {
+                drop(inner);
+                drop(fresh);
+                return Poll::Ready(Err(SendError(message)));
+            }
+            if self.has_room(&inner) {
+                inner.queue.push_back(message);
+                let receiver = inner.receiver.take();
+                drop(inner);
+                drop(fresh);
+                wake(receiver);
+                return Poll::Ready(Ok(()));
+            }
+            let Some(waker) = fresh.take() else {
+                drop(inner);
+                fresh = Some(cx.waker().clone());
+                continue;
+            };
+            // Full: park, in the same critical section that saw it full, so that the receiver
+            // cannot make room in between without finding us. The message stays ours.
+            let key = inner.parked.push_back(waker, Parked::Waiting);
+            drop(inner);
+            state.message = Some(message);
+            state.parked = Some(key);
+            self.waiting();
+            return Poll::Pending;
         }
-        if inner.queue.len() < self.capacity {
+    }
+
+    /// Polls a parked send again: still waiting (this poll's waker stored), or a slot was kept
+    /// for it (its message goes in now), or the channel closed (the message comes back).
+    fn poll_parked(
+        &self,
+        state: &mut SendState<T>,
+        cx: &Context<'_>,
+    ) -> Poll<Result<(), SendError<T>>> {
+        let mut fresh = None;
+        loop {
+            let mut inner = self.lock();
+            let key = state.parked.as_ref().expect("a parked send has a key");
+            let outcome = inner.parked.get(key).data;
+            if outcome == Parked::Waiting {
+                let (waker, fresh) = (cx.waker(), &mut fresh);
+                if store_waker_and_unlock(inner, |i| &mut i.parked.get_mut(key).waker, waker, fresh)
+                {
+                    self.waiting();
+                    return Poll::Pending;
+                }
+                continue;
+            }
+            let slot = inner.parked.remove(state.parked.take().expect("parked"));
+            let message = state
+                .message
+                .take()
+                .expect("a parked send keeps its message");
+            if outcome == Parked::Room {
+                inner.reserved -= 1;
+            }
+            if inner.closed {
+                // Refused while parked, or closed before we came back to the kept slot.
+                drop(inner);
+                drop((slot, fresh));
+                return Poll::Ready(Err(SendError(message)));
+            }
+            // The slot kept for us: our message goes in, and the receiver is woken for it.
             inner.queue.push_back(message);
             let receiver = inner.receiver.take();
             drop(inner);
+            drop((slot, fresh));
             wake(receiver);
             return Poll::Ready(Ok(()));
         }
-        // Full: park with the message, in the same critical section that saw it full, so that
-        // the receiver cannot make room in between without finding us.
-        let key = inner
-            .parked
-            .push_back(cx.waker().clone(), Parked::Waiting(message));
-        state.parked = Some(key);
-        self.waiting();
-        Poll::Pending
     }
 
-    /// A send future is dropped while parked: its slot is given back, and its message (if the
-    /// receiver did not take it yet) is dropped with it, outside the lock.
+    /// A send future is dropped while parked: its slot is given back, and its message, still
+    /// in the future, is dropped with it after this returns, outside the lock: it was never
+    /// sent. A slot of the queue kept for it passes to the next parked sender (or is free
+    /// again).
     pub(super) fn cancel_send(&self, key: Key) {
-        let slot = self.lock().parked.remove(key);
+        let (slot, next) = {
+            let mut inner = self.lock();
+            let slot = inner.parked.remove(key);
+            let mut next = None;
+            if slot.data == Parked::Room {
+                inner.reserved -= 1;
+                next = Self::slot_freed(&mut inner);
+            }
+            (slot, next)
+        };
         drop(slot);
+        wake(next);
     }
 
     /// Polls for a message.
@@ -188,25 +270,29 @@ impl<T> Chan<T> {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        let mut inner = self.lock();
-        if let Some((message, sender)) = Self::take(&mut inner) {
-            drop(inner);
-            wake(sender);
-            return Poll::Ready(Some(message));
-        }
-        if inner.closed || inner.senders_gone {
-            return Poll::Ready(None);
-        }
-        match &inner.receiver {
-            Some(stored) if stored.will_wake(cx.waker()) => {}
-            _ => {
-                inner.receiver = Some(cx.waker().clone());
-                inner.receiver_task = crate::context::current_task().map(TaskId);
+        // A new waker to store is cloned outside the lock (see `Chan::lock`): the first pass
+        // that needs one lets go of the lock, clones, and looks at the queue again.
+        let mut fresh = None;
+        loop {
+            let mut inner = self.lock();
+            if let Some((message, sender)) = Self::take(&mut inner) {
+                drop(inner);
+                drop(fresh);
+                wake(sender);
+                return Poll::Ready(Some(message));
+            }
+            if inner.closed || inner.senders_gone {
+                drop(inner);
+                drop(fresh);
+                return Poll::Ready(None);
+            }
+            inner.receiver_task = crate::context::current_task().map(TaskId);
+            let waker = cx.waker();
+            if store_waker_and_unlock(inner, |inner| &mut inner.receiver, waker, &mut fresh) {
+                self.waiting();
+                return Poll::Pending;
             }
         }
-        drop(inner);
-        self.waiting();
-        Poll::Pending
     }
 
     /// Takes a message without waiting.
@@ -223,56 +309,69 @@ impl<T> Chan<T> {
         Err(TryRecvError::Empty)
     }
 
-    /// Under the lock: takes the first message. The room it leaves goes to the first parked
-    /// sender, whose message moves into the queue; its waker is returned, to be woken once the
-    /// lock is released.
+    /// Under the lock: takes the first message. The slot it frees is kept for the first parked
+    /// sender, whose waker is returned, to be woken once the lock is released.
     fn take(inner: &mut Inner<T>) -> Option<(T, Option<Waker>)> {
         let message = inner.queue.pop_front()?;
-        inner.receiver = None;
-        let Some(waiter) = inner.parked.pop_front() else {
-            return Some((message, None));
-        };
-        let Parked::Waiting(moved) = mem::replace(&mut waiter.data, Parked::Sent) else {
-            unreachable!("only waiting senders are parked in the queue");
-        };
-        let sender = waiter.waker.take();
-        inner.queue.push_back(moved);
-        Some((message, sender))
+        // Whoever queued the message took the receiver's waker with it: none to forget.
+        debug_assert!(
+            inner.receiver.is_none(),
+            "a receiver waker beside a message"
+        );
+        Some((message, Self::slot_freed(inner)))
     }
 
-    /// The receiver's waiting future is dropped: forget its waker.
+    /// Under the lock: a slot of the queue came free (a message taken, or a kept slot given
+    /// up). It is kept for the first parked sender, if any, whose waker is returned to be
+    /// woken after the lock; else it is free room.
+    #[inline]
+    fn slot_freed(inner: &mut Inner<T>) -> Option<Waker> {
+        let waiter = inner.parked.pop_front()?;
+        debug_assert_eq!(
+            waiter.data,
+            Parked::Waiting,
+            "only waiting senders are queued"
+        );
+        waiter.data = Parked::Room;
+        let waker = waiter.waker.take();
+        inner.reserved += 1;
+        waker
+    }
+
+    /// The receiver's waiting future is dropped: forget its waker (dropped after the lock).
     pub(super) fn forget_receiver(&self) {
-        let mut inner = self.lock();
-        inner.receiver = None;
-        inner.receiver_task = None;
+        let forgotten = {
+            let mut inner = self.lock();
+            inner.receiver_task = None;
+            inner.receiver.take()
+        };
+        drop(forgotten);
     }
 
-    /// The receiver refuses further messages; parked senders get theirs back.
+    /// The receiver refuses further messages; parked senders get theirs back (as do those a
+    /// slot was kept for, when they come back to it: they see `closed`).
     pub(super) fn close(&self) {
         let mut wakers = WakeList::new();
         {
             let mut inner = self.lock();
             inner.closed = true;
             inner.parked.drain(|waiter| {
-                if let Parked::Waiting(message) = mem::replace(&mut waiter.data, Parked::Sent) {
-                    waiter.data = Parked::Refused(message);
-                }
+                waiter.data = Parked::Refused;
                 wakers.push(waiter.waker.take());
             });
         }
         wakers.wake_all();
     }
 
-    /// The receiver is dropped: close, and drop the queued messages outside the lock (a
-    /// message may hold a sender of this very channel, whose drop takes the lock).
+    /// The receiver is dropped: close, and drop its waker and the queued messages outside the
+    /// lock (a message may hold a sender of this very channel, whose drop takes the lock).
     pub(super) fn receiver_dropped(&self) {
         self.close();
-        let queued = {
+        let (waker, queued) = {
             let mut inner = self.lock();
-            inner.receiver = None;
-            mem::take(&mut inner.queue)
+            (inner.receiver.take(), mem::take(&mut inner.queue))
         };
-        drop(queued);
+        drop((waker, queued));
     }
 
     pub(super) fn is_closed(&self) -> bool {
@@ -306,7 +405,8 @@ impl<T> Chan<T> {
         if self.capacity != usize::MAX {
             out.field("capacity", &self.capacity)
                 .field("parked_senders", &inner.parked.len())
-                .field("parked_tasks", &parked);
+                .field("parked_tasks", &parked)
+                .field("kept_for_woken_senders", &inner.reserved);
         }
         out.field("senders", &self.senders.load(Relaxed))
             .field("receiver_waiting", &inner.receiver_task)

@@ -13,6 +13,9 @@
 //!   order it sent them;
 //! - a bounded channel of capacity `cap` holds at most `cap` messages; senders that find it
 //!   full wait in the order they came, and each message taken lets the first of them in;
+//! - a message belongs to its `send` until that send completes: a send future dropped before
+//!   it completed has sent nothing (the losing branch of a `select!` sent nothing), and the
+//!   room that was made for it goes to the next waiting sender;
 //! - `recv` returns `None` only when the channel is empty and will stay so: every sender is
 //!   gone, or the receiver closed it;
 //! - a send to a closed channel fails and gives the message back ([`SendError`]).

@@ -107,8 +107,8 @@ impl<T> UnboundedReceiver<T> {
     /// Waits for the next message; `None` once the channel is empty and every sender is gone
     /// (or it was closed).
     ///
-    /// Cancel safety: a message leaves the channel only when this future returns it;
-    /// dropping the future before loses nothing.
+    /// Cancel safety: dropping this future before it completes loses nothing: a message
+    /// leaves the channel only when this future returns it.
     pub fn recv(&mut self) -> UnboundedRecvFuture<'_, T> {
         UnboundedRecvFuture {
             chan: &self.chan,
