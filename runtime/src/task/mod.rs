@@ -28,6 +28,7 @@ mod loom_tests;
 pub(crate) mod owned;
 pub(crate) mod polled;
 pub(crate) mod raw;
+mod schedule;
 pub(crate) mod state;
 mod waker;
 
