@@ -297,9 +297,14 @@ fn a_waiting_acquire_dropped_drops_its_waker_outside_the_lock() {
 // ---------------------------------------------------------------------------------------------
 // Mutex: the callback unlocks the mutex (drops a guard held for the test).
 
+/// The mutexes `unlocking` leaks (a guard kept in a waker must be `'static`), kept reachable so
+/// that memcheck (scripts/valgrind.sh) does not count them as lost.
+static KEPT: StdMutex<Vec<&'static Mutex<u32>>> = StdMutex::new(Vec::new());
+
 /// A locked mutex, and a waker whose callback unlocks it.
 fn unlocking(on: On) -> (&'static Mutex<u32>, Waker) {
     let mutex: &'static Mutex<u32> = Box::leak(Box::new(Mutex::new(0)));
+    KEPT.lock().unwrap().push(mutex);
     let held: StdMutex<Option<MutexGuard<'static, u32>>> = StdMutex::new(mutex.try_lock().ok());
     let waker = reentrant_waker(on, move || {
         let guard = held.lock().unwrap().take();
