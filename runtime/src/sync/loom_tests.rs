@@ -232,3 +232,55 @@ fn loom_notify_one_racing_a_waiter_going_to_sleep_is_never_lost() {
         notifier.join().unwrap();
     });
 }
+
+/// Guard: an arrival counts itself and queues in one critical section, and the last arrival
+/// opens the round and empties the queue in one. Queue in a later section than the count, and
+/// the leader may empty the queue before the other party is on it: it sleeps forever.
+#[test]
+fn loom_barrier_the_last_arrival_racing_a_party_going_to_sleep_releases_it() {
+    loom::model(|| {
+        let barrier = Arc::new(super::Barrier::new(2));
+        let other = thread::spawn({
+            let barrier = Arc::clone(&barrier);
+            move || block_on(barrier.wait()).is_leader()
+        });
+        let mine = block_on(barrier.wait()).is_leader();
+        let theirs = other.join().unwrap();
+        assert!(mine != theirs, "exactly one leader in a round");
+    });
+}
+
+/// Guard: a dropped wait takes its arrival back only if it is still queued, looked at in the
+/// critical section that removes it. Look in an earlier section, or not at all, and a wait
+/// released meanwhile by the other party takes an arrival from the next round.
+#[test]
+fn loom_barrier_a_wait_dropped_as_its_round_opens_is_counted_or_withdrawn_never_both() {
+    loom::model(|| {
+        let barrier = Arc::new(super::Barrier::new(2));
+        let quitters: Vec<_> = (0..2)
+            .map(|_| {
+                let barrier = Arc::clone(&barrier);
+                thread::spawn(move || {
+                    let mut wait = pin!(barrier.wait());
+                    let _ = poll_once(wait.as_mut()); // queued, or the leader
+                                                      // dropped here: queued, released by the other, or done
+                })
+            })
+            .collect();
+        for quitter in quitters {
+            quitter.join().unwrap();
+        }
+        // Every wait is gone: whatever happened, the next round starts from nobody.
+        let mut first = pin!(barrier.wait());
+        assert!(
+            poll_once(first.as_mut()).is_pending(),
+            "an arrival was left behind"
+        );
+        let mut second = pin!(barrier.wait());
+        let Poll::Ready(last) = poll_once(second.as_mut()) else {
+            panic!("the second party of a round of two did not open it");
+        };
+        assert!(last.is_leader());
+        assert!(matches!(poll_once(first.as_mut()), Poll::Ready(r) if !r.is_leader()));
+    });
+}

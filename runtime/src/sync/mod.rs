@@ -1,10 +1,11 @@
-//! Tasks that talk to each other and share things: channels, a mutex, a notifier and a
-//! semaphore.
+//! Tasks that talk to each other and share things: channels, a mutex, a notifier, a
+//! semaphore and a barrier.
 //!
 //! The article's generators share one list and never wait for each other. Tasks do: one
 //! waits for a result another computes ([`oneshot`]), a consumer waits for producers
 //! ([`mpsc`]), tasks take turns with shared data ([`Mutex`]), wait for "something changed"
-//! ([`Notify`]), or for a free slot among `n` ([`Semaphore`]). Each primitive is a small state
+//! ([`Notify`]), or for a free slot among `n` ([`Semaphore`]). A [`Barrier`] holds `n` tasks
+//! until the last of them arrives, then lets them all go on. Each primitive is a small state
 //! machine plus a list of waiting tasks (`waiters.rs`), and each wait follows the rule of every
 //! future in nbio: **store the waker, then look again**, so that whatever the release does
 //! meanwhile, it finds the waker or the waiter finds the release.
@@ -20,13 +21,15 @@
 //!   removes its entry and loses nothing; a lock, permit or notification already handed to it
 //!   goes on to the next waiter. Each method's documentation says what its future promises.
 //! - A wait that completes at once spends one unit of the poll's budget, as socket operations
-//!   do (`recv`, `send`, `lock`, `acquire`, `notified`; not the oneshot, which completes once),
-//!   so a loop over a channel that another thread keeps full still lets the others run.
+//!   do (`recv`, `send`, `lock`, `acquire`, `notified`, a barrier's `wait`; not the oneshot,
+//!   which completes once), so a loop over a channel that another thread keeps full still
+//!   lets the others run.
 //!
 //! Each primitive remembers where it was made (`made_at`, a `#[track_caller]` location), and
 //! each waiter records which task waits; a [`Mutex`] records which task holds it. Their `Debug`
 //! output shows it. The guide's chapter "How a channel wakes a task" narrates the protocols.
 
+mod barrier;
 mod mutex;
 mod notify;
 mod semaphore;
@@ -38,6 +41,7 @@ pub mod oneshot;
 #[cfg(all(test, nbio_loom))]
 mod loom_tests;
 
+pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
 pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
 pub use semaphore::{Acquire, AcquireError, Semaphore, SemaphorePermit, TryAcquireError};
