@@ -284,3 +284,64 @@ fn loom_barrier_a_wait_dropped_as_its_round_opens_is_counted_or_withdrawn_never_
         assert!(matches!(poll_once(first.as_mut()), Poll::Ready(r) if !r.is_leader()));
     });
 }
+
+/// Guard: the initialiser sets `ready` and empties the queue in one critical section, and a
+/// waiter looks at `ready` and queues in one. Empty the queue before `ready` is set, and a
+/// waiter queued in between sleeps beside the value. And the init runs once.
+#[test]
+fn loom_once_cell_racing_initialisers_run_one_init_and_share_its_value() {
+    loom::model(|| {
+        let cell = Arc::new(super::OnceCell::new());
+        let inits = Arc::new(AtomicUsize::new(0));
+        let init = |cell: Arc<super::OnceCell<usize>>, inits: Arc<AtomicUsize>| {
+            *block_on(cell.get_or_init(|| async move { inits.fetch_add(1, SeqCst) + 7 }))
+        };
+        let other = thread::spawn({
+            let (cell, inits) = (Arc::clone(&cell), Arc::clone(&inits));
+            move || init(cell, inits)
+        });
+        let mine = init(Arc::clone(&cell), Arc::clone(&inits));
+        assert_eq!(mine, other.join().unwrap());
+        assert_eq!(inits.load(SeqCst), 1, "the init ran once");
+    });
+}
+
+/// Guard: an initialiser that fails gives the right to the first waiter. Let it only clear
+/// `taken`, and a waiter queued behind it sleeps with nobody initialising.
+#[test]
+fn loom_once_cell_an_initialiser_that_fails_hands_the_right_to_a_waiter() {
+    loom::model(|| {
+        let cell = Arc::new(super::OnceCell::new());
+        let failer = thread::spawn({
+            let cell = Arc::clone(&cell);
+            move || {
+                let failed = block_on(cell.get_or_try_init(|| async { Err::<u8, _>("refused") }));
+                assert!(matches!(failed, Ok(&2) | Err("refused")));
+            }
+        });
+        assert_eq!(*block_on(cell.get_or_init(|| async { 2 })), 2);
+        failer.join().unwrap();
+    });
+}
+
+/// Guard: a waiter dropped after the right was handed to it passes it on. Without that, the
+/// right stays taken by a future that is gone, and every later caller waits forever.
+#[test]
+fn loom_once_cell_a_waiter_dropped_as_the_right_is_handed_to_it_passes_it_on() {
+    loom::model(|| {
+        let cell = Arc::new(super::OnceCell::<u8>::new());
+        let mut first = Box::pin(cell.get_or_init(std::future::pending));
+        assert!(poll_once(first.as_mut()).is_pending(), "initialising");
+        let quitter = thread::spawn({
+            let cell = Arc::clone(&cell);
+            move || {
+                let mut wait = pin!(cell.get_or_init(|| async { 1 }));
+                let _ = poll_once(wait.as_mut()); // queued, or handed the right and done
+            }
+        });
+        drop(first); // gives up: the right goes to the quitter, if it is queued
+        quitter.join().unwrap();
+        let value = *block_on(cell.get_or_init(|| async { 3 }));
+        assert!(value == 1 || value == 3);
+    });
+}

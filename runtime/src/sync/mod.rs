@@ -1,14 +1,16 @@
 //! Tasks that talk to each other and share things: channels, a mutex, a notifier, a
-//! semaphore and a barrier.
+//! semaphore, a barrier and a cell set once.
 //!
 //! The article's generators share one list and never wait for each other. Tasks do: one
 //! waits for a result another computes ([`oneshot`]), a consumer waits for producers
 //! ([`mpsc`]), tasks take turns with shared data ([`Mutex`]), wait for "something changed"
 //! ([`Notify`]), or for a free slot among `n` ([`Semaphore`]). A [`Barrier`] holds `n` tasks
-//! until the last of them arrives, then lets them all go on. Each primitive is a small state
-//! machine plus a list of waiting tasks (`waiters.rs`), and each wait follows the rule of every
-//! future in nbio: **store the waker, then look again**, so that whatever the release does
-//! meanwhile, it finds the waker or the waiter finds the release.
+//! until the last of them arrives, then lets them all go on. A [`OnceCell`] is set once, by
+//! the first task to ask, while the others wait for that value rather than make their own.
+//! Each primitive is a small state machine plus a list of waiting tasks (`waiters.rs`), and
+//! each wait follows the rule of every future in nbio: **store the waker, then look again**, so
+//! that whatever the release does meanwhile, it finds the waker or the waiter finds the
+//! release.
 //!
 //! What they all promise:
 //! - `Send + Sync` when the data is `Send`: usable from tasks on any thread, from several
@@ -32,6 +34,7 @@
 mod barrier;
 mod mutex;
 mod notify;
+mod once_cell;
 mod semaphore;
 mod waiters;
 
@@ -44,4 +47,5 @@ mod loom_tests;
 pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
 pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
+pub use once_cell::{OnceCell, SetError};
 pub use semaphore::{Acquire, AcquireError, Semaphore, SemaphorePermit, TryAcquireError};
