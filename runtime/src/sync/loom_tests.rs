@@ -345,3 +345,53 @@ fn loom_once_cell_a_waiter_dropped_as_the_right_is_handed_to_it_passes_it_on() {
         assert!(value == 1 || value == 3);
     });
 }
+
+/// Guard: a waiter looks at the chain of flags and queues in one critical section of its
+/// node, and `cancel` sets the flag and empties the queue in one. Look before the lock only,
+/// and a cancel in between finds nobody to wake while the waiter goes to sleep.
+#[test]
+fn loom_cancel_racing_a_waiter_going_to_sleep_is_never_lost() {
+    loom::model(|| {
+        let token = super::CancellationToken::new();
+        let canceller = thread::spawn({
+            let token = token.clone();
+            move || token.cancel()
+        });
+        block_on(token.cancelled());
+        canceller.join().unwrap();
+    });
+}
+
+/// Guard: `is_cancelled` walks up to the ancestors' flags. A child made just after its
+/// parent's cancel took the list of children is never reached by that cancel; without the
+/// walk it would wait forever for a cancellation that already happened.
+#[test]
+fn loom_cancel_a_child_made_as_its_parent_is_cancelled_is_cancelled_too() {
+    loom::model(|| {
+        let parent = super::CancellationToken::new();
+        let canceller = thread::spawn({
+            let parent = parent.clone();
+            move || parent.cancel()
+        });
+        let child = parent.child_token();
+        block_on(child.cancelled());
+        assert!(child.is_cancelled());
+        canceller.join().unwrap();
+    });
+}
+
+/// Guard: a child dropped by everyone leaves its parent's list only if the parent was not
+/// cancelled, looked at under the parent's lock: a cancelled parent took the whole list, the
+/// child's slot with it.
+#[test]
+fn loom_cancel_a_child_dropped_as_its_parent_is_cancelled_leaves_the_list_once() {
+    loom::model(|| {
+        let parent = super::CancellationToken::new();
+        let child = parent.child_token();
+        let survivor = parent.child_token();
+        let dropper = thread::spawn(move || drop(child));
+        parent.cancel();
+        dropper.join().unwrap();
+        assert!(survivor.is_cancelled());
+    });
+}

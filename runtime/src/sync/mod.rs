@@ -1,16 +1,17 @@
 //! Tasks that talk to each other and share things: channels, a mutex, a notifier, a
-//! semaphore, a barrier and a cell set once.
+//! semaphore, a barrier, a cell set once and a cancellation signal.
 //!
 //! The article's generators share one list and never wait for each other. Tasks do: one
 //! waits for a result another computes ([`oneshot`]), a consumer waits for producers
 //! ([`mpsc`]), tasks take turns with shared data ([`Mutex`]), wait for "something changed"
 //! ([`Notify`]), or for a free slot among `n` ([`Semaphore`]). A [`Barrier`] holds `n` tasks
 //! until the last of them arrives, then lets them all go on. A [`OnceCell`] is set once, by
-//! the first task to ask, while the others wait for that value rather than make their own.
-//! Each primitive is a small state machine plus a list of waiting tasks (`waiters.rs`), and
-//! each wait follows the rule of every future in nbio: **store the waker, then look again**, so
-//! that whatever the release does meanwhile, it finds the waker or the waiter finds the
-//! release.
+//! the first task to ask, while the others wait for that value rather than make their own. A
+//! [`CancellationToken`] tells a tree of tasks to stop: cancelling it cancels the tokens made
+//! below it, never the one above. Each primitive is a small state machine plus a list of
+//! waiting tasks (`waiters.rs`), and each wait follows the rule of every future in nbio:
+//! **store the waker, then look again**, so that whatever the release does meanwhile, it finds
+//! the waker or the waiter finds the release.
 //!
 //! What they all promise:
 //! - `Send + Sync` when the data is `Send`: usable from tasks on any thread, from several
@@ -32,6 +33,7 @@
 //! output shows it. The guide's chapter "How a channel wakes a task" narrates the protocols.
 
 mod barrier;
+mod cancel;
 mod mutex;
 mod notify;
 mod once_cell;
@@ -45,6 +47,7 @@ pub mod oneshot;
 mod loom_tests;
 
 pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
+pub use cancel::{CancellationToken, Cancelled};
 pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
 pub use once_cell::{OnceCell, SetError};
