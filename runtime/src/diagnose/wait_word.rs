@@ -4,8 +4,8 @@
 //! loop knows which socket each one waits for. An nbio future says the same through
 //! `context::waiting_on` at the one place it returns `Pending`: a socket (fd and direction), a
 //! timer (its deadline), a `JoinHandle` (task N, or blocking job N), a channel, oneshot,
-//! `Notify`, `Semaphore` (where it was made) or a `Mutex` (where it was made and which task
-//! held it). The task layer points each poll at one word of the polled task (`task/polled.rs`),
+//! `Notify`, `Semaphore`, `Barrier`, `OnceCell` or `CancellationToken` (where it was made) or a
+//! `Mutex` (where it was made and which task held it). The task layer points each poll at one word of the polled task (`task/polled.rs`),
 //! so a `Pending` pays one thread-local load and one plain store; each new poll clears the word,
 //! so it always describes the *last* `Pending`. This file says what the bits mean: [`WaitOn`]
 //! and its encoding, and which waits are edges of the wait graph (`graph.rs`).
@@ -76,6 +76,21 @@ pub enum WaitOn {
         /// another runtime, whose id would name another task here).
         holder: Option<TaskId>,
     },
+    /// The other parties of a `Barrier`.
+    Barrier {
+        /// Where it was made.
+        made_at: Option<&'static Location<'static>>,
+    },
+    /// A `OnceCell` that another future is initialising.
+    OnceCell {
+        /// Where it was made.
+        made_at: Option<&'static Location<'static>>,
+    },
+    /// The cancellation of a `CancellationToken` (its own, or an ancestor's).
+    Cancelled {
+        /// Where the token was made (its `new` or `child_token` call).
+        made_at: Option<&'static Location<'static>>,
+    },
 }
 
 const TAG_SHIFT: u32 = 60;
@@ -96,6 +111,13 @@ const ONESHOT: u64 = 6;
 const NOTIFY: u64 = 7;
 const SEMAPHORE: u64 = 8;
 const MUTEX: u64 = 9;
+/// The waits that say nothing but where their primitive was made share this tag, and say
+/// which primitive in the byte above the site (bits 32 to 39): four bits of tag are few, and
+/// kept for waits whose payload differs.
+const MADE_AT_ONLY: u64 = 10;
+const BARRIER: u64 = 1;
+const ONCE_CELL: u64 = 2;
+const CANCELLED: u64 = 3;
 /// A site as an offset from `ANCHOR` does not fit: "unknown".
 const NO_SITE: u32 = u32::MAX;
 /// The holder field of a mutex (27 bits, below `OWN_WAKER`); its largest value means "a task,
@@ -131,6 +153,12 @@ fn site_of(bits: u64) -> Option<&'static Location<'static>> {
     Some(unsafe { &*(address as *const Location<'static>) })
 }
 
+/// The payload of a `MADE_AT_ONLY` wait: which primitive, above where it was made.
+#[inline]
+fn made_at_only(which: u64, made_at: Option<&'static Location<'static>>) -> u64 {
+    (which << 32) | made_at.map_or(NO_SITE.into(), site_bits)
+}
+
 /// Deadlines are stored as nanoseconds since the first time one was (60 bits: 36 years); one
 /// already past then reads back as "due".
 fn epoch() -> Instant {
@@ -160,6 +188,9 @@ impl WaitOn {
                 let site = made_at.map_or(NO_SITE.into(), site_bits);
                 (MUTEX, (holder << 32) | site)
             }
+            WaitOn::Barrier { made_at } => (MADE_AT_ONLY, made_at_only(BARRIER, made_at)),
+            WaitOn::OnceCell { made_at } => (MADE_AT_ONLY, made_at_only(ONCE_CELL, made_at)),
+            WaitOn::Cancelled { made_at } => (MADE_AT_ONLY, made_at_only(CANCELLED, made_at)),
         };
         (tag << TAG_SHIFT) | payload
     }
@@ -200,6 +231,15 @@ impl WaitOn {
                     id => Some(TaskId(id)),
                 },
             },
+            MADE_AT_ONLY => {
+                let made_at = site_of(payload);
+                match payload >> 32 {
+                    BARRIER => WaitOn::Barrier { made_at },
+                    ONCE_CELL => WaitOn::OnceCell { made_at },
+                    CANCELLED => WaitOn::Cancelled { made_at },
+                    _ => return None,
+                }
+            }
             _ => return None,
         })
     }
@@ -215,15 +255,23 @@ impl WaitOn {
 }
 
 /// The kind of wait a word says, as the trace's wait view groups them: `io`, `timer`,
-/// `channel` (mpsc, oneshot, `Notify`), `lock` (`Mutex`, `Semaphore`), `join` (a task's or a
-/// blocking job's handle), or `other` (a future that does not say).
+/// `channel` (a message or a signal from another task: mpsc, oneshot, `Notify`, a `Barrier`'s
+/// other parties, a `CancellationToken`), `lock` (another task letting go: `Mutex`,
+/// `Semaphore`, a `OnceCell` another future initialises), `join` (a task's or a blocking job's
+/// handle), or `other` (a future that does not say).
 pub(crate) fn kind_of(word: u64) -> &'static str {
     match WaitOn::decode(word) {
         Some(WaitOn::Socket { .. }) => "io",
         Some(WaitOn::Timer { .. }) => "timer",
         Some(WaitOn::Join(_) | WaitOn::JoinElsewhere(_)) => "join",
-        Some(WaitOn::Channel { .. } | WaitOn::Oneshot { .. } | WaitOn::Notify { .. }) => "channel",
-        Some(WaitOn::Mutex { .. } | WaitOn::Semaphore { .. }) => "lock",
+        Some(
+            WaitOn::Channel { .. }
+            | WaitOn::Oneshot { .. }
+            | WaitOn::Notify { .. }
+            | WaitOn::Barrier { .. }
+            | WaitOn::Cancelled { .. },
+        ) => "channel",
+        Some(WaitOn::Mutex { .. } | WaitOn::Semaphore { .. } | WaitOn::OnceCell { .. }) => "lock",
         None => "other",
     }
 }
@@ -283,6 +331,17 @@ mod tests {
                 made_at: Some(here),
                 holder: None,
             },
+            WaitOn::Barrier {
+                made_at: Some(here),
+            },
+            WaitOn::Barrier { made_at: None },
+            WaitOn::OnceCell {
+                made_at: Some(here),
+            },
+            WaitOn::Cancelled {
+                made_at: Some(here),
+            },
+            WaitOn::Cancelled { made_at: None },
         ];
         for wait in waits {
             assert_eq!(WaitOn::decode(wait.encode()), Some(wait));
@@ -295,5 +354,21 @@ mod tests {
         let apart = back.max(deadline) - back.min(deadline);
         assert!(apart < Duration::from_micros(1), "{apart:?}");
         assert_eq!(WaitOn::decode(0), None);
+        assert_eq!(
+            WaitOn::decode((MADE_AT_ONLY << TAG_SHIFT) | (99 << 32)),
+            None,
+            "an unknown primitive under the shared tag is no wait"
+        );
+    }
+
+    #[test]
+    fn the_waits_sharing_a_tag_fall_into_their_kinds() {
+        let made_at = Some(Location::caller());
+        let kind = |wait: WaitOn| kind_of(wait.encode());
+        assert_eq!(kind(WaitOn::Barrier { made_at }), "channel");
+        assert_eq!(kind(WaitOn::Cancelled { made_at }), "channel");
+        assert_eq!(kind(WaitOn::OnceCell { made_at }), "lock");
+        assert!(!is_lock_wait(WaitOn::OnceCell { made_at }.encode()));
+        assert_eq!(WaitOn::OnceCell { made_at }.on_task(), None);
     }
 }

@@ -54,6 +54,13 @@ impl fmt::Display for Shown<'_> {
                     None => f.write_str(", held by no task of this runtime"),
                 }
             }
+            WaitOn::Barrier { made_at } => made(f, "the other parties of a Barrier", made_at),
+            WaitOn::OnceCell { made_at } => {
+                made(f, "another future initialising a OnceCell", made_at)
+            }
+            WaitOn::Cancelled { made_at } => {
+                made(f, "the cancellation of a CancellationToken", made_at)
+            }
         }
     }
 }

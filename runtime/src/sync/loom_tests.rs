@@ -330,3 +330,166 @@ fn loom_mpsc_a_parked_send_repolled_with_a_new_waker_racing_the_receiver_is_neve
         assert_eq!(rx.try_recv().ok(), Some(2));
     });
 }
+
+/// Guard: an arrival counts itself and queues in one critical section, and the last arrival
+/// opens the round and empties the queue in one. Queue in a later section than the count, and
+/// the leader may empty the queue before the other party is on it: it sleeps forever.
+#[test]
+fn loom_barrier_the_last_arrival_racing_a_party_going_to_sleep_releases_it() {
+    loom::model(|| {
+        let barrier = Arc::new(super::Barrier::new(2));
+        let other = thread::spawn({
+            let barrier = Arc::clone(&barrier);
+            move || block_on(barrier.wait()).is_leader()
+        });
+        let mine = block_on(barrier.wait()).is_leader();
+        let theirs = other.join().unwrap();
+        assert!(mine != theirs, "exactly one leader in a round");
+    });
+}
+
+/// Guard: a dropped wait takes its arrival back only if it is still queued, looked at in the
+/// critical section that removes it. Look in an earlier section, or not at all, and a wait
+/// released meanwhile by the other party takes an arrival from the next round.
+#[test]
+fn loom_barrier_a_wait_dropped_as_its_round_opens_is_counted_or_withdrawn_never_both() {
+    loom::model(|| {
+        let barrier = Arc::new(super::Barrier::new(2));
+        let quitters: Vec<_> = (0..2)
+            .map(|_| {
+                let barrier = Arc::clone(&barrier);
+                thread::spawn(move || {
+                    let mut wait = pin!(barrier.wait());
+                    let _ = poll_once(wait.as_mut()); // queued, or the leader
+                                                      // dropped here: queued, released by the other, or done
+                })
+            })
+            .collect();
+        for quitter in quitters {
+            quitter.join().unwrap();
+        }
+        // Every wait is gone: whatever happened, the next round starts from nobody.
+        let mut first = pin!(barrier.wait());
+        assert!(
+            poll_once(first.as_mut()).is_pending(),
+            "an arrival was left behind"
+        );
+        let mut second = pin!(barrier.wait());
+        let Poll::Ready(last) = poll_once(second.as_mut()) else {
+            panic!("the second party of a round of two did not open it");
+        };
+        assert!(last.is_leader());
+        assert!(matches!(poll_once(first.as_mut()), Poll::Ready(r) if !r.is_leader()));
+    });
+}
+
+/// Guard: the initialiser sets `ready` and empties the queue in one critical section, and a
+/// waiter looks at `ready` and queues in one. Empty the queue before `ready` is set, and a
+/// waiter queued in between sleeps beside the value. And the init runs once.
+#[test]
+fn loom_once_cell_racing_initialisers_run_one_init_and_share_its_value() {
+    loom::model(|| {
+        let cell = Arc::new(super::OnceCell::new());
+        let inits = Arc::new(AtomicUsize::new(0));
+        let init = |cell: Arc<super::OnceCell<usize>>, inits: Arc<AtomicUsize>| {
+            *block_on(cell.get_or_init(|| async move { inits.fetch_add(1, SeqCst) + 7 }))
+        };
+        let other = thread::spawn({
+            let (cell, inits) = (Arc::clone(&cell), Arc::clone(&inits));
+            move || init(cell, inits)
+        });
+        let mine = init(Arc::clone(&cell), Arc::clone(&inits));
+        assert_eq!(mine, other.join().unwrap());
+        assert_eq!(inits.load(SeqCst), 1, "the init ran once");
+    });
+}
+
+/// Guard: an initialiser that fails gives the right to the first waiter. Let it only clear
+/// `taken`, and a waiter queued behind it sleeps with nobody initialising.
+#[test]
+fn loom_once_cell_an_initialiser_that_fails_hands_the_right_to_a_waiter() {
+    loom::model(|| {
+        let cell = Arc::new(super::OnceCell::new());
+        let failer = thread::spawn({
+            let cell = Arc::clone(&cell);
+            move || {
+                let failed = block_on(cell.get_or_try_init(|| async { Err::<u8, _>("refused") }));
+                assert!(matches!(failed, Ok(&2) | Err("refused")));
+            }
+        });
+        assert_eq!(*block_on(cell.get_or_init(|| async { 2 })), 2);
+        failer.join().unwrap();
+    });
+}
+
+/// Guard: a waiter dropped after the right was handed to it passes it on. Without that, the
+/// right stays taken by a future that is gone, and every later caller waits forever.
+#[test]
+fn loom_once_cell_a_waiter_dropped_as_the_right_is_handed_to_it_passes_it_on() {
+    loom::model(|| {
+        let cell = Arc::new(super::OnceCell::<u8>::new());
+        let mut first = Box::pin(cell.get_or_init(std::future::pending));
+        assert!(poll_once(first.as_mut()).is_pending(), "initialising");
+        let quitter = thread::spawn({
+            let cell = Arc::clone(&cell);
+            move || {
+                let mut wait = pin!(cell.get_or_init(|| async { 1 }));
+                let _ = poll_once(wait.as_mut()); // queued, or handed the right and done
+            }
+        });
+        drop(first); // gives up: the right goes to the quitter, if it is queued
+        quitter.join().unwrap();
+        let value = *block_on(cell.get_or_init(|| async { 3 }));
+        assert!(value == 1 || value == 3);
+    });
+}
+
+/// Guard: a waiter looks at the chain of flags and queues in one critical section of its
+/// node, and `cancel` sets the flag and empties the queue in one. Look before the lock only,
+/// and a cancel in between finds nobody to wake while the waiter goes to sleep.
+#[test]
+fn loom_cancel_racing_a_waiter_going_to_sleep_is_never_lost() {
+    loom::model(|| {
+        let token = super::CancellationToken::new();
+        let canceller = thread::spawn({
+            let token = token.clone();
+            move || token.cancel()
+        });
+        block_on(token.cancelled());
+        canceller.join().unwrap();
+    });
+}
+
+/// Guard: `is_cancelled` walks up to the ancestors' flags. A child made just after its
+/// parent's cancel took the list of children is never reached by that cancel; without the
+/// walk it would wait forever for a cancellation that already happened.
+#[test]
+fn loom_cancel_a_child_made_as_its_parent_is_cancelled_is_cancelled_too() {
+    loom::model(|| {
+        let parent = super::CancellationToken::new();
+        let canceller = thread::spawn({
+            let parent = parent.clone();
+            move || parent.cancel()
+        });
+        let child = parent.child_token();
+        block_on(child.cancelled());
+        assert!(child.is_cancelled());
+        canceller.join().unwrap();
+    });
+}
+
+/// Guard: a child dropped by everyone leaves its parent's list only if the parent was not
+/// cancelled, looked at under the parent's lock: a cancelled parent took the whole list, the
+/// child's slot with it.
+#[test]
+fn loom_cancel_a_child_dropped_as_its_parent_is_cancelled_leaves_the_list_once() {
+    loom::model(|| {
+        let parent = super::CancellationToken::new();
+        let child = parent.child_token();
+        let survivor = parent.child_token();
+        let dropper = thread::spawn(move || drop(child));
+        parent.cancel();
+        dropper.join().unwrap();
+        assert!(survivor.is_cancelled());
+    });
+}

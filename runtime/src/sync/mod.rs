@@ -1,13 +1,17 @@
-//! Tasks that talk to each other and share things: channels, a mutex, a notifier and a
-//! semaphore.
+//! Tasks that talk to each other and share things: channels, a mutex, a notifier, a
+//! semaphore, a barrier, a cell set once and a cancellation signal.
 //!
 //! The article's generators share one list and never wait for each other. Tasks do: one
 //! waits for a result another computes ([`oneshot`]), a consumer waits for producers
 //! ([`mpsc`]), tasks take turns with shared data ([`Mutex`]), wait for "something changed"
-//! ([`Notify`]), or for a free slot among `n` ([`Semaphore`]). Each primitive is a small state
-//! machine plus a list of waiting tasks (`waiters.rs`), and each wait follows the rule of every
-//! future in nbio: **store the waker, then look again**, so that whatever the release does
-//! meanwhile, it finds the waker or the waiter finds the release.
+//! ([`Notify`]), or for a free slot among `n` ([`Semaphore`]). A [`Barrier`] holds `n` tasks
+//! until the last of them arrives, then lets them all go on. A [`OnceCell`] is set once, by
+//! the first task to ask, while the others wait for that value rather than make their own. A
+//! [`CancellationToken`] tells a tree of tasks to stop: cancelling it cancels the tokens made
+//! below it, never the one above. Each primitive is a small state machine plus a list of
+//! waiting tasks (`waiters.rs`), and each wait follows the rule of every future in nbio:
+//! **store the waker, then look again**, so that whatever the release does meanwhile, it finds
+//! the waker or the waiter finds the release.
 //!
 //! What they all promise:
 //! - `Send + Sync` when the data is `Send`: usable from tasks on any thread, from several
@@ -26,15 +30,19 @@
 //!   wake or drop calls back into the same primitive does not deadlock (`waiters.rs` says
 //!   how; the oneshot has no lock at all).
 //! - A wait that completes at once spends one unit of the poll's budget, as socket operations
-//!   do (`recv`, `send`, `lock`, `acquire`, `notified`; not the oneshot, which completes once),
-//!   so a loop over a channel that another thread keeps full still lets the others run.
+//!   do (`recv`, `send`, `lock`, `acquire`, `notified`, a barrier's `wait`; not the oneshot,
+//!   which completes once), so a loop over a channel that another thread keeps full still
+//!   lets the others run.
 //!
 //! Each primitive remembers where it was made (`made_at`, a `#[track_caller]` location), and
 //! each waiter records which task waits; a [`Mutex`] records which task holds it. Their `Debug`
 //! output shows it. The guide's chapter "How a channel wakes a task" narrates the protocols.
 
+mod barrier;
+mod cancel;
 mod mutex;
 mod notify;
+mod once_cell;
 mod semaphore;
 mod waiters;
 
@@ -44,6 +52,9 @@ pub mod oneshot;
 #[cfg(all(test, nbio_loom))]
 mod loom_tests;
 
+pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
+pub use cancel::{CancellationToken, Cancelled};
 pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
+pub use once_cell::{OnceCell, SetError};
 pub use semaphore::{Acquire, AcquireError, Semaphore, SemaphorePermit, TryAcquireError};
