@@ -147,6 +147,9 @@ fn site_of(bits: u64) -> Option<&'static Location<'static>> {
         return None;
     }
     let address = anchor().wrapping_add(offset as i32 as isize as usize);
+    if address % std::mem::align_of::<Location<'static>>() != 0 {
+        return None; // not an offset `site_bits` made: no `Location` lives there
+    }
     // SAFETY: `bits` came from `site_bits`, which took the offset of a `&'static Location`
     // from the anchor and checked it fits; adding it back gives that reference's address,
     // whose provenance the `as usize` cast there exposed. A `'static` location lives forever.
@@ -231,15 +234,19 @@ impl WaitOn {
                     id => Some(TaskId(id)),
                 },
             },
-            MADE_AT_ONLY => {
-                let made_at = site_of(payload);
-                match payload >> 32 {
-                    BARRIER => WaitOn::Barrier { made_at },
-                    ONCE_CELL => WaitOn::OnceCell { made_at },
-                    CANCELLED => WaitOn::Cancelled { made_at },
-                    _ => return None,
-                }
-            }
+            // The kind first: a word of an unknown kind says nothing, not even a site.
+            MADE_AT_ONLY => match payload >> 32 {
+                BARRIER => WaitOn::Barrier {
+                    made_at: site_of(payload),
+                },
+                ONCE_CELL => WaitOn::OnceCell {
+                    made_at: site_of(payload),
+                },
+                CANCELLED => WaitOn::Cancelled {
+                    made_at: site_of(payload),
+                },
+                _ => return None,
+            },
             _ => return None,
         })
     }
