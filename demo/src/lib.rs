@@ -38,11 +38,11 @@ mod guide {
     #[doc = include_str!("../../docs/01-nonblocking-sockets.md")]
     pub struct NonBlockingSockets;
 
-    #[doc = include_str!("../../docs/02-reactor.md")]
-    pub struct Reactor;
-
-    #[doc = include_str!("../../docs/03-futures-wakers-executor.md")]
+    #[doc = include_str!("../../docs/02-futures-wakers-executor.md")]
     pub struct FuturesWakersExecutor;
+
+    #[doc = include_str!("../../docs/03-reactor.md")]
+    pub struct Reactor;
 
     #[doc = include_str!("../../docs/04-timers.md")]
     pub struct Timers;
@@ -50,18 +50,23 @@ mod guide {
     #[doc = include_str!("../../docs/05-write-all.md")]
     pub struct WriteAll;
 
-    #[doc = include_str!("../../docs/06-what-the-article-gets-wrong.md")]
+    #[doc = include_str!("../../docs/06-one-write-all.md")]
+    pub struct OneWriteAll;
+
+    #[doc = include_str!("../../docs/07-what-the-article-gets-wrong.md")]
     pub struct WhatTheArticleGetsWrong;
 
-    #[doc = include_str!("../../docs/07-many-threads.md")]
+    #[doc = include_str!("../../docs/08-many-threads.md")]
     pub struct ManyThreads;
-    #[doc = include_str!("../../docs/08-blocking-files-signals.md")]
+    #[doc = include_str!("../../docs/09-blocking-files-signals.md")]
     pub struct BlockingFilesSignals;
-    #[doc = include_str!("../../docs/09-channels.md")]
+    #[doc = include_str!("../../docs/10-channels.md")]
     pub struct Channels;
-    #[doc = include_str!("../../docs/10-testing-without-flakes.md")]
+    #[doc = include_str!("../../docs/11-watching-and-diagnosing.md")]
+    pub struct WatchingAndDiagnosing;
+    #[doc = include_str!("../../docs/12-testing-without-flakes.md")]
     pub struct TestingWithoutFlakes;
-    #[doc = include_str!("../../docs/11-ecosystem.md")]
+    #[doc = include_str!("../../docs/13-ecosystem.md")]
     pub struct Ecosystem;
 
     #[doc = include_str!("../../docs/performance.md")]

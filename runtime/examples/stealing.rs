@@ -7,7 +7,7 @@
 //! cargo run --release -p demo --bin timeline -- --by-thread trace.json timeline.svg
 //! ```
 //!
-//! The guide's chapter 7 shows the timeline this draws. A task should not block its worker
+//! The guide's chapter 8 shows the timeline this draws. A task should not block its worker
 //! (the slow-poll warning says so, on stderr); the point is what happens when one does.
 
 use std::thread;

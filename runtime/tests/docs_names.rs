@@ -68,11 +68,11 @@ const EXTERNAL_PATHS: &[&str] = &[
     "libc",
     // The hyper crate's runtime traits; nbio's adapters are `nbio::hyper::…`.
     "hyper::rt",
-    // hyper's HTTP/2 builder, in chapter 11's sketch of a server.
+    // hyper's HTTP/2 builder, in chapter 13's sketch of a server.
     "http2",
     // The loom crate's executor, which the loom models use; nbio's `loom` module is its shim.
     "loom::future",
-    // smol's `blocking` crate, set beside nbio's pool in chapter 8.
+    // smol's `blocking` crate, set beside nbio's pool in chapter 9.
     "blocking::unblock",
     // std's `io::ErrorKind`, named without its `std::`.
     "io::ErrorKind",

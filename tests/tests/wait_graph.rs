@@ -215,7 +215,7 @@ fn a_dump_marks_tasks_waiting_on_each_other() {
         assert_eq!(cycle_of(first), [first, second], "{dump}");
         assert_eq!(cycle_of(second), [second, first], "{dump}");
         assert!(cycle_of(bystander.id()).is_empty(), "{dump}");
-        println!("{dump}"); // the guide's chapter 9 shows this dump
+        println!("{dump}"); // the guide's chapter 10 shows this dump
         let cycles = dump.cycles();
         assert_eq!(cycles.len(), 1, "{dump}");
         let (a, b) = (first.as_u64(), second.as_u64());

@@ -65,7 +65,7 @@ impl Builder {
     /// multi-thread flavour. Any worker runs any `Send` task, and a worker with nothing to do
     /// takes ready tasks from a busy one, so a task that blocks its worker does not hold up the
     /// tasks queued behind it. `spawn_local` tasks stay on the thread that spawned them. The
-    /// guide's chapter 7 says what that buys and what it costs.
+    /// guide's chapter 8 says what that buys and what it costs.
     ///
     /// ```
     /// let rt = nbio::Runtime::builder().worker_threads(2).build()?;

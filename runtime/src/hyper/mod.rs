@@ -50,7 +50,7 @@
 //!
 //! Nothing here is needed for runtime-agnostic crates on futures-io (futures-rustls,
 //! async-tungstenite, async-channel): they run on nbio's streams as they are. See the guide,
-//! docs/11-ecosystem.md.
+//! docs/13-ecosystem.md.
 
 mod io;
 

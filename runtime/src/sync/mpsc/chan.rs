@@ -3,7 +3,7 @@
 //! Everything lives under one lock: the queue of messages, the receiver's waker, the senders
 //! waiting for room, the room kept for some of them, and the two ways a channel ends. One lock makes
 //! the protocol short enough to read whole, and every step below is one critical section of a
-//! few instructions; `docs/09-channels.md` measures what that costs against tokio and
+//! few instructions; `docs/10-channels.md` measures what that costs against tokio and
 //! async-channel, whose queues are lock-free.
 //!
 //! - A sender pushes its message and takes the receiver's waker, if one is stored, to wake it

@@ -6,7 +6,7 @@
 //! (bounded) a sender that finds it full sleeps until the receiver takes something out. That
 //! is back-pressure: a producer faster than its consumer is slowed to its pace instead of
 //! filling memory. `chan.rs` holds the protocol both kinds share, and the guide's chapter
-//! "How a channel wakes a task" (`docs/09-channels.md`) narrates it.
+//! "How a channel wakes a task" (`docs/10-channels.md`) narrates it.
 //!
 //! What every channel here guarantees:
 //! - each message sent is received exactly once, and the messages of one sender arrive in the
