@@ -4,6 +4,7 @@
 use std::future::Future;
 
 use crate::executor::{Builder, Runtime};
+pub use crate::macros::join::{join_poll, try_join_poll};
 
 /// The attribute's arguments.
 #[derive(Clone, Copy, Debug)]
@@ -95,4 +96,12 @@ fn fresh_seed() -> u64 {
             .map_or(0, |d| d.as_nanos()),
     );
     hasher.finish()
+}
+
+/// `nbio::select!` without `biased;`: the branch to poll first, below `branches`. Under a
+/// seed it comes from the running runtime's seeded generator (so a replay picks the same
+/// winners); otherwise from a cheap generator of this thread.
+#[inline]
+pub fn select_start(branches: usize) -> usize {
+    crate::executor::draw_below(branches)
 }

@@ -35,7 +35,9 @@ const MAY_USE: &[(&str, &[&str])] = &[
         ],
     ),
     ("sim", &["executor"]),
-    ("attributes", &["executor"]),
+    ("attributes", &["executor", "macros"]),
+    // `select!` and `join!`: their `$crate::__private` paths resolve where they are used.
+    ("macros", &["__private"]),
     // The adapters for hyper sit on top: streams, timers and spawn, nothing below them.
     ("hyper", &["net", "time", "executor"]),
 ];

@@ -85,6 +85,11 @@ impl Worker {
         worker.exit();
     }
 
+    /// The worker's seeded generator, if the runtime has a seed (`executor/seed.rs`).
+    pub(crate) fn rng(&self) -> Option<&Rng> {
+        self.rng.as_ref()
+    }
+
     fn slot(&self) -> &WorkerSlot {
         &self.shared.workers[self.index]
     }
