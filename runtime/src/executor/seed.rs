@@ -103,7 +103,7 @@ pub(crate) fn draw_below(n: usize) -> usize {
     let seeded = super::current::with_current(|current| {
         let rng = match current? {
             super::current::Current::Thread(thread) => thread.rng(),
-            super::current::Current::Worker(worker) => worker.rng(),
+            super::current::Current::Worker(worker) => worker.select_rng(),
             super::current::Current::BlockOn(block_on) => block_on.rng(),
         };
         rng.map(|rng| rng.below(n))
