@@ -1,5 +1,6 @@
 //! What `#[nbio::main]` and `#[nbio::test]` expand to call (the attributes themselves are in
-//! the `nbio-macros` package, `runtime/macros/`). Not for direct use: the names may change.
+//! the `nbio-macros` package, `runtime/macros/`), and what `select!` and `join!` call
+//! (`runtime/src/macros/`). Not for direct use: the names may change.
 
 use std::future::Future;
 

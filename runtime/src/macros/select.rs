@@ -143,7 +143,8 @@
 /// itself there (`&mut` reference patterns) is not supported.
 ///
 /// The guide's chapter 9, "How a channel wakes a task", shows `select!` over channels and
-/// what a losing branch loses; chapter 10 shows a seed replaying its winners.
+/// what a losing branch loses; chapter 10, "Testing async code that must not flake", the seeds
+/// that replay it.
 #[macro_export]
 macro_rules! select {
     (biased; $($branches:tt)+) => {
@@ -245,8 +246,10 @@ macro_rules! __select_build {
             ::core::future::poll_fn(|__cx| {
                 let __start = $crate::__select_start!($b __BRANCHES);
                 let mut __waiting = false;
-                for __turn in 0..__BRANCHES {
-                    match (__start + __turn) % __BRANCHES {
+                for __turn in __start..__start + __BRANCHES {
+                    // The branches from the start on, then round to those before it.
+                    let __branch = if __turn < __BRANCHES { __turn } else { __turn - __BRANCHES };
+                    match __branch {
                         $($idx => {
                             if __disabled & (1 << $idx) != 0 {
                                 continue;

@@ -34,7 +34,7 @@ use std::task::{Context, Poll};
 /// }));
 /// ```
 ///
-/// The guide's chapter 9, "How a channel wakes a task", says where task-locals fit.
+/// The guide's chapter 9, "How a channel wakes a task", names them beside `select!` and `join!`.
 #[macro_export]
 macro_rules! task_local {
     () => {};
@@ -143,7 +143,7 @@ impl<T: 'static> LocalKey<T> {
             // Borrowed mutably only while a scope swaps its value in or out, never while user
             // code runs, so this borrow can not fail.
             let value = slot.borrow();
-            value.as_ref().map(|value| f(value))
+            value.as_ref().map(f)
         });
         match value {
             Ok(Some(result)) => Ok(result),
