@@ -22,6 +22,16 @@ fn seeded(seed: u64) -> nbio::Runtime {
     nbio::Runtime::builder().seed(seed).build().unwrap()
 }
 
+/// A oneshot receiver of `value`, which a task sends after `ms` milliseconds.
+fn sent_later<T: Send + 'static>(value: T, ms: u64) -> oneshot::Receiver<T> {
+    let (tx, rx) = oneshot::channel();
+    nbio::spawn(async move {
+        sleep(Duration::from_millis(ms)).await;
+        let _ = tx.send(value);
+    });
+    rx
+}
+
 // ---------------------------------------------------------------------------------------------
 // Which branch runs, and with what.
 
@@ -52,11 +62,7 @@ fn the_ready_branch_wins_over_those_that_wait() {
 #[test]
 fn a_branch_wins_when_its_future_wakes_later() {
     nbio::block_on(async {
-        let (tx, rx) = oneshot::channel();
-        nbio::spawn(async move {
-            sleep(Duration::from_millis(5)).await;
-            tx.send("late").unwrap();
-        });
+        let rx = sent_later("late", 5);
         let got = nbio::select! {
             Ok(v) = rx => v,
             _ = sleep(Duration::from_secs(60)) => "timer",
@@ -186,11 +192,7 @@ fn long_patterns_and_or_patterns_are_read_whole() {
 #[test]
 fn a_pattern_that_does_not_match_disables_its_branch_and_the_others_go_on() {
     nbio::block_on(async {
-        let (tx, rx) = oneshot::channel();
-        nbio::spawn(async move {
-            sleep(Duration::from_millis(2)).await;
-            tx.send(5).unwrap();
-        });
+        let rx = sent_later(5, 2);
         let v = nbio::select! {
             Some(x) = ready(None::<u32>) => x,
             Ok(x) = rx => x * 2,
@@ -334,6 +336,22 @@ fn the_losers_are_dropped_before_the_handler_runs() {
             _ = losing => unreachable!(),
             _ = ready(()) => assert_eq!(drops.drops(), 1, "the loser is still alive in the handler"),
         }
+    });
+}
+
+#[test]
+fn a_handler_may_borrow_what_a_losing_future_borrowed() {
+    async fn bump(value: &mut u32) {
+        *value += 1;
+        pending::<()>().await;
+    }
+    nbio::block_on(async {
+        let mut value = 1;
+        nbio::select! {
+            _ = bump(&mut value) => {}
+            _ = nbio::yield_now() => value += 10,
+        }
+        assert_eq!(value, 12);
     });
 }
 

@@ -153,15 +153,18 @@ fn the_outer_value_is_restored_after_a_poll_that_panicked() {
     assert!(NUMBER.try_with(|_| ()).is_err());
 }
 
+/// Notes, when dropped, the value of `NUMBER` its drop sees (0 for none).
+struct SeesOnDrop(Arc<AtomicU32>);
+
+impl Drop for SeesOnDrop {
+    fn drop(&mut self) {
+        self.0
+            .store(NUMBER.try_with(|n| *n).unwrap_or(0), Ordering::SeqCst);
+    }
+}
+
 #[test]
 fn a_future_dropped_before_it_completed_sees_the_value_in_its_drop() {
-    struct SeesOnDrop(Arc<AtomicU32>);
-    impl Drop for SeesOnDrop {
-        fn drop(&mut self) {
-            self.0
-                .store(NUMBER.try_with(|n| *n).unwrap_or(0), Ordering::SeqCst);
-        }
-    }
     let seen = Arc::new(AtomicU32::new(u32::MAX));
     let guard = SeesOnDrop(Arc::clone(&seen));
     let scope = NUMBER.scope(5, async move {
@@ -182,13 +185,6 @@ fn a_future_dropped_before_it_completed_sees_the_value_in_its_drop() {
 
 #[test]
 fn an_aborted_task_drops_its_future_inside_the_scope() {
-    struct SeesOnDrop(Arc<AtomicU32>);
-    impl Drop for SeesOnDrop {
-        fn drop(&mut self) {
-            self.0
-                .store(NUMBER.try_with(|n| *n).unwrap_or(0), Ordering::SeqCst);
-        }
-    }
     let seen = Arc::new(AtomicU32::new(u32::MAX));
     nbio::block_on(async {
         let guard = SeesOnDrop(Arc::clone(&seen));

@@ -136,7 +136,7 @@ macro_rules! __join_parse {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __join_build {
-    (join $( (($idx:tt $var:ident $fut:ident $out:ident) $f:expr) )*) => {{
+    ($kind:ident $( (($idx:tt $var:ident $fut:ident $out:ident) $f:expr) )*) => {{
         $(
             let mut $fut = ::core::pin::pin!(::core::option::Option::Some(
                 ::core::future::IntoFuture::into_future($f),
@@ -145,38 +145,43 @@ macro_rules! __join_build {
         )*
         ::core::future::poll_fn(|__cx| {
             let mut __all_done = true;
-            $(__all_done &= $crate::__private::join_poll(&mut $fut, &mut $out, __cx);)*
+            $(__all_done &= $crate::__join_step!($kind $fut $out __cx);)*
             if !__all_done {
                 return ::core::task::Poll::Pending;
             }
-            ::core::task::Poll::Ready(($(
-                $out.take().expect("nbio::join! polled again after it completed"),
-            )*))
-        })
-        .await
-    }};
-    (try_join $( (($idx:tt $var:ident $fut:ident $out:ident) $f:expr) )*) => {{
-        $(
-            let mut $fut = ::core::pin::pin!(::core::option::Option::Some(
-                ::core::future::IntoFuture::into_future($f),
-            ));
-            let mut $out = ::core::option::Option::None;
-        )*
-        ::core::future::poll_fn(|__cx| {
-            let mut __all_done = true;
-            $(match $crate::__private::try_join_poll(&mut $fut, &mut $out, __cx) {
-                ::core::result::Result::Ok(__done) => __all_done &= __done,
-                ::core::result::Result::Err(__err) => {
-                    return ::core::task::Poll::Ready(::core::result::Result::Err(__err));
-                }
-            })*
-            if !__all_done {
-                return ::core::task::Poll::Pending;
-            }
-            ::core::task::Poll::Ready(::core::result::Result::Ok(($(
-                $out.take().expect("nbio::try_join! polled again after it completed"),
+            ::core::task::Poll::Ready($crate::__join_output!($kind ($(
+                $out.take().expect("nbio::join! or try_join! polled again after it completed"),
             )*)))
         })
         .await
     }};
+}
+
+/// One future's poll in a join: whether it is done (a `try_join!` returns at an `Err`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __join_step {
+    (join $fut:ident $out:ident $cx:ident) => {
+        $crate::__private::join_poll(&mut $fut, &mut $out, $cx)
+    };
+    (try_join $fut:ident $out:ident $cx:ident) => {
+        match $crate::__private::try_join_poll(&mut $fut, &mut $out, $cx) {
+            ::core::result::Result::Ok(__done) => __done,
+            ::core::result::Result::Err(__err) => {
+                return ::core::task::Poll::Ready(::core::result::Result::Err(__err));
+            }
+        }
+    };
+}
+
+/// The outputs, as the macro gives them.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __join_output {
+    (join $outputs:expr) => {
+        $outputs
+    };
+    (try_join $outputs:expr) => {
+        ::core::result::Result::Ok($outputs)
+    };
 }
