@@ -101,8 +101,12 @@ fn fresh_seed() -> u64 {
 
 /// `nbio::select!` without `biased;`: the branch to poll first, below `branches`. Under a
 /// seed it comes from the running runtime's seeded generator (so a replay picks the same
-/// winners); otherwise from a cheap generator of this thread.
+/// winners); otherwise from a cheap generator of this thread. One branch (or none) draws
+/// nothing.
 #[inline]
 pub fn select_start(branches: usize) -> usize {
+    if branches <= 1 {
+        return 0;
+    }
     crate::executor::draw_below(branches)
 }

@@ -214,6 +214,14 @@ fn else_runs_when_every_pattern_failed() {
 }
 
 #[test]
+fn a_select_of_else_alone_runs_it() {
+    nbio::block_on(async {
+        let v = nbio::select! { else => 5 };
+        assert_eq!(v, 5);
+    });
+}
+
+#[test]
 #[should_panic(expected = "every branch is disabled and there is no `else` branch")]
 fn every_branch_disabled_without_else_panics() {
     nbio::block_on(async {

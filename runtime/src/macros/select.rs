@@ -238,7 +238,10 @@ macro_rules! __select_build {
             $($var($var),)*
             __Disabled,
         }
-        const __BRANCHES: usize = [$($idx),*].len();
+        const __BRANCHES: usize = {
+            let __all: &[usize] = &[$($idx),*];
+            __all.len()
+        };
         let __out = {
             let mut __disabled: u64 = 0;
             $($(if !$c { __disabled |= 1 << $idx; })?)*
