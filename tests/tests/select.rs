@@ -202,6 +202,29 @@ fn a_pattern_that_does_not_match_disables_its_branch_and_the_others_go_on() {
 }
 
 #[test]
+fn a_branch_that_completed_is_never_polled_again() {
+    // Ready with `None` at once (the pattern fails), and a panic if polled after that.
+    let mut done = false;
+    let once = std::future::poll_fn(move |_| {
+        assert!(!done, "polled after it completed");
+        done = true;
+        Poll::Ready(None::<u32>)
+    });
+    nbio::block_on(async {
+        let v = nbio::select! {
+            Some(v) = once => v,
+            v = async {
+                for _ in 0..5 {
+                    nbio::yield_now().await;
+                }
+                7
+            } => v,
+        };
+        assert_eq!(v, 7);
+    });
+}
+
+#[test]
 fn else_runs_when_every_pattern_failed() {
     nbio::block_on(async {
         let v = nbio::select! {

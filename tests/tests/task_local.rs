@@ -226,6 +226,16 @@ fn sync_scope_sets_the_value_for_a_closure_and_nests() {
 }
 
 #[test]
+fn sync_scope_restores_the_outer_value_after_a_panic() {
+    NUMBER.sync_scope(1, || {
+        let result = catch_unwind(|| NUMBER.sync_scope(2, || panic!("inner")));
+        assert!(result.is_err());
+        assert_eq!(NUMBER.get(), 1);
+    });
+    assert!(NUMBER.try_with(|_| ()).is_err());
+}
+
+#[test]
 fn a_scope_entered_inside_with_of_its_key_panics_clearly() {
     let panic =
         catch_unwind(|| NUMBER.sync_scope(1, || NUMBER.with(|_| NUMBER.sync_scope(2, || ()))))
