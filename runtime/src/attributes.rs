@@ -1,9 +1,11 @@
 //! What `#[nbio::main]` and `#[nbio::test]` expand to call (the attributes themselves are in
-//! the `nbio-macros` package, `runtime/macros/`). Not for direct use: the names may change.
+//! the `nbio-macros` package, `runtime/macros/`), and what `select!` and `join!` call
+//! (`runtime/src/macros/`). Not for direct use: the names may change.
 
 use std::future::Future;
 
 use crate::executor::{Builder, Runtime};
+pub use crate::macros::join::{join_poll, try_join_poll};
 
 /// The attribute's arguments.
 #[derive(Clone, Copy, Debug)]
@@ -95,4 +97,16 @@ fn fresh_seed() -> u64 {
             .map_or(0, |d| d.as_nanos()),
     );
     hasher.finish()
+}
+
+/// `nbio::select!` without `biased;`: the branch to poll first, below `branches`. Under a
+/// seed it comes from the running runtime's seeded generator (so a replay picks the same
+/// winners); otherwise from a cheap generator of this thread. One branch (or none) draws
+/// nothing.
+#[inline]
+pub fn select_start(branches: usize) -> usize {
+    if branches <= 1 {
+        return 0;
+    }
+    crate::executor::draw_below(branches)
 }

@@ -37,6 +37,7 @@ pub(crate) mod task_builder;
 use current::Current;
 pub use handle::Handle;
 pub use runtime::{Builder, Runtime};
+pub(crate) use seed::draw_below;
 pub(crate) use seed::from_env as seed_from_env;
 
 use crate::context;

@@ -94,3 +94,28 @@ impl Drop for ReplayNote {
         }
     }
 }
+
+/// A number below `n` (which must not be zero) for `select!`'s first branch: drawn from the
+/// seeded generator of the loop running on this thread, so that under a seed the same branch
+/// wins on replay; without a seed, or outside an nbio runtime (`nbio::block_on` inside another
+/// executor, say), from a generator of this thread seeded at random.
+pub(crate) fn draw_below(n: usize) -> usize {
+    let seeded = super::current::with_current(|current| {
+        let rng = match current? {
+            super::current::Current::Thread(thread) => thread.rng(),
+            super::current::Current::Worker(worker) => worker.select_rng(),
+            super::current::Current::BlockOn(block_on) => block_on.rng(),
+        };
+        rng.map(|rng| rng.below(n))
+    });
+    seeded.unwrap_or_else(|| UNSEEDED.with(|rng| rng.below(n)))
+}
+
+thread_local! {
+    /// The generator of the unseeded draws: one per thread, no lock, different in every
+    /// process (std's hash keys are random), so that no branch of a `select!` is favoured.
+    static UNSEEDED: Rng = Rng::new({
+        use std::hash::{BuildHasher, Hasher};
+        std::collections::hash_map::RandomState::new().build_hasher().finish()
+    });
+}

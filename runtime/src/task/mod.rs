@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 
 mod join;
 pub(crate) mod list;
+mod local;
 #[cfg(all(test, nbio_loom))]
 mod loom_tests;
 pub(crate) mod owned;
@@ -33,6 +34,7 @@ pub(crate) mod state;
 mod waker;
 
 pub use join::{JoinError, JoinHandle};
+pub use local::{AccessError, LocalKey, TaskLocalFuture};
 
 // The public namespace: what the executor and the observer make of tasks.
 pub use crate::diagnose::WaitOn;

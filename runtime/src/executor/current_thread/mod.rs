@@ -49,6 +49,7 @@ use run_queue::RunQueue;
 
 use super::poll::{self, poll_main, poll_task, MainPoll, Polled};
 use super::seat::Seat;
+use super::seed::Rng;
 use crate::observe::Observer;
 use crate::task::list::TaskList;
 use crate::task::owned::OwnedTasks;
@@ -115,6 +116,11 @@ impl CurrentThread {
         self.run_queue.push(task.queued);
         bump(&self.counters.spawned);
         JoinHandle::new(task.handle)
+    }
+
+    /// The generator of the seeded order, if the runtime has a seed (`executor/seed.rs`).
+    pub(crate) fn rng(&self) -> Option<&Rng> {
+        self.run_queue.rng()
     }
 
     /// The fast path of a wake: on this thread, no lock.

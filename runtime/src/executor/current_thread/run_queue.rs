@@ -78,4 +78,9 @@ impl RunQueue {
     pub(crate) fn seed(&self) -> Option<u64> {
         self.rng.as_ref().map(Rng::seed)
     }
+
+    /// The seeded generator, if there is one: `select!` draws its first branch from it too.
+    pub(crate) fn rng(&self) -> Option<&Rng> {
+        self.rng.as_ref()
+    }
 }

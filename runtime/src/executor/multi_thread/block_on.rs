@@ -35,6 +35,7 @@ use crate::diagnose::{self, Quiet, Reported, TaskView, Verdict};
 use crate::executor::current::{self, Current, Loop};
 use crate::executor::poll::{poll_main, poll_task, MainPoll, Polled};
 use crate::executor::report;
+use crate::executor::seed::Rng;
 use crate::observe::Observer;
 use crate::task::raw::TaskRef;
 use crate::task::{JoinHandle, RuntimeNo};
@@ -57,6 +58,9 @@ pub(crate) struct BlockOn {
     cycle_reported: Reported,
     /// Polls of the tasks pinned to this thread so far (for `progress`).
     pinned_polls: Cell<u64>,
+    /// With a seed: what `select!` draws from in the futures this thread polls (the workers
+    /// have their own, seeded with their index; this one comes after them).
+    rng: Option<Rng>,
 }
 
 /// The waker of the `block_on` future: marks it due and wakes the thread.
@@ -99,7 +103,11 @@ impl BlockOn {
                 }
             }
         }));
+        let rng = shared
+            .seed
+            .map(|seed| Rng::new(seed.wrapping_add(shared.workers.len() as u64)));
         BlockOn {
+            rng,
             pinned_polls: Cell::new(0),
             runtime: shared.ids.runtime(),
             runner: PinnedRunner::new(Pinned::new(
@@ -120,6 +128,11 @@ impl BlockOn {
             parker,
             shared: Arc::clone(shared),
         }
+    }
+
+    /// The seeded generator of this thread, if the runtime has a seed (`executor/seed.rs`).
+    pub(crate) fn rng(&self) -> Option<&Rng> {
+        self.rng.as_ref()
     }
 
     pub(crate) fn pinned_runner(&self) -> &PinnedRunner {

@@ -49,6 +49,10 @@ pub(crate) struct Worker {
     seat: Driver,
     /// With a seed: chooses whom to steal from first.
     rng: Option<Rng>,
+    /// With a seed: what `select!` draws from in the tasks this worker polls. Apart from `rng`,
+    /// whose draws depend on when the worker runs out of work, so that a task's selects replay
+    /// as long as the same worker polls it.
+    select_rng: Option<Rng>,
 }
 
 impl Worker {
@@ -72,6 +76,9 @@ impl Worker {
             rng: shared
                 .seed
                 .map(|seed| Rng::new(seed.wrapping_add(index as u64))),
+            select_rng: shared
+                .seed
+                .map(|seed| Rng::new(!seed.wrapping_add(index as u64))),
             shared,
         });
         let entered = Entered {
@@ -83,6 +90,12 @@ impl Worker {
         let _entered = current::enter_loop(Loop::Worker(Rc::clone(&worker)), entered, None);
         worker.work();
         worker.exit();
+    }
+
+    /// The generator of `select!` in this worker's tasks, if the runtime has a seed
+    /// (`executor/seed.rs`).
+    pub(crate) fn select_rng(&self) -> Option<&Rng> {
+        self.select_rng.as_ref()
     }
 
     fn slot(&self) -> &WorkerSlot {
