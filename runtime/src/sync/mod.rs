@@ -46,8 +46,10 @@ mod once_cell;
 mod semaphore;
 mod waiters;
 
+pub mod broadcast;
 pub mod mpsc;
 pub mod oneshot;
+pub mod watch;
 
 #[cfg(all(test, nbio_loom))]
 mod loom_tests;
