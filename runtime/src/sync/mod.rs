@@ -52,6 +52,8 @@ pub mod oneshot;
 pub mod watch;
 
 #[cfg(all(test, nbio_loom))]
+mod loom_channels;
+#[cfg(all(test, nbio_loom))]
 mod loom_tests;
 
 pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
