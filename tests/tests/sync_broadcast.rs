@@ -543,3 +543,23 @@ fn both_halves_are_send_and_sync() {
     assert_send_sync::<broadcast::Sender<String>>();
     assert_send_sync::<broadcast::Receiver<String>>();
 }
+
+#[test]
+fn a_loop_whose_recv_always_finds_a_value_lets_the_other_tasks_run() {
+    watched(|| {
+        nbio::block_on(async {
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let stopper = nbio::spawn({
+                let stop = Arc::clone(&stop);
+                async move { stop.store(true, SeqCst) }
+            });
+            let (tx, mut rx) = broadcast::channel(4);
+            // Each recv completes at once; only the budget makes this loop yield.
+            while !stop.load(SeqCst) {
+                tx.send(1).unwrap();
+                assert_eq!(rx.recv().await, Ok(1));
+            }
+            stopper.await.unwrap();
+        });
+    });
+}

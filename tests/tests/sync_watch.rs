@@ -370,3 +370,23 @@ fn both_halves_are_send_and_sync() {
     assert_send_sync::<watch::Sender<String>>();
     assert_send_sync::<watch::Receiver<String>>();
 }
+
+#[test]
+fn a_loop_whose_changed_always_finds_a_change_lets_the_other_tasks_run() {
+    watched(|| {
+        nbio::block_on(async {
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let stopper = nbio::spawn({
+                let stop = Arc::clone(&stop);
+                async move { stop.store(true, std::sync::atomic::Ordering::SeqCst) }
+            });
+            let (tx, mut rx) = watch::channel(0);
+            // Each changed completes at once; only the budget makes this loop yield.
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                tx.send_modify(|n| *n += 1);
+                rx.changed().await.unwrap();
+            }
+            stopper.await.unwrap();
+        });
+    });
+}
