@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::Duration;
 
-use nbio::sync::{mpsc, Mutex, MutexGuard, Notify, Semaphore};
+use nbio::sync::{broadcast, mpsc, watch, Mutex, MutexGuard, Notify, Semaphore};
 use nbio_tests::{watchdog, WakeCounter};
 
 /// How long a body may take: it does a few polls, so only a thread stuck on a lock gets near.
@@ -429,5 +429,144 @@ fn a_receiver_dropped_while_its_waker_is_stored_drops_it_outside_the_lock() {
         drop(rx); // its stored waker's drop tries to send: refused, the channel is closed
         assert!(tx.is_closed());
         assert_eq!(tx.try_send(1), Err(mpsc::TrySendError::Closed(1)));
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// broadcast: the callback is a `send(7)` on the same channel.
+
+fn broadcasting(tx: &broadcast::Sender<u32>, on: On) -> Waker {
+    let tx = tx.clone();
+    reentrant_waker(on, move || drop(tx.send(7)))
+}
+
+const ON_WAKE: On = On {
+    clone: false,
+    wake: true,
+    drop: false,
+};
+
+#[test]
+fn broadcast_recv_on_an_empty_channel_with_a_waker_that_sends_when_cloned_gets_that_value() {
+    within_deadline(|| {
+        let (tx, mut rx) = broadcast::channel(2);
+        let waker = broadcasting(&tx, ON_CLONE_AND_WAKE);
+        let mut recv = pin!(rx.recv());
+        // Waiting clones the waker, outside the lock; the clone sends 7; the second look at
+        // the tail finds it.
+        assert_eq!(poll_with(recv.as_mut(), &waker), Poll::Ready(Ok(7)));
+    });
+}
+
+#[test]
+fn broadcast_recv_polled_again_with_a_new_waker_that_sends_when_cloned_gets_that_value() {
+    within_deadline(|| {
+        let (tx, mut rx) = broadcast::channel(2);
+        let waker = broadcasting(&tx, ON_CLONE_AND_WAKE);
+        assert_eq!(a_new_waker_cloned_releases(pin!(rx.recv()), &waker), Ok(7));
+    });
+}
+
+#[test]
+fn broadcast_recv_polled_again_with_a_new_waker_drops_the_old_one_outside_the_lock() {
+    within_deadline(|| {
+        let (tx, mut rx) = broadcast::channel(2);
+        let old = broadcasting(&tx, ON_DROP);
+        assert_eq!(an_old_waker_dropped_releases(pin!(rx.recv()), &old), Ok(7));
+    });
+}
+
+#[test]
+fn broadcast_a_waiting_recv_dropped_drops_its_waker_outside_the_lock() {
+    within_deadline(|| {
+        let (tx, mut rx) = broadcast::channel(2);
+        let waker = broadcasting(&tx, ON_DROP);
+        let mut recv = Box::pin(rx.recv());
+        assert!(poll_with(recv.as_mut(), &waker).is_pending());
+        drop(recv); // its stored waker's drop sends 7
+        assert_eq!(rx.try_recv(), Ok(7));
+    });
+}
+
+#[test]
+fn broadcast_a_send_wakes_a_waker_that_sends_after_the_lock() {
+    within_deadline(|| {
+        let (tx, mut rx) = broadcast::channel(4);
+        let waker = broadcasting(&tx, ON_WAKE);
+        let mut recv = Box::pin(rx.recv());
+        assert!(poll_with(recv.as_mut(), &waker).is_pending());
+        tx.send(1).unwrap(); // wakes the receiver, whose waker sends 7
+        drop(recv);
+        assert_eq!(rx.try_recv(), Ok(1));
+        assert_eq!(rx.try_recv(), Ok(7));
+    });
+}
+
+#[test]
+fn broadcast_the_last_sender_going_wakes_a_waker_that_subscribes_after_the_lock() {
+    within_deadline(|| {
+        let (tx, mut rx) = broadcast::channel::<u32>(4);
+        let other = rx.resubscribe();
+        let keep = Arc::new(StdMutex::new(Some(rx.resubscribe())));
+        // Dropping a receiver and subscribing one: both take the lock the closing sender held.
+        let waker = reentrant_waker(ON_WAKE, move || {
+            drop(keep.lock().unwrap().take());
+            drop(other.resubscribe());
+        });
+        let mut recv = Box::pin(rx.recv());
+        assert!(poll_with(recv.as_mut(), &waker).is_pending());
+        drop(tx); // the last sender: closes, then wakes the waker
+        let counter = WakeCounter::new();
+        assert_eq!(
+            counter.poll(recv.as_mut()),
+            Poll::Ready(Err(broadcast::RecvError::Closed))
+        );
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// watch: the callback is a `send_modify` on the same channel.
+
+fn modifying(tx: &Arc<watch::Sender<u32>>, on: On) -> Waker {
+    let tx = Arc::clone(tx);
+    reentrant_waker(on, move || tx.send_modify(|value| *value += 1))
+}
+
+#[test]
+fn watch_changed_with_a_waker_that_sends_when_cloned_sees_that_change() {
+    within_deadline(|| {
+        let (tx, mut rx) = watch::channel(0);
+        let tx = Arc::new(tx);
+        let waker = modifying(&tx, ON_CLONE_AND_WAKE);
+        let changed = poll_with(pin!(rx.changed()), &waker);
+        assert_eq!(changed, Poll::Ready(Ok(())));
+        assert_eq!(*rx.borrow(), 1);
+    });
+}
+
+#[test]
+fn watch_a_waiting_changed_dropped_drops_its_waker_outside_the_lock() {
+    within_deadline(|| {
+        let (tx, mut rx) = watch::channel(0);
+        let tx = Arc::new(tx);
+        let waker = modifying(&tx, ON_DROP);
+        let mut changed = Box::pin(rx.changed());
+        assert!(poll_with(changed.as_mut(), &waker).is_pending());
+        drop(changed); // its stored waker's drop sends
+        assert!(rx.has_changed().unwrap());
+    });
+}
+
+#[test]
+fn watch_a_send_wakes_a_waker_that_sends_after_the_locks() {
+    within_deadline(|| {
+        let (tx, mut rx) = watch::channel(0);
+        let tx = Arc::new(tx);
+        let waker = modifying(&tx, ON_WAKE);
+        let mut changed = Box::pin(rx.changed());
+        assert!(poll_with(changed.as_mut(), &waker).is_pending());
+        tx.send(10).unwrap(); // wakes the receiver, whose waker sends again
+        drop(changed);
+        assert_eq!(*rx.borrow(), 11);
     });
 }

@@ -91,6 +91,16 @@ pub enum WaitOn {
         /// Where the token was made (its `new` or `child_token` call).
         made_at: Option<&'static Location<'static>>,
     },
+    /// A `broadcast` channel's next value (a `Receiver::recv`).
+    Broadcast {
+        /// Where the channel was made.
+        made_at: Option<&'static Location<'static>>,
+    },
+    /// A change of a `watch` channel's value (a `Receiver::changed`, a `Sender::closed`).
+    Watch {
+        /// Where the channel was made.
+        made_at: Option<&'static Location<'static>>,
+    },
 }
 
 const TAG_SHIFT: u32 = 60;
@@ -118,6 +128,8 @@ const MADE_AT_ONLY: u64 = 10;
 const BARRIER: u64 = 1;
 const ONCE_CELL: u64 = 2;
 const CANCELLED: u64 = 3;
+const BROADCAST: u64 = 4;
+const WATCH: u64 = 5;
 /// A site as an offset from `ANCHOR` does not fit: "unknown".
 const NO_SITE: u32 = u32::MAX;
 /// The holder field of a mutex (27 bits, below `OWN_WAKER`); its largest value means "a task,
@@ -194,6 +206,8 @@ impl WaitOn {
             WaitOn::Barrier { made_at } => (MADE_AT_ONLY, made_at_only(BARRIER, made_at)),
             WaitOn::OnceCell { made_at } => (MADE_AT_ONLY, made_at_only(ONCE_CELL, made_at)),
             WaitOn::Cancelled { made_at } => (MADE_AT_ONLY, made_at_only(CANCELLED, made_at)),
+            WaitOn::Broadcast { made_at } => (MADE_AT_ONLY, made_at_only(BROADCAST, made_at)),
+            WaitOn::Watch { made_at } => (MADE_AT_ONLY, made_at_only(WATCH, made_at)),
         };
         (tag << TAG_SHIFT) | payload
     }
@@ -245,6 +259,12 @@ impl WaitOn {
                 CANCELLED => WaitOn::Cancelled {
                     made_at: site_of(payload),
                 },
+                BROADCAST => WaitOn::Broadcast {
+                    made_at: site_of(payload),
+                },
+                WATCH => WaitOn::Watch {
+                    made_at: site_of(payload),
+                },
                 _ => return None,
             },
             _ => return None,
@@ -262,8 +282,8 @@ impl WaitOn {
 }
 
 /// The kind of wait a word says, as the trace's wait view groups them: `io`, `timer`,
-/// `channel` (a message or a signal from another task: mpsc, oneshot, `Notify`, a `Barrier`'s
-/// other parties, a `CancellationToken`), `lock` (another task letting go: `Mutex`,
+/// `channel` (a message or a signal from another task: mpsc, oneshot, broadcast, watch, `Notify`,
+/// a `Barrier`'s other parties, a `CancellationToken`), `lock` (another task letting go: `Mutex`,
 /// `Semaphore`, a `OnceCell` another future initialises), `join` (a task's or a blocking job's
 /// handle), or `other` (a future that does not say).
 pub(crate) fn kind_of(word: u64) -> &'static str {
@@ -276,7 +296,9 @@ pub(crate) fn kind_of(word: u64) -> &'static str {
             | WaitOn::Oneshot { .. }
             | WaitOn::Notify { .. }
             | WaitOn::Barrier { .. }
-            | WaitOn::Cancelled { .. },
+            | WaitOn::Cancelled { .. }
+            | WaitOn::Broadcast { .. }
+            | WaitOn::Watch { .. },
         ) => "channel",
         Some(WaitOn::Mutex { .. } | WaitOn::Semaphore { .. } | WaitOn::OnceCell { .. }) => "lock",
         None => "other",
@@ -349,6 +371,14 @@ mod tests {
                 made_at: Some(here),
             },
             WaitOn::Cancelled { made_at: None },
+            WaitOn::Broadcast {
+                made_at: Some(here),
+            },
+            WaitOn::Broadcast { made_at: None },
+            WaitOn::Watch {
+                made_at: Some(here),
+            },
+            WaitOn::Watch { made_at: None },
         ];
         for wait in waits {
             assert_eq!(WaitOn::decode(wait.encode()), Some(wait));
@@ -374,6 +404,9 @@ mod tests {
         let kind = |wait: WaitOn| kind_of(wait.encode());
         assert_eq!(kind(WaitOn::Barrier { made_at }), "channel");
         assert_eq!(kind(WaitOn::Cancelled { made_at }), "channel");
+        assert_eq!(kind(WaitOn::Broadcast { made_at }), "channel");
+        assert_eq!(kind(WaitOn::Watch { made_at }), "channel");
+        assert!(!is_lock_wait(WaitOn::Watch { made_at }.encode()));
         assert_eq!(kind(WaitOn::OnceCell { made_at }), "lock");
         assert!(!is_lock_wait(WaitOn::OnceCell { made_at }.encode()));
         assert_eq!(WaitOn::OnceCell { made_at }.on_task(), None);

@@ -61,6 +61,8 @@ impl fmt::Display for Shown<'_> {
             WaitOn::Cancelled { made_at } => {
                 made(f, "the cancellation of a CancellationToken", made_at)
             }
+            WaitOn::Broadcast { made_at } => made(f, "a broadcast channel", made_at),
+            WaitOn::Watch { made_at } => made(f, "a watch channel", made_at),
         }
     }
 }

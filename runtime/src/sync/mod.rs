@@ -8,7 +8,9 @@
 //! until the last of them arrives, then lets them all go on. A [`OnceCell`] is set once, by
 //! the first task to ask, while the others wait for that value rather than make their own. A
 //! [`CancellationToken`] tells a tree of tasks to stop: cancelling it cancels the tokens made
-//! below it, never the one above. Each primitive is a small state machine plus a list of
+//! below it, never the one above. A [`broadcast`] channel gives every receiver every value
+//! (one that falls too far behind is told how many it missed); a [`watch`] channel keeps
+//! only the latest value, and its receivers wait for it to change. Each primitive is a small state machine plus a list of
 //! waiting tasks (`waiters.rs`), and each wait follows the rule of every future in nbio:
 //! **store the waker, then look again**, so that whatever the release does meanwhile, it finds
 //! the waker or the waiter finds the release.
@@ -30,7 +32,8 @@
 //!   wake or drop calls back into the same primitive does not deadlock (`waiters.rs` says
 //!   how; the oneshot has no lock at all).
 //! - A wait that completes at once spends one unit of the poll's budget, as socket operations
-//!   do (`recv`, `send`, `lock`, `acquire`, `notified`, a barrier's `wait`; not the oneshot,
+//!   do (`recv`, `send`, `lock`, `acquire`, `notified`, a barrier's `wait`, a watch's
+//!   `changed`; not the oneshot,
 //!   which completes once), so a loop over a channel that another thread keeps full still
 //!   lets the others run.
 //!
@@ -46,9 +49,13 @@ mod once_cell;
 mod semaphore;
 mod waiters;
 
+pub mod broadcast;
 pub mod mpsc;
 pub mod oneshot;
+pub mod watch;
 
+#[cfg(all(test, nbio_loom))]
+mod loom_channels;
 #[cfg(all(test, nbio_loom))]
 mod loom_tests;
 
