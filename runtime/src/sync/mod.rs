@@ -43,6 +43,7 @@ mod cancel;
 mod mutex;
 mod notify;
 mod once_cell;
+mod rwlock;
 mod semaphore;
 mod waiters;
 
@@ -54,7 +55,14 @@ mod loom_tests;
 
 pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
 pub use cancel::{CancellationToken, Cancelled};
-pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
+pub use mutex::{Lock, LockOwned, Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
 pub use once_cell::{OnceCell, SetError};
-pub use semaphore::{Acquire, AcquireError, Semaphore, SemaphorePermit, TryAcquireError};
+pub use rwlock::{
+    OwnedRwLockReadGuard, OwnedRwLockWriteGuard, Read, ReadOwned, RwLock, RwLockReadGuard,
+    RwLockWriteGuard, Write, WriteOwned,
+};
+pub use semaphore::{
+    Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
+    TryAcquireError,
+};
