@@ -19,6 +19,14 @@ impl Wake for Noop {
     fn wake(self: StdArc<Self>) {}
 }
 
+/// Explores every interleaving with at most three preemptions: each model has three threads,
+/// each taking the waiter list's lock, and an unbounded search does not finish in minutes.
+fn model(body: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(body);
+}
+
 /// Polls `future` once with a waker that does nothing.
 fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
     let waker = Waker::from(StdArc::new(Noop));
@@ -32,7 +40,7 @@ fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
 /// the two accesses of the cell as unordered, or the reader sees the write).
 #[test]
 fn loom_rwlock_a_writer_enters_only_when_the_last_reader_before_it_left() {
-    loom::model(|| {
+    model(|| {
         let lock = Arc::new(RwLock::new(0));
         let (first, second) = (lock.try_read().unwrap(), lock.try_read().unwrap());
         let writer = thread::spawn({
@@ -62,7 +70,7 @@ fn loom_rwlock_a_writer_enters_only_when_the_last_reader_before_it_left() {
 /// request and the partial one is lost: the count ends short, or the waiter sleeps forever.
 #[test]
 fn loom_semaphore_a_dropped_request_for_many_gives_back_its_partial_grant() {
-    loom::model(|| {
+    model(|| {
         let semaphore = Arc::new(Semaphore::new(2));
         semaphore.try_acquire().unwrap().forget(); // held by the thread below
         let quitter = thread::spawn({
@@ -79,6 +87,10 @@ fn loom_semaphore_a_dropped_request_for_many_gives_back_its_partial_grant() {
         drop(block_on(semaphore.acquire()).unwrap());
         quitter.join().unwrap();
         holder.join().unwrap();
-        assert_eq!(semaphore.available_permits(), 2, "no permit lost or made up");
+        assert_eq!(
+            semaphore.available_permits(),
+            2,
+            "no permit lost or made up"
+        );
     });
 }

@@ -52,9 +52,9 @@ pub mod mpsc;
 pub mod oneshot;
 
 #[cfg(all(test, nbio_loom))]
-mod loom_tests;
-#[cfg(all(test, nbio_loom))]
 mod loom_rwlock;
+#[cfg(all(test, nbio_loom))]
+mod loom_tests;
 
 pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
 pub use cancel::{CancellationToken, Cancelled};
