@@ -422,7 +422,7 @@ impl Semaphore {
             let (new, took) = if free >= wanted {
                 (state - wanted * ONE, true)
             } else {
-                (state % ONE | QUEUED, false)
+                ((state % ONE) | QUEUED, false)
             };
             match self
                 .state
