@@ -13,9 +13,9 @@ use std::task::Poll;
 use std::time::Duration;
 
 use nbio::sync::{oneshot, RwLock};
-use nbio::task::{TaskId, WaitOn};
+use nbio::task::{JoinHandle, TaskId, WaitOn};
 use nbio::{Builder, Runtime};
-use nbio_tests::{eventually, watched, WakeCounter};
+use nbio_tests::{eventually, in_child, watched, WakeCounter, CHILD};
 
 #[test]
 fn readers_share_the_lock_and_keep_writers_out() {
@@ -495,9 +495,9 @@ fn a_write_waiting_on_readers_names_no_task() {
     });
 }
 
-/// Two tasks each write one lock, then wait to read the other's: a cycle that nothing in the
-/// runtime can break, which the wait graph shows, naming both locks.
-fn two_locks_in_a_cycle_are_seen(rt: Runtime) {
+/// Spawns `first` and `second`: each writes a lock of its own, then, once both hold theirs,
+/// waits to read the other's.
+fn spawn_two_locks_in_a_cycle(rt: &Runtime) -> (JoinHandle<()>, JoinHandle<()>) {
     let (first_lock, second_lock) = (Arc::new(RwLock::new(())), Arc::new(RwLock::new(())));
     let both_hold = Arc::new(nbio::sync::Barrier::new(2));
     let spawn = |name: &str, mine: &Arc<RwLock<()>>, theirs: &Arc<RwLock<()>>| {
@@ -505,7 +505,7 @@ fn two_locks_in_a_cycle_are_seen(rt: Runtime) {
             (Arc::clone(mine), Arc::clone(theirs), Arc::clone(&both_hold));
         nbio::task::Builder::new()
             .name(name)
-            .spawn_on(&rt, async move {
+            .spawn_on(rt, async move {
                 let _write = mine.write().await;
                 both_hold.wait().await;
                 drop(theirs.read().await);
@@ -513,6 +513,13 @@ fn two_locks_in_a_cycle_are_seen(rt: Runtime) {
     };
     let first = spawn("first", &first_lock, &second_lock);
     let second = spawn("second", &second_lock, &first_lock);
+    (first, second)
+}
+
+/// Two tasks each write one lock, then wait to read the other's: a cycle that nothing in the
+/// runtime can break, which the wait graph shows, naming both locks.
+fn two_locks_in_a_cycle_are_seen(rt: Runtime) {
+    let (first, second) = spawn_two_locks_in_a_cycle(&rt);
     let (a, b) = (first.id(), second.id());
     assert!(matches!(waits_of(&rt, a), WaitOn::RwLock { writer: Some(w), .. } if w == b));
     assert!(matches!(waits_of(&rt, b), WaitOn::RwLock { writer: Some(w), .. } if w == a));
@@ -546,4 +553,52 @@ fn two_locks_in_a_cycle_are_seen_on_a_current_thread_runtime() {
 #[test]
 fn two_locks_in_a_cycle_are_seen_on_a_multi_thread_runtime() {
     watched(|| two_locks_in_a_cycle_are_seen(Builder::new().worker_threads(2).build().unwrap()));
+}
+
+/// The deadlock check of `block_on` follows the same edges: a `block_on` awaiting one of the two
+/// tasks reports the cycle (and goes on waiting: the child playing it is killed after it).
+#[test]
+fn block_on_reports_two_locks_in_a_cycle() {
+    const SCENE: &str = "block_on_reports_two_locks_in_a_cycle";
+    if in_child(SCENE) {
+        let rt = Runtime::new().unwrap();
+        let (first, _second) = spawn_two_locks_in_a_cycle(&rt);
+        rt.block_on(first).unwrap();
+        unreachable!("the cycle was broken");
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([SCENE, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, SCENE)
+        .env_remove("NBIO_TRACE")
+        .env_remove("NBIO_EXPLAIN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let limit = Duration::from_secs(60) * nbio_tests::slowdown();
+    let mut seen = String::new();
+    let report = loop {
+        match lines.recv_timeout(limit) {
+            Ok(line) if line.contains("nbio: deadlock? ") => break Some(line),
+            Ok(line) => seen.push_str(&(line + "\n")),
+            Err(_) => break None,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let report = report.unwrap_or_else(|| panic!("no report of the cycle:\n{seen}"));
+    assert!(report.contains("waits on RwLock made at"), "{report}");
+    assert!(report.contains("write-locked by first#"), "{report}");
+    assert!(report.contains("write-locked by second#"), "{report}");
 }
