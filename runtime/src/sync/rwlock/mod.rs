@@ -24,8 +24,12 @@
 //!   was granted to it passes on, and a writer's partial collection goes to the waiters behind
 //!   it (the semaphore's `leave`).
 //!
-//! The price is the semaphore's request for many: a writer is served only when its whole
-//! request is met (`acquire_many`'s partial grants, `semaphore/mod.rs`).
+//! The other way, a word of its own (a reader count, a writer bit, a writer-waiting bit) with
+//! a queue for readers and one for writers, would save nothing on the uncontended path (one
+//! compare-and-swap either way) and would need a second wake protocol, with its own lost-wakeup
+//! and cancellation cases, to keep readers and writers in one order. What this one costs: while
+//! a writer waits, each reader that leaves takes the waiter list's lock to hand its permit over
+//! (`acquire_many`'s partial grants, `semaphore/mod.rs`), as any release with waiters does.
 //!
 //! The lock remembers which task holds it for writing (when a task of an nbio runtime does): a
 //! read that waits says so in the dump, and the wait graph follows it to that task. A write that
