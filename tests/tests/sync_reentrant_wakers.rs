@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::Duration;
 
-use nbio::sync::{broadcast, mpsc, watch, Mutex, MutexGuard, Notify, Semaphore};
+use nbio::sync::{broadcast, mpsc, watch, Mutex, MutexGuard, Notify, RwLock, Semaphore};
 use nbio_tests::{watchdog, WakeCounter};
 
 /// How long a body may take: it does a few polls, so only a thread stuck on a lock gets near.
@@ -568,5 +568,81 @@ fn watch_a_send_wakes_a_waker_that_sends_after_the_locks() {
         tx.send(10).unwrap(); // wakes the receiver, whose waker sends again
         drop(changed);
         assert_eq!(*rx.borrow(), 11);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// RwLock: the callback lets go of a guard held for the test (a write lock, or a read lock),
+// then tries the lock again.
+
+/// The locks `rwlock_releasing` leaks, kept reachable for memcheck as `KEPT` is.
+static KEPT_RWLOCKS: StdMutex<Vec<&'static RwLock<u32>>> = StdMutex::new(Vec::new());
+
+/// A lock held for writing (`write`) or reading, and a waker whose callback lets go of it and
+/// then calls `try_read` and `try_write` on the same lock.
+fn rwlock_releasing(write: bool, on: On) -> (&'static RwLock<u32>, Waker) {
+    let lock: &'static RwLock<u32> = Box::leak(Box::new(RwLock::new(0)));
+    KEPT_RWLOCKS.lock().unwrap().push(lock);
+    let guard: Box<dyn Send> = match write {
+        true => Box::new(lock.try_write().unwrap()),
+        false => Box::new(lock.try_read().unwrap()),
+    };
+    let held = StdMutex::new(Some(guard));
+    let waker = reentrant_waker(on, move || {
+        let guard = held.lock().unwrap().take();
+        drop(guard); // lets go, after `held`'s own lock is released
+        drop(lock.try_read());
+        drop(lock.try_write());
+    });
+    (lock, waker)
+}
+
+#[test]
+fn read_first_polled_with_a_waker_that_lets_go_of_the_writer_when_cloned_gets_in() {
+    within_deadline(|| {
+        let (lock, waker) = rwlock_releasing(true, ON_CLONE_AND_WAKE);
+        let mut read = pin!(lock.read());
+        assert!(matches!(poll_with(read.as_mut(), &waker), Poll::Ready(_)));
+    });
+}
+
+#[test]
+fn write_first_polled_with_a_waker_that_lets_go_of_the_reader_when_cloned_gets_in() {
+    within_deadline(|| {
+        let (lock, waker) = rwlock_releasing(false, ON_CLONE_AND_WAKE);
+        let mut write = pin!(lock.write());
+        assert!(matches!(poll_with(write.as_mut(), &waker), Poll::Ready(_)));
+    });
+}
+
+#[test]
+fn write_polled_again_with_a_new_waker_that_lets_go_when_cloned_gets_in() {
+    within_deadline(|| {
+        let (lock, waker) = rwlock_releasing(true, ON_CLONE_AND_WAKE);
+        drop(a_new_waker_cloned_releases(pin!(lock.write()), &waker));
+    });
+}
+
+#[test]
+fn read_polled_again_with_a_new_waker_drops_the_old_one_outside_the_lock() {
+    within_deadline(|| {
+        let (lock, old) = rwlock_releasing(true, ON_DROP);
+        drop(an_old_waker_dropped_releases(pin!(lock.read()), &old));
+    });
+}
+
+#[test]
+fn a_waiting_write_dropped_drops_its_waker_outside_the_lock() {
+    within_deadline(|| {
+        let (lock, quitter_waker) = rwlock_releasing(false, ON_DROP);
+        a_dropped_waiters_waker_releases(|| lock.write(), &quitter_waker);
+    });
+}
+
+#[test]
+fn a_waiting_read_dropped_drops_its_waker_outside_the_lock() {
+    within_deadline(|| {
+        let (lock, quitter_waker) = rwlock_releasing(true, ON_DROP);
+        a_dropped_waiters_waker_releases(|| lock.read(), &quitter_waker);
     });
 }

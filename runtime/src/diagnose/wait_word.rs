@@ -4,8 +4,9 @@
 //! loop knows which socket each one waits for. An nbio future says the same through
 //! `context::waiting_on` at the one place it returns `Pending`: a socket (fd and direction), a
 //! timer (its deadline), a `JoinHandle` (task N, or blocking job N), a channel, oneshot,
-//! `Notify`, `Semaphore`, `Barrier`, `OnceCell` or `CancellationToken` (where it was made) or a
-//! `Mutex` (where it was made and which task held it). The task layer points each poll at one word of the polled task (`task/polled.rs`),
+//! `Notify`, `Semaphore`, `Barrier`, `OnceCell` or `CancellationToken` (where it was made), a
+//! `Mutex` (where it was made and which task held it) or an `RwLock` (where it was made and which
+//! task held it for writing). The task layer points each poll at one word of the polled task (`task/polled.rs`),
 //! so a `Pending` pays one thread-local load and one plain store; each new poll clears the word,
 //! so it always describes the *last* `Pending`. This file says what the bits mean: [`WaitOn`]
 //! and its encoding, and which waits are edges of the wait graph (`graph.rs`).
@@ -101,6 +102,15 @@ pub enum WaitOn {
         /// Where the channel was made.
         made_at: Option<&'static Location<'static>>,
     },
+    /// A read or a write lock of an `RwLock`.
+    RwLock {
+        /// Where it was made.
+        made_at: Option<&'static Location<'static>>,
+        /// The task that held it for writing when the waiter last looked, if a task of the
+        /// waiter's runtime did. `None` also when readers hold it: a write waiting on readers
+        /// waits on all of them, and names no single task (nor does the wait graph follow it).
+        writer: Option<TaskId>,
+    },
 }
 
 const TAG_SHIFT: u32 = 60;
@@ -121,6 +131,8 @@ const ONESHOT: u64 = 6;
 const NOTIFY: u64 = 7;
 const SEMAPHORE: u64 = 8;
 const MUTEX: u64 = 9;
+/// Laid out as `MUTEX`: the writer where the mutex has its holder.
+const RWLOCK: u64 = 11;
 /// The waits that say nothing but where their primitive was made share this tag, and say
 /// which primitive in the byte above the site (bits 32 to 39): four bits of tag are few, and
 /// kept for waits whose payload differs.
@@ -132,8 +144,8 @@ const BROADCAST: u64 = 4;
 const WATCH: u64 = 5;
 /// A site as an offset from `ANCHOR` does not fit: "unknown".
 const NO_SITE: u32 = u32::MAX;
-/// The holder field of a mutex (27 bits, below `OWN_WAKER`); its largest value means "a task,
-/// id too large".
+/// The holder field of a mutex or the writer of an RwLock (27 bits, below `OWN_WAKER`); its
+/// largest value means "a task, id too large".
 const HOLDER_MAX: u64 = (1 << 27) - 1;
 
 /// Sites are stored as 32-bit offsets from this static: the `Location`s of a program live
@@ -168,6 +180,21 @@ fn site_of(bits: u64) -> Option<&'static Location<'static>> {
     Some(unsafe { &*(address as *const Location<'static>) })
 }
 
+/// The payload of a `MUTEX` or `RWLOCK` wait: the task holding it (0 for none) above the site.
+#[inline]
+fn held_by(made_at: Option<&'static Location<'static>>, holder: Option<TaskId>) -> u64 {
+    let holder = holder.map_or(0, |id| id.0.min(HOLDER_MAX));
+    (holder << 32) | made_at.map_or(NO_SITE.into(), site_bits)
+}
+
+/// The task of a `MUTEX` or `RWLOCK` payload (`OWN_WAKER` already cleared).
+fn holder_of(payload: u64) -> Option<TaskId> {
+    match payload >> 32 {
+        0 | HOLDER_MAX => None,
+        id => Some(TaskId(id)),
+    }
+}
+
 /// The payload of a `MADE_AT_ONLY` wait: which primitive, above where it was made.
 #[inline]
 fn made_at_only(which: u64, made_at: Option<&'static Location<'static>>) -> u64 {
@@ -198,11 +225,8 @@ impl WaitOn {
             WaitOn::Oneshot { made_at } => (ONESHOT, made_at.map_or(NO_SITE.into(), site_bits)),
             WaitOn::Notify { made_at } => (NOTIFY, made_at.map_or(NO_SITE.into(), site_bits)),
             WaitOn::Semaphore { made_at } => (SEMAPHORE, made_at.map_or(NO_SITE.into(), site_bits)),
-            WaitOn::Mutex { made_at, holder } => {
-                let holder = holder.map_or(0, |id| id.0.min(HOLDER_MAX));
-                let site = made_at.map_or(NO_SITE.into(), site_bits);
-                (MUTEX, (holder << 32) | site)
-            }
+            WaitOn::Mutex { made_at, holder } => (MUTEX, held_by(made_at, holder)),
+            WaitOn::RwLock { made_at, writer } => (RWLOCK, held_by(made_at, writer)),
             WaitOn::Barrier { made_at } => (MADE_AT_ONLY, made_at_only(BARRIER, made_at)),
             WaitOn::OnceCell { made_at } => (MADE_AT_ONLY, made_at_only(ONCE_CELL, made_at)),
             WaitOn::Cancelled { made_at } => (MADE_AT_ONLY, made_at_only(CANCELLED, made_at)),
@@ -216,7 +240,7 @@ impl WaitOn {
     pub(crate) fn decode(word: u64) -> Option<WaitOn> {
         let tag = word >> TAG_SHIFT;
         let payload = match tag {
-            JOIN | MUTEX => word & PAYLOAD & !OWN_WAKER,
+            JOIN | MUTEX | RWLOCK => word & PAYLOAD & !OWN_WAKER,
             _ => word & PAYLOAD,
         };
         Some(match tag {
@@ -243,10 +267,11 @@ impl WaitOn {
             },
             MUTEX => WaitOn::Mutex {
                 made_at: site_of(payload),
-                holder: match payload >> 32 {
-                    0 | HOLDER_MAX => None,
-                    id => Some(TaskId(id)),
-                },
+                holder: holder_of(payload),
+            },
+            RWLOCK => WaitOn::RwLock {
+                made_at: site_of(payload),
+                writer: holder_of(payload),
             },
             // The kind first: a word of an unknown kind says nothing, not even a site.
             MADE_AT_ONLY => match payload >> 32 {
@@ -276,6 +301,7 @@ impl WaitOn {
         match self {
             WaitOn::Join(id) => Some(id),
             WaitOn::Mutex { holder, .. } => holder,
+            WaitOn::RwLock { writer, .. } => writer,
             _ => None,
         }
     }
@@ -284,7 +310,7 @@ impl WaitOn {
 /// The kind of wait a word says, as the trace's wait view groups them: `io`, `timer`,
 /// `channel` (a message or a signal from another task: mpsc, oneshot, broadcast, watch, `Notify`,
 /// a `Barrier`'s other parties, a `CancellationToken`), `lock` (another task letting go: `Mutex`,
-/// `Semaphore`, a `OnceCell` another future initialises), `join` (a task's or a blocking job's
+/// `Semaphore`, `RwLock`, a `OnceCell` another future initialises), `join` (a task's or a blocking job's
 /// handle), or `other` (a future that does not say).
 pub(crate) fn kind_of(word: u64) -> &'static str {
     match WaitOn::decode(word) {
@@ -300,14 +326,19 @@ pub(crate) fn kind_of(word: u64) -> &'static str {
             | WaitOn::Broadcast { .. }
             | WaitOn::Watch { .. },
         ) => "channel",
-        Some(WaitOn::Mutex { .. } | WaitOn::Semaphore { .. } | WaitOn::OnceCell { .. }) => "lock",
+        Some(
+            WaitOn::Mutex { .. }
+            | WaitOn::Semaphore { .. }
+            | WaitOn::RwLock { .. }
+            | WaitOn::OnceCell { .. },
+        ) => "lock",
         None => "other",
     }
 }
 
-/// Whether `word` says a wait on a lock (a `Mutex`'s or a `Semaphore`'s).
+/// Whether `word` says a wait on a lock (a `Mutex`'s, a `Semaphore`'s or an `RwLock`'s).
 pub(crate) fn is_lock_wait(word: u64) -> bool {
-    matches!(word >> TAG_SHIFT, MUTEX | SEMAPHORE)
+    matches!(word >> TAG_SHIFT, MUTEX | SEMAPHORE | RWLOCK)
 }
 
 /// What the word `slot` of an idle task says.
@@ -379,6 +410,14 @@ mod tests {
                 made_at: Some(here),
             },
             WaitOn::Watch { made_at: None },
+            WaitOn::RwLock {
+                made_at: Some(here),
+                writer: Some(TaskId(9)),
+            },
+            WaitOn::RwLock {
+                made_at: None,
+                writer: None,
+            },
         ];
         for wait in waits {
             assert_eq!(WaitOn::decode(wait.encode()), Some(wait));
@@ -410,5 +449,25 @@ mod tests {
         assert_eq!(kind(WaitOn::OnceCell { made_at }), "lock");
         assert!(!is_lock_wait(WaitOn::OnceCell { made_at }.encode()));
         assert_eq!(WaitOn::OnceCell { made_at }.on_task(), None);
+    }
+
+    #[test]
+    fn a_read_waiting_on_a_writer_is_a_lock_wait_on_that_task() {
+        let made_at = Some(Location::caller());
+        let writer = Some(TaskId(3));
+        let word = WaitOn::RwLock { made_at, writer }.encode();
+        assert_eq!(kind_of(word), "lock");
+        assert!(is_lock_wait(word));
+        assert_eq!(edge(word), None, "not the waiter's own waker: no edge");
+        assert_eq!(edge(word | OWN_WAKER), writer);
+        assert_eq!(
+            WaitOn::decode(word | OWN_WAKER),
+            Some(WaitOn::RwLock { made_at, writer })
+        );
+        let on_readers = WaitOn::RwLock {
+            made_at,
+            writer: None,
+        };
+        assert_eq!(edge(on_readers.encode() | OWN_WAKER), None);
     }
 }

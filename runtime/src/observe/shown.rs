@@ -54,6 +54,15 @@ impl fmt::Display for Shown<'_> {
                     None => f.write_str(", held by no task of this runtime"),
                 }
             }
+            WaitOn::RwLock { made_at, writer } => {
+                made(f, "RwLock", made_at)?;
+                match writer {
+                    Some(id) => write!(f, ", write-locked by {}", (self.label)(id)),
+                    None => {
+                        f.write_str(", read-locked, or write-locked by no task of this runtime")
+                    }
+                }
+            }
             WaitOn::Barrier { made_at } => made(f, "the other parties of a Barrier", made_at),
             WaitOn::OnceCell { made_at } => {
                 made(f, "another future initialising a OnceCell", made_at)

@@ -4,8 +4,9 @@
 //! The article's generators share one list and never wait for each other. Tasks do: one
 //! waits for a result another computes ([`oneshot`]), a consumer waits for producers
 //! ([`mpsc`]), tasks take turns with shared data ([`Mutex`]), wait for "something changed"
-//! ([`Notify`]), or for a free slot among `n` ([`Semaphore`]). A [`Barrier`] holds `n` tasks
-//! until the last of them arrives, then lets them all go on. A [`OnceCell`] is set once, by
+//! ([`Notify`]), or for a free slot among `n` ([`Semaphore`]); an [`RwLock`] lets many readers
+//! in at once, or one writer, and a writer that waits stops new readers. A [`Barrier`] holds
+//! `n` tasks until the last of them arrives, then lets them all go on. A [`OnceCell`] is set once, by
 //! the first task to ask, while the others wait for that value rather than make their own. A
 //! [`CancellationToken`] tells a tree of tasks to stop: cancelling it cancels the tokens made
 //! below it, never the one above. A [`broadcast`] channel gives every receiver every value
@@ -46,6 +47,7 @@ mod cancel;
 mod mutex;
 mod notify;
 mod once_cell;
+mod rwlock;
 mod semaphore;
 mod waiters;
 
@@ -57,11 +59,20 @@ pub mod watch;
 #[cfg(all(test, nbio_loom))]
 mod loom_channels;
 #[cfg(all(test, nbio_loom))]
+mod loom_rwlock;
+#[cfg(all(test, nbio_loom))]
 mod loom_tests;
 
 pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
 pub use cancel::{CancellationToken, Cancelled};
-pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
+pub use mutex::{Lock, LockOwned, Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
 pub use once_cell::{OnceCell, SetError};
-pub use semaphore::{Acquire, AcquireError, Semaphore, SemaphorePermit, TryAcquireError};
+pub use rwlock::{
+    OwnedRwLockReadGuard, OwnedRwLockWriteGuard, Read, ReadOwned, RwLock, RwLockReadGuard,
+    RwLockWriteGuard, Write, WriteOwned,
+};
+pub use semaphore::{
+    Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
+    TryAcquireError,
+};

@@ -15,6 +15,9 @@
 //! The mutex also remembers who holds it: the task id of the holder (when it was locked from a
 //! task of an nbio runtime) and where the mutex was made, which its `Debug` shows and which a
 //! report of who-waits-on-whom can read.
+//!
+//! [`Mutex::lock_owned`] is the owned form: it takes the mutex by an `Arc`, so its future and
+//! its guard ([`OwnedMutexGuard`]) are `'static` and can be moved into a spawned task.
 
 use std::fmt;
 use std::future::Future;
@@ -23,9 +26,10 @@ use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::semaphore::{Acquire, Semaphore};
+use super::semaphore::{Acquire, Gate, PermitWait, Semaphore};
 use crate::loom::{AtomicU64, UnsafeCell};
 use crate::task::{TaskId, TaskKey};
 
@@ -73,13 +77,14 @@ unsafe impl<T: Send> Sync for Mutex<T> {}
 // SAFETY: the mutex owns its `T`; sending it sends the `T`.
 unsafe impl<T: Send> Send for Mutex<T> {}
 
-/// The error of [`Mutex::try_lock`]: another holder has the lock (or waiters are queued).
+/// The error of [`Mutex::try_lock`] and of [`RwLock`](super::RwLock)'s `try_read` and
+/// `try_write`: another holder has the lock (or waiters are queued for it).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TryLockError(());
+pub struct TryLockError(pub(super) &'static str);
 
 impl fmt::Display for TryLockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the mutex is locked; lock().await waits for it")
+        f.write_str(self.0)
     }
 }
 
@@ -132,9 +137,52 @@ impl<T> Mutex<T> {
     /// assert!(mutex.try_lock().is_ok());
     /// ```
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T>, TryLockError> {
-        match self.gate.try_take() {
+        match self.gate.try_take(1) {
             Ok(()) => Ok(self.guard()),
-            Err(_) => Err(TryLockError(())),
+            Err(_) => Err(TryLockError(LOCKED)),
+        }
+    }
+
+    /// As [`lock`](Mutex::lock), taking the mutex by an `Arc`: the future and the guard hold
+    /// it, borrow nothing, and are `'static` (a guard can be moved into a spawned task).
+    ///
+    /// Cancel safety: as `lock`'s: dropping this future before it completes loses nothing, and
+    /// a lock already handed to it passes to the next waiter.
+    ///
+    /// ```
+    /// use nbio::sync::Mutex;
+    /// use std::sync::Arc;
+    ///
+    /// nbio::block_on(async {
+    ///     let mutex = Arc::new(Mutex::new(0));
+    ///     let mut guard = Arc::clone(&mutex).lock_owned().await;
+    ///     let task = nbio::spawn(async move {
+    ///         *guard += 1; // the task holds the lock, and unlocks as it ends
+    ///     });
+    ///     task.await.unwrap();
+    ///     assert_eq!(*mutex.lock().await, 1);
+    /// });
+    /// ```
+    pub fn lock_owned(self: Arc<Self>) -> LockOwned<T> {
+        LockOwned {
+            wait: PermitWait::new(self, 1),
+        }
+    }
+
+    /// As [`try_lock`](Mutex::try_lock), taking the mutex by an `Arc`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let mutex = Arc::new(nbio::sync::Mutex::new(1));
+    /// let guard = Arc::clone(&mutex).try_lock_owned().unwrap();
+    /// assert!(mutex.try_lock().is_err());
+    /// drop(guard);
+    /// ```
+    pub fn try_lock_owned(self: Arc<Self>) -> Result<OwnedMutexGuard<T>, TryLockError> {
+        match self.gate.try_take(1) {
+            Ok(()) => Ok(Mutex::owned_guard(self)),
+            Err(_) => Err(TryLockError(LOCKED)),
         }
     }
 
@@ -190,12 +238,54 @@ impl<T> Mutex<T> {
     /// The permit is ours: record who holds it and make the guard.
     #[inline]
     fn guard(&self) -> MutexGuard<'_, T> {
-        let holder = crate::context::current_key();
-        self.holder.store(holder.raw(), Relaxed);
+        self.hold();
         MutexGuard {
             mutex: self,
             _not_sync_by_default: PhantomData,
         }
+    }
+
+    /// As `guard`, for the owned form.
+    fn owned_guard(mutex: Arc<Mutex<T>>) -> OwnedMutexGuard<T> {
+        mutex.hold();
+        OwnedMutexGuard {
+            mutex,
+            _not_sync_by_default: PhantomData,
+        }
+    }
+
+    #[inline]
+    fn hold(&self) {
+        let holder = crate::context::current_key();
+        self.holder.store(holder.raw(), Relaxed);
+    }
+
+    #[inline]
+    fn unlock(&self) {
+        self.holder.store(TaskKey::NOBODY.raw(), Relaxed);
+        self.gate.release(1);
+    }
+
+    /// A lock future of this mutex returns `Pending`: say what it waits on, and who holds it.
+    fn waiting(&self, registered: &std::task::Waker) {
+        // A holder of another runtime is not named: its id is not one of ours, and the wait
+        // graph would follow it to whichever of our tasks has that number.
+        let holder = self.holder_key();
+        let ours = holder.runtime().is(crate::context::current_key().runtime());
+        let on = crate::context::WaitOn::Mutex {
+            made_at: Some(self.made_at()),
+            holder: holder.id().filter(|_| ours),
+        };
+        crate::context::waiting_on_registered(on, registered);
+    }
+}
+
+/// What [`try_lock`](Mutex::try_lock) says when the mutex is held.
+const LOCKED: &str = "the mutex is locked; lock().await waits for it";
+
+impl<T> Gate for Arc<Mutex<T>> {
+    fn gate(&self) -> &Semaphore {
+        &self.gate
     }
 }
 
@@ -238,15 +328,7 @@ impl<'a, T> Future for Lock<'a, T> {
             Poll::Ready(Ok(())) => Poll::Ready(this.mutex.guard()),
             Poll::Ready(Err(_)) => unreachable!("a mutex's semaphore is never closed"),
             Poll::Pending => {
-                // A holder of another runtime is not named: its id is not one of ours, and the
-                // wait graph would follow it to whichever of our tasks has that number.
-                let holder = this.mutex.holder_key();
-                let ours = holder.runtime().is(crate::context::current_key().runtime());
-                let on = crate::context::WaitOn::Mutex {
-                    made_at: Some(this.mutex.made_at()),
-                    holder: holder.id().filter(|_| ours),
-                };
-                crate::context::waiting_on_registered(on, cx.waker());
+                this.mutex.waiting(cx.waker());
                 Poll::Pending
             }
         }
@@ -299,8 +381,7 @@ impl<T> DerefMut for MutexGuard<'_, T> {
 impl<T> Drop for MutexGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.mutex.holder.store(TaskKey::NOBODY.raw(), Relaxed);
-        self.mutex.gate.release(1);
+        self.mutex.unlock();
     }
 }
 
@@ -311,6 +392,104 @@ impl<T: fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
 }
 
 impl<T: fmt::Display> fmt::Display for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+/// The future of [`Mutex::lock_owned`]: it holds the mutex by an `Arc`, and is `'static`.
+#[must_use = "a future does nothing unless awaited"]
+pub struct LockOwned<T> {
+    wait: PermitWait<Arc<Mutex<T>>>,
+}
+
+impl<T> Future for LockOwned<T> {
+    type Output = OwnedMutexGuard<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Nothing here is pinned structurally: `PermitWait` is Unpin.
+        let this = self.get_mut();
+        match this.wait.poll_take(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Mutex::owned_guard(Arc::clone(&this.wait.holder))),
+            Poll::Ready(Err(_)) => unreachable!("a mutex's semaphore is never closed"),
+            Poll::Pending => {
+                this.wait.holder.waiting(cx.waker());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for LockOwned<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockOwned")
+            .field("made_at", &format_args!("{}", self.wait.holder.made_at()))
+            .field("wait", &self.wait)
+            .finish()
+    }
+}
+
+/// Holds the lock of a [`Mutex`] through an `Arc` of it (see [`Mutex::lock_owned`]): derefs
+/// to the data, unlocks when dropped, and borrows nothing.
+#[must_use = "dropping the guard unlocks the mutex at once"]
+pub struct OwnedMutexGuard<T> {
+    mutex: Arc<Mutex<T>>,
+    /// As `MutexGuard`'s: `&guard` must not share a `T` that is only `Send`.
+    _not_sync_by_default: PhantomData<*const ()>,
+}
+
+// SAFETY: as `MutexGuard`'s: the guard is the exclusive right to the data, and moving it moves
+// that right; the `Arc` it holds is `Send` since `Mutex<T>` is `Send + Sync` when `T: Send`.
+unsafe impl<T: Send> Send for OwnedMutexGuard<T> {}
+// SAFETY: `&OwnedMutexGuard` only gives `&T` (and `&Arc<Mutex<T>>`, shareable when `T: Send`).
+unsafe impl<T: Send + Sync> Sync for OwnedMutexGuard<T> {}
+
+impl<T> OwnedMutexGuard<T> {
+    /// The mutex it holds the lock of.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let mutex = Arc::new(nbio::sync::Mutex::new(()));
+    /// let guard = Arc::clone(&mutex).try_lock_owned().unwrap();
+    /// assert!(Arc::ptr_eq(guard.mutex(), &mutex));
+    /// ```
+    pub fn mutex(&self) -> &Arc<Mutex<T>> {
+        &self.mutex
+    }
+}
+
+impl<T> Deref for OwnedMutexGuard<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the mutex's only permit until it is dropped, which the
+        // borrow of `self` outlives: no other access to the data exists meanwhile.
+        self.mutex.data.with(|data| unsafe { &*data })
+    }
+}
+
+impl<T> DerefMut for OwnedMutexGuard<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`, and `&mut self` makes this the only borrow through the guard.
+        self.mutex.data.with_mut(|data| unsafe { &mut *data })
+    }
+}
+
+impl<T> Drop for OwnedMutexGuard<T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.mutex.unlock();
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for OwnedMutexGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for OwnedMutexGuard<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&**self, f)
     }

@@ -146,6 +146,14 @@ impl<E> WaitList<E> {
         self.slots[index as usize].waiter.as_mut()
     }
 
+    /// The first waiter, left on the queue: a semaphore hands it part of what it asked for.
+    pub(crate) fn front_mut(&mut self) -> Option<&mut Waiter<E>> {
+        if self.head == NIL {
+            return None;
+        }
+        self.slots[self.head as usize].waiter.as_mut()
+    }
+
     /// Takes every waiter off the queue, front to back, handing each to `f`.
     pub(crate) fn drain(&mut self, mut f: impl FnMut(&mut Waiter<E>)) {
         while let Some(waiter) = self.pop_front() {

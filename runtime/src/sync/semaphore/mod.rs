@@ -2,8 +2,11 @@
 //!
 //! The article's loop has no limit on how many generators may send at once; a semaphore is
 //! that limit. It holds a number of permits; [`Semaphore::acquire`] takes one, waiting while
-//! there are none, and dropping the [`SemaphorePermit`] gives it back. [`Mutex`](super::Mutex)
-//! is a semaphore of one permit with the data beside it.
+//! there are none, and dropping the [`SemaphorePermit`] gives it back;
+//! [`Semaphore::acquire_many`] takes several at once. [`Mutex`](super::Mutex) is a semaphore
+//! of one permit with the data beside it, and [`RwLock`](super::RwLock) one of many permits: a
+//! read takes one, a write takes them all. The owned forms (`acquire_owned`, `owned.rs`) hold
+//! the semaphore by an `Arc`, so their futures and permits are `'static`.
 //!
 //! # How it works
 //!
@@ -23,12 +26,18 @@
 //!   the first waiter, under the lock, and never through the count. That is what makes the
 //!   semaphore fair: a newcomer cannot take a permit a waiter was promised, because it finds
 //!   none and queues behind. The last waiter taken off the queue clears `QUEUED`.
+//! - A waiter that asks for `n` permits finding `m < n` takes the `m` as it queues (the same
+//!   compare-and-swap that sets `QUEUED` leaves the count at zero), and permits given back
+//!   fill the first waiter's request until it holds all `n`; only then does it leave the
+//!   queue, and the next waiter's turn begins. So a waiter asking for many is never overtaken
+//!   by later ones asking for few: that is how an `RwLock`'s waiting writer stops new readers.
 //!
 //! # Cancellation
 //!
-//! A waiting [`Acquire`] that is dropped leaves the queue. If a permit had already been handed
-//! to it (a release chose it, and it was dropped before it ran), the permit is passed on to
-//! the next waiter, or back to the count: no permit is ever lost.
+//! A waiting [`Acquire`] that is dropped leaves the queue. If permits had already been handed
+//! to it (a release chose it, and it was dropped before it ran, or it held part of a request
+//! for many), they are passed on to the next waiters, or back to the count: no permit is ever
+//! lost.
 
 use std::fmt;
 use std::panic::Location;
@@ -37,8 +46,13 @@ use std::sync::PoisonError;
 use std::task::{Context, Poll};
 
 mod acquire;
+mod many;
+mod owned;
 
 pub use acquire::{Acquire, SemaphorePermit};
+pub(crate) use acquire::{Gate, PermitWait};
+use many::permits_asked;
+pub use owned::{AcquireOwned, OwnedSemaphorePermit};
 
 use super::waiters::{store_waker_and_unlock, Key, WaitList, WakeList};
 use crate::loom::{AtomicUsize, Mutex, MutexGuard};
@@ -50,10 +64,20 @@ const QUEUED: usize = 2;
 /// One permit in the state word.
 const ONE: usize = 4;
 
-/// A waiter's outcome, written by whoever takes it off the queue.
+/// What a waiter asked for and what it was given so far, written by whoever serves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Want {
+    /// Permits asked for (at least one: a request for none never queues).
+    wanted: usize,
+    /// Permits handed to it so far; it leaves the queue once it has all it asked for.
+    granted: usize,
+    /// The semaphore was closed while it waited (what it had been given went back).
+    closed: bool,
+}
+
+/// How a wait ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
-    Waiting,
     Granted,
     Closed,
 }
@@ -86,8 +110,8 @@ enum Outcome {
 pub struct Semaphore {
     /// `permits << 2 | QUEUED | CLOSED`; see the module's documentation.
     state: AtomicUsize,
-    /// The tasks waiting for a permit, in arrival order.
-    waiters: Mutex<WaitList<Outcome>>,
+    /// The tasks waiting for permits, in arrival order.
+    waiters: Mutex<WaitList<Want>>,
     /// Where the semaphore was made: what a report of who waits on it names.
     made_at: &'static Location<'static>,
 }
@@ -174,9 +198,7 @@ impl Semaphore {
     /// ```
     pub fn acquire(&self) -> Acquire<'_> {
         Acquire {
-            semaphore: self,
-            key: None,
-            done: false,
+            wait: PermitWait::new(self, 1),
         }
     }
 
@@ -192,8 +214,11 @@ impl Semaphore {
     /// assert!(semaphore.try_acquire().is_ok());
     /// ```
     pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
-        self.try_take()?;
-        Ok(SemaphorePermit { semaphore: self })
+        self.try_take(1)?;
+        Ok(SemaphorePermit {
+            semaphore: self,
+            permits: 1,
+        })
     }
 
     /// How many permits are free now.
@@ -242,10 +267,14 @@ impl Semaphore {
             // Under the lock nobody can queue, so clearing QUEUED with CLOSED is exact.
             self.state.fetch_and(!QUEUED, Ordering::Relaxed);
             self.state.fetch_or(CLOSED, Ordering::Release);
+            // What the waiters were given of their requests goes back to the count.
+            let mut given_back = 0;
             waiters.drain(|waiter| {
-                waiter.data = Outcome::Closed;
+                given_back += std::mem::take(&mut waiter.data.granted);
+                waiter.data.closed = true;
                 wakers.push(waiter.waker.take());
             });
+            self.state.fetch_add(given_back * ONE, Ordering::Release);
         }
         wakers.wake_all();
     }
@@ -260,22 +289,23 @@ impl Semaphore {
         self.made_at
     }
 
-    /// The fast path of acquiring: one compare-and-swap when a permit is free and nobody is
-    /// queued ahead.
+    /// The fast path of acquiring `permits`: one compare-and-swap when they are free and
+    /// nobody is queued ahead (for no permits, while others are queued: `NoPermits`, and
+    /// `take_or_queue` lets it through).
     #[inline]
-    pub(crate) fn try_take(&self) -> Result<(), TryAcquireError> {
+    pub(crate) fn try_take(&self, permits: usize) -> Result<(), TryAcquireError> {
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             if state & CLOSED != 0 {
                 return Err(TryAcquireError::Closed);
             }
-            if state & QUEUED != 0 || state < ONE {
+            if state & QUEUED != 0 || state / ONE < permits {
                 return Err(TryAcquireError::NoPermits);
             }
-            // Acquire: what the last holder did before giving the permit back is visible.
+            // Acquire: what the last holder did before giving the permits back is visible.
             match self.state.compare_exchange_weak(
                 state,
-                state - ONE,
+                state - permits * ONE,
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
@@ -313,16 +343,24 @@ impl Semaphore {
         wakers.wake_all();
     }
 
-    /// Under the waiters' lock: gives one permit to each of the first `n` waiters, and what
-    /// is left to the count, clearing `QUEUED` if the queue is now empty.
-    fn hand_out(&self, waiters: &mut WaitList<Outcome>, mut n: usize, wakers: &mut WakeList) {
+    /// Under the waiters' lock: fills the requests of the first waiters, in order, with `n`
+    /// permits, and gives what is left to the count, clearing `QUEUED` if the queue is now
+    /// empty. A waiter whose request is filled leaves the queue and is woken; the first one
+    /// not filled keeps what it got, and stays first.
+    fn hand_out(&self, waiters: &mut WaitList<Want>, mut n: usize, wakers: &mut WakeList) {
         while n > 0 {
-            let Some(waiter) = waiters.pop_front() else {
+            let Some(first) = waiters.front_mut() else {
                 break;
             };
-            waiter.data = Outcome::Granted;
-            wakers.push(waiter.waker.take());
-            n -= 1;
+            let missing = first.data.wanted - first.data.granted;
+            if n < missing {
+                first.data.granted += n;
+                return; // every permit went to it; the count stays zero
+            }
+            first.data.granted = first.data.wanted;
+            n -= missing;
+            let served = waiters.pop_front().expect("the first waiter is there");
+            wakers.push(served.waker.take());
         }
         if !waiters.is_empty() {
             return; // every permit went to a waiter; the count stays zero
@@ -351,45 +389,56 @@ impl Semaphore {
         state + n * ONE
     }
 
-    fn lock_waiters(&self) -> MutexGuard<'_, WaitList<Outcome>> {
+    fn lock_waiters(&self) -> MutexGuard<'_, WaitList<Want>> {
         // No code of the user runs under this lock: poisoning would only mean a panic in the
         // list's own bookkeeping, after which the list is still consistent.
         self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The slow path of a first poll: take a permit under the lock, or queue.
+    /// The slow path of a first poll: take the `wanted` permits under the lock, or queue,
+    /// taking what there is towards them.
     #[cold]
-    fn take_or_queue(&self, cx: &Context<'_>) -> Arrival {
+    fn take_or_queue(&self, wanted: usize, cx: &Context<'_>) -> Arrival {
         // We are about to queue: clone the waker before the lock, for its clone may call back
         // into this semaphore (a release would wait on the lock forever). Declared before the
         // guard, so that on a return without queueing it is dropped after the lock, too.
         let waker = cx.waker().clone();
         let mut waiters = self.lock_waiters();
         let mut state = self.state.load(Ordering::Relaxed);
-        loop {
+        let granted = loop {
             if state & CLOSED != 0 {
                 return Arrival::Closed;
             }
-            if state & QUEUED != 0 {
-                break; // others are queued already: behind them
+            if wanted == 0 {
+                return Arrival::Took; // nothing to take, nobody to wait for
             }
-            // Either take a free permit, or announce a waiter while the count is still zero. A
-            // permit given back in between makes the exchange fail, and the loop sees it.
-            let (new, took) = if state >= ONE {
-                (state - ONE, true)
+            if state & QUEUED != 0 {
+                break 0; // others are queued already: behind them, with nothing yet
+            }
+            // Either take the permits, or take what there is and announce a waiter, leaving
+            // the count at zero. A permit given back in between makes the exchange fail, and
+            // the loop sees it.
+            let free = state / ONE;
+            let (new, took) = if free >= wanted {
+                (state - wanted * ONE, true)
             } else {
-                (state | QUEUED, false)
+                ((state % ONE) | QUEUED, false)
             };
             match self
                 .state
                 .compare_exchange_weak(state, new, Ordering::Acquire, Ordering::Relaxed)
             {
                 Ok(_) if took => return Arrival::Took,
-                Ok(_) => break,
+                Ok(_) => break free,
                 Err(actual) => state = actual,
             }
-        }
-        Arrival::Queued(waiters.push_back(waker, Outcome::Waiting))
+        };
+        let want = Want {
+            wanted,
+            granted,
+            closed: false,
+        };
+        Arrival::Queued(waiters.push_back(waker, want))
     }
 
     /// A queued waiter polls again: has its turn come? If so its slot is given back (a
@@ -400,8 +449,15 @@ impl Semaphore {
         loop {
             let mut waiters = self.lock_waiters();
             let queued = key.as_ref().expect("a queued waiter has a key");
-            let outcome = waiters.get(queued).data;
-            if outcome != Outcome::Waiting {
+            let want = waiters.get(queued).data;
+            let outcome = match want {
+                Want { closed: true, .. } => Some(Outcome::Closed),
+                Want {
+                    wanted, granted, ..
+                } if granted == wanted => Some(Outcome::Granted),
+                _ => None,
+            };
+            if let Some(outcome) = outcome {
                 let waiter = waiters.remove(key.take().expect("checked above"));
                 drop(waiters);
                 drop((waiter, fresh));
@@ -415,8 +471,8 @@ impl Semaphore {
         }
     }
 
-    /// A queued waiter is dropped before it completed. It leaves the queue; a permit it was
-    /// handed but will never use goes on to the next waiter.
+    /// A queued waiter is dropped before it completed. It leaves the queue; the permits it was
+    /// handed but will never use (all it asked for, or part of it) go on to the next waiters.
     #[cold]
     fn leave(&self, key: Key) {
         // If this wait (a `Mutex`'s or a permit's) was the poll's last, it is over now.
@@ -432,8 +488,8 @@ impl Semaphore {
                 // The last queued waiter gave up: the count is zero, and is free to grow again.
                 self.state.fetch_and(!QUEUED, Ordering::Release);
             }
-            if waiter.data == Outcome::Granted {
-                self.hand_out(&mut waiters, 1, &mut wakers);
+            if waiter.data.granted > 0 {
+                self.hand_out(&mut waiters, waiter.data.granted, &mut wakers);
             }
         }
         drop(waiter);
