@@ -186,8 +186,12 @@ impl Inner {
         let outcome = job.run();
         let ran = closure_ran();
         match outcome {
-            // The job journaled its run itself (`job_ended`), before its awaiter was woken.
-            RunOutcome::Finished(_) => {}
+            // The job journaled its run itself (`job_ended`). Letting go of the finished task
+            // publishes its end and wakes its awaiter: that must happen here, before
+            // `job_over` below. (A `Finished(_)` arm would keep it alive to the end of this
+            // function, and a virtual clock could jump past the wake: `virtual_time.rs`,
+            // `the_clock_holds_while_a_blocking_job_runs`.)
+            RunOutcome::Finished(task) => drop(task),
             // A job's future never returns `Pending`; should a wake ever re-queue one, it
             // goes back to the queue like any task.
             RunOutcome::Requeue(task) => {
