@@ -185,13 +185,9 @@ impl Inner {
         set_closure_ran(false);
         let outcome = job.run();
         let ran = closure_ran();
-        match outcome {
-            // The job journaled its run itself (`job_ended`). Letting go of the finished task
-            // publishes its end and wakes its awaiter: that must happen here, before
-            // `job_over` below. (A `Finished(_)` arm would keep it alive to the end of this
-            // function, and a virtual clock could jump past the wake: `virtual_time.rs`,
-            // `the_clock_holds_while_a_blocking_job_runs`.)
-            RunOutcome::Finished(task) => drop(task),
+        let finished = match outcome {
+            // The job journaled its run itself (`job_ended`).
+            RunOutcome::Finished(task) => Some(task),
             // A job's future never returns `Pending`; should a wake ever re-queue one, it
             // goes back to the queue like any task.
             RunOutcome::Requeue(task) => {
@@ -201,12 +197,15 @@ impl Inner {
                 self.submit(task);
                 return;
             }
-            RunOutcome::Idle => {}
-        }
-        // Its awaiter has been woken by now. Only now is the job over for a virtual clock: had
-        // the count dropped first, the clock could jump past the wake still on its way.
-        self.job_over();
+            RunOutcome::Idle => None,
+        };
+        // The end, in this order: off the registry (an awaiter woken next finds the dump
+        // without the job); then the finished task let go of, which publishes the output and
+        // wakes the awaiter; only then over for a virtual clock, which could otherwise jump
+        // past that wake (`virtual_time.rs`, `the_clock_holds_while_a_blocking_job_runs`).
         let record = lock(&self.registry).remove(&id);
+        drop(finished);
+        self.job_over();
         if !ran {
             // Aborted before it ran: its closure never ran. Its handle may already have said
             // "cancelled": this slice comes after.
