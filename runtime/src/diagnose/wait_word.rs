@@ -3,7 +3,7 @@
 //! In the article a generator that cannot go on says why as it yields (`yield 'w', sock`): the
 //! loop knows which socket each one waits for. An nbio future says the same through
 //! `context::waiting_on` at the one place it returns `Pending`: a socket (fd and direction), a
-//! timer (its deadline), a `JoinHandle` (task N, or blocking job N), a channel, oneshot,
+//! timer (its deadline), a child process's exit (its pid), a `JoinHandle` (task N, or blocking job N), a channel, oneshot,
 //! `Notify`, `Semaphore`, `Barrier`, `OnceCell` or `CancellationToken` (where it was made) or a
 //! `Mutex` (where it was made and which task held it). The task layer points each poll at one word of the polled task (`task/polled.rs`),
 //! so a `Pending` pays one thread-local load and one plain store; each new poll clears the word,
@@ -91,6 +91,11 @@ pub enum WaitOn {
         /// Where the token was made (its `new` or `child_token` call).
         made_at: Option<&'static Location<'static>>,
     },
+    /// The exit of a child process (`nbio::process::Child::wait`, `status`, `output`).
+    ChildExit {
+        /// The child's process id.
+        pid: u32,
+    },
 }
 
 const TAG_SHIFT: u32 = 60;
@@ -118,6 +123,8 @@ const MADE_AT_ONLY: u64 = 10;
 const BARRIER: u64 = 1;
 const ONCE_CELL: u64 = 2;
 const CANCELLED: u64 = 3;
+/// A child process's exit; the payload is its pid.
+const CHILD_EXIT: u64 = 12;
 /// A site as an offset from `ANCHOR` does not fit: "unknown".
 const NO_SITE: u32 = u32::MAX;
 /// The holder field of a mutex (27 bits, below `OWN_WAKER`); its largest value means "a task,
@@ -194,6 +201,7 @@ impl WaitOn {
             WaitOn::Barrier { made_at } => (MADE_AT_ONLY, made_at_only(BARRIER, made_at)),
             WaitOn::OnceCell { made_at } => (MADE_AT_ONLY, made_at_only(ONCE_CELL, made_at)),
             WaitOn::Cancelled { made_at } => (MADE_AT_ONLY, made_at_only(CANCELLED, made_at)),
+            WaitOn::ChildExit { pid } => (CHILD_EXIT, u64::from(pid)),
         };
         (tag << TAG_SHIFT) | payload
     }
@@ -247,6 +255,9 @@ impl WaitOn {
                 },
                 _ => return None,
             },
+            CHILD_EXIT => WaitOn::ChildExit {
+                pid: payload as u32,
+            },
             _ => return None,
         })
     }
@@ -265,10 +276,11 @@ impl WaitOn {
 /// `channel` (a message or a signal from another task: mpsc, oneshot, `Notify`, a `Barrier`'s
 /// other parties, a `CancellationToken`), `lock` (another task letting go: `Mutex`,
 /// `Semaphore`, a `OnceCell` another future initialises), `join` (a task's or a blocking job's
-/// handle), or `other` (a future that does not say).
+/// handle), or `other` (a future that does not say). A child process's exit is `io`: on Linux
+/// it is the readiness of a descriptor (the child's pidfd), as a socket's is.
 pub(crate) fn kind_of(word: u64) -> &'static str {
     match WaitOn::decode(word) {
-        Some(WaitOn::Socket { .. }) => "io",
+        Some(WaitOn::Socket { .. } | WaitOn::ChildExit { .. }) => "io",
         Some(WaitOn::Timer { .. }) => "timer",
         Some(WaitOn::Join(_) | WaitOn::JoinElsewhere(_)) => "join",
         Some(
@@ -349,6 +361,8 @@ mod tests {
                 made_at: Some(here),
             },
             WaitOn::Cancelled { made_at: None },
+            WaitOn::ChildExit { pid: 4_194_304 },
+            WaitOn::ChildExit { pid: 1 },
         ];
         for wait in waits {
             assert_eq!(WaitOn::decode(wait.encode()), Some(wait));
@@ -377,5 +391,14 @@ mod tests {
         assert_eq!(kind(WaitOn::OnceCell { made_at }), "lock");
         assert!(!is_lock_wait(WaitOn::OnceCell { made_at }.encode()));
         assert_eq!(WaitOn::OnceCell { made_at }.on_task(), None);
+    }
+
+    #[test]
+    fn a_child_exit_is_an_io_wait_on_no_task() {
+        let wait = WaitOn::ChildExit { pid: 77 };
+        assert_eq!(kind_of(wait.encode()), "io");
+        assert_eq!(wait.on_task(), None);
+        assert_eq!(edge(wait.encode()), None);
+        assert!(!is_lock_wait(wait.encode()));
     }
 }

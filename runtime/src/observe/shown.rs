@@ -61,6 +61,7 @@ impl fmt::Display for Shown<'_> {
             WaitOn::Cancelled { made_at } => {
                 made(f, "the cancellation of a CancellationToken", made_at)
             }
+            WaitOn::ChildExit { pid } => write!(f, "the exit of child process {pid}"),
         }
     }
 }
