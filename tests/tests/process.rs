@@ -374,3 +374,13 @@ fn the_dump_says_a_task_waits_on_a_childs_exit() {
     watched(|| the_dump_names_the_child_waited_on(two_workers(), false));
     watched(|| the_dump_names_the_child_waited_on(current_thread(), true));
 }
+
+#[test]
+fn every_process_type_is_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Command>();
+    send_sync::<nbio::process::Child>();
+    send_sync::<nbio::process::ChildStdin>();
+    send_sync::<nbio::process::ChildStdout>();
+    send_sync::<nbio::process::ChildStderr>();
+}
