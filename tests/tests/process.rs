@@ -114,7 +114,7 @@ fn a_child_killed_on_drop_outside_a_runtime_is_reaped_too() {
                 .unwrap()
         });
         let pid = child.id();
-        drop(child); // no runtime here: a thread of its own reaps it
+        drop(child); // no runtime here: nbio's reaper thread reaps it
         let took = eventually(Duration::from_secs(10), || reaped(pid));
         assert!(took.is_some(), "child {pid} is still there");
     });
@@ -383,4 +383,71 @@ fn every_process_type_is_send_and_sync() {
     send_sync::<nbio::process::ChildStdin>();
     send_sync::<nbio::process::ChildStdout>();
     send_sync::<nbio::process::ChildStderr>();
+}
+
+/// The pid a `sh -c 'echo $$ > file; exec ..'` child wrote, once it wrote it.
+fn pid_written_to(file: &Path) -> u32 {
+    let mut pid = None;
+    let wrote = eventually(Duration::from_secs(10), || {
+        pid = std::fs::read_to_string(file)
+            .ok()
+            .and_then(|text| text.trim().parse().ok());
+        pid.is_some()
+    });
+    assert!(wrote.is_some(), "the child never wrote its pid");
+    pid.unwrap()
+}
+
+#[test]
+fn a_dropped_kill_future_has_sent_the_signal_at_its_first_poll() {
+    watched(|| {
+        nbio::block_on(async {
+            let mut child = Command::new("sleep").arg("1000").spawn().unwrap();
+            // A zero timeout polls the kill once, then drops it.
+            let _ = nbio::time::timeout(Duration::ZERO, child.kill()).await;
+            assert_eq!(child.wait().await.unwrap().signal(), Some(9));
+        })
+    });
+}
+
+#[test]
+fn a_dropped_status_future_kills_a_kill_on_drop_child_and_reaps_it() {
+    watched(|| {
+        let dir = nbio_tests::TempDir::new();
+        let file = dir.path().join("pid");
+        let script = format!("echo $$ > {}; exec sleep 1000", file.display());
+        nbio::block_on(async {
+            let mut command = Command::new("sh");
+            command.args(["-c", &script]).kill_on_drop(true);
+            let cut = nbio::time::timeout(Duration::from_millis(300), command.status()).await;
+            assert!(cut.is_err(), "sleep 1000 ended");
+        });
+        let pid = pid_written_to(&file);
+        let took = eventually(Duration::from_secs(10), || reaped(pid));
+        assert!(took.is_some(), "child {pid} is still there");
+    });
+}
+
+#[test]
+fn a_dropped_output_future_leaves_the_child_running_and_a_later_spawn_reaps_it() {
+    watched(|| {
+        let dir = nbio_tests::TempDir::new();
+        let file = dir.path().join("pid");
+        let script = format!("echo $$ > {}; exec sleep 0.5", file.display());
+        nbio::block_on(async {
+            let mut command = Command::new("sh");
+            command.args(["-c", &script]);
+            let cut = nbio::time::timeout(Duration::from_millis(200), command.output()).await;
+            assert!(cut.is_err(), "sleep 0.5 ended within 0.2 s");
+            let pid = pid_written_to(&file);
+            assert!(!reaped(pid), "without kill_on_drop the child runs on");
+            let stat = format!("/proc/{pid}/stat");
+            let exited = eventually(Duration::from_secs(10), || {
+                std::fs::read_to_string(&stat).map_or(true, |s| s.contains(") Z "))
+            });
+            assert!(exited.is_some(), "the child did not exit");
+            assert!(Command::new("true").status().await.unwrap().success());
+            assert!(reaped(pid), "the dropped child {pid} was not reaped");
+        })
+    });
 }

@@ -13,16 +13,17 @@
 //! waiting task, woken by the job's end, reaps it with `try_wait` as above. That is a pool
 //! thread per child being waited on, for as long as it runs; still no `SIGCHLD` handler.
 //!
-//! **Dropped without a wait.** A child with `kill_on_drop` gets `SIGKILL`, and one blocking
-//! `wait` on the pool (or, outside a runtime, on a thread of its own) reaps it: a killed
-//! process ends at once, so the job is short. A child dropped without `kill_on_drop` runs on,
+//! **Dropped without a wait.** A child with `kill_on_drop` gets `SIGKILL`, and nbio's reaper
+//! thread (one for the process, started at the first such drop) reaps it with a blocking
+//! `wait`: a killed process ends at once, so the wait is short, and it does not depend on a
+//! runtime that may be shutting down. A child dropped without `kill_on_drop` runs on,
 //! as with std; it goes on a list of orphans, which nbio sweeps (`WNOHANG`, never blocking)
 //! whenever it spawns a child or reaps one, so a program that keeps spawning leaves no zombies.
 
 use std::io;
 use std::panic::Location;
 use std::process::{self, ExitStatus};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{mpsc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 
 use crate::context;
@@ -167,28 +168,45 @@ pub(crate) fn sweep_orphans() {
     orphans.retain_mut(|child| matches!(child.try_wait(), Ok(None)));
 }
 
-/// Takes a dropped child that was not reaped (see the module doc): a `killed` one is reaped by
-/// a short blocking wait, the others join the orphans.
+/// Takes a dropped child that was not reaped (see the module doc): a `killed` one goes to the
+/// reaper thread, the others join the orphans.
 pub(crate) fn adopt(mut child: process::Child, killed: bool) {
     if !matches!(child.try_wait(), Ok(None)) {
         return; // reaped now, or not ours to reap
     }
-    if !killed {
-        ORPHANS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(child);
+    if killed {
+        if let Err(mpsc::SendError(child)) = reaper().send(child) {
+            ORPHANS
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(child);
+        }
         return;
     }
-    if context::reactor().is_some() {
-        // Inside a runtime: the pool. The process was sent SIGKILL, so the wait is short.
-        let _ = context::spawn_blocking(move || drop(child.wait()), here());
-        return;
-    }
-    let pid = child.id();
-    let reaper = std::thread::Builder::new()
-        .name(format!("nbio-reap-{pid}"))
-        .spawn(move || drop(child.wait()));
-    // Without a thread to be had, the killed child stays a zombie until this process exits.
-    drop(reaper);
+    ORPHANS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(child);
+}
+
+/// The queue of the reaper thread: one thread for the whole process, started at the first
+/// child killed on drop, that waits for each killed child in turn. Not the runtime's pool: a
+/// job queued there would be dropped unrun if the runtime shut down first, and its child left
+/// a zombie.
+fn reaper() -> &'static mpsc::Sender<process::Child> {
+    static REAPER: OnceLock<mpsc::Sender<process::Child>> = OnceLock::new();
+    REAPER.get_or_init(|| {
+        let (sender, receiver) = mpsc::channel::<process::Child>();
+        let started = std::thread::Builder::new()
+            .name("nbio-reaper".into())
+            .spawn(move || {
+                for mut child in receiver {
+                    // SIGKILL cannot be caught: the wait is short.
+                    let _ = child.wait();
+                }
+            });
+        // Without a thread, the receiver is gone and `adopt` falls back to the orphans.
+        drop(started);
+        sender
+    })
 }

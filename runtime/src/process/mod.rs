@@ -44,8 +44,9 @@
 //!
 //! A [`Child`] dropped before it was reaped runs on, as with std, unless its command had
 //! [`kill_on_drop(true)`](Command::kill_on_drop): then it is sent `SIGKILL`. Either way nbio
-//! reaps it, so no zombie is left behind: a killed child by a short wait on the blocking pool,
-//! another by a sweep (`WNOHANG`) each time nbio spawns or reaps a child.
+//! reaps it, so no zombie is left behind: a killed child by a short wait on nbio's reaper thread
+//! (one for the whole process), another by a sweep (`WNOHANG`) each time nbio spawns or reaps a
+//! child.
 //!
 //! # Broken pipes
 //!
@@ -186,7 +187,7 @@ impl Command {
     ///
     /// nbio::block_on(async {
     ///     let child = Command::new("sleep").arg("1000").kill_on_drop(true).spawn()?;
-    ///     drop(child); // sleep gets SIGKILL, and is reaped on the blocking pool
+    ///     drop(child); // sleep gets SIGKILL, and nbio's reaper thread reaps it
     ///     std::io::Result::Ok(())
     /// })?;
     /// # std::io::Result::Ok(())
