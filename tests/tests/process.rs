@@ -20,6 +20,14 @@ fn two_workers() -> Runtime {
     Builder::new().worker_threads(2).build().unwrap()
 }
 
+/// Runs `test` on one thread and on two workers with pidfds, and on one thread waiting on the
+/// pool (as on a kernel without pidfds).
+fn in_each_flavour(test: fn(Runtime, bool)) {
+    watched(move || test(current_thread(), false));
+    watched(move || test(two_workers(), false));
+    watched(move || test(current_thread(), true));
+}
+
 /// Whether process `pid` is gone for good: reaped, not a zombie (a zombie keeps its `/proc`
 /// entry until its parent reaps it).
 fn reaped(pid: u32) -> bool {
@@ -98,9 +106,7 @@ fn killed_on_drop_is_gone_and_reaped(rt: Runtime, pool: bool) {
 
 #[test]
 fn a_child_killed_on_drop_is_gone_and_reaped() {
-    watched(|| killed_on_drop_is_gone_and_reaped(current_thread(), false));
-    watched(|| killed_on_drop_is_gone_and_reaped(two_workers(), false));
-    watched(|| killed_on_drop_is_gone_and_reaped(current_thread(), true));
+    in_each_flavour(killed_on_drop_is_gone_and_reaped);
 }
 
 #[test]
@@ -275,9 +281,7 @@ fn dropped_wait_loses_nothing(rt: Runtime, pool: bool) {
 
 #[test]
 fn a_dropped_wait_loses_nothing_and_a_later_wait_gets_the_status() {
-    watched(|| dropped_wait_loses_nothing(current_thread(), false));
-    watched(|| dropped_wait_loses_nothing(two_workers(), false));
-    watched(|| dropped_wait_loses_nothing(current_thread(), true));
+    in_each_flavour(dropped_wait_loses_nothing);
 }
 
 #[test]
@@ -370,9 +374,7 @@ fn the_dump_names_the_child_waited_on(rt: Runtime, pool: bool) {
 
 #[test]
 fn the_dump_says_a_task_waits_on_a_childs_exit() {
-    watched(|| the_dump_names_the_child_waited_on(current_thread(), false));
-    watched(|| the_dump_names_the_child_waited_on(two_workers(), false));
-    watched(|| the_dump_names_the_child_waited_on(current_thread(), true));
+    in_each_flavour(the_dump_names_the_child_waited_on);
 }
 
 #[test]
