@@ -205,6 +205,11 @@ impl Command {
         self
     }
 
+    /// std's command, to read back what was set (`get_program`, `get_args`, `get_envs`, ...).
+    pub fn as_std(&self) -> &process::Command {
+        &self.std
+    }
+
     /// std's command, for what this builder does not repeat (`std::os::unix::process::
     /// CommandExt`: `uid`, `process_group`, `pre_exec`, ...).
     pub fn as_std_mut(&mut self) -> &mut process::Command {
@@ -213,6 +218,11 @@ impl Command {
 
     /// Starts the child. Works outside a runtime too; its pipes and its exit are registered
     /// with the runtime that first waits on them.
+    ///
+    /// The call itself is synchronous, as std's: `fork`/`exec` and the wait for the child to
+    /// report that `exec` worked, about a millisecond (1.3 ms each for 200 `sh` children in a
+    /// row, in a debug build on a busy 2-core machine). Spawning hundreds in one poll holds the
+    /// thread that long; spread them over tasks, or yield between them.
     ///
     /// ```
     /// let err = nbio::process::Command::new("no-such-program-here").spawn().unwrap_err();
