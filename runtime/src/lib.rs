@@ -74,7 +74,7 @@
 
 // The layers, which docs/README.md draws: bottom up, loom (the primitives), task, reactor,
 // observe, blocking, context, executor; then what runs on them: net, io, fs, time, signal,
-// sync, sim, the attributes and the macros (`select!`, `join!`; `task_local!` is in task).
+// process, sync, sim, the attributes and the macros (`select!`, `join!`; `task_local!` is in task).
 // What the attributes expand to call; hidden, and named so that nobody calls it by hand.
 #[doc(hidden)]
 #[path = "attributes.rs"]
@@ -91,6 +91,7 @@ mod loom;
 mod macros;
 pub mod net;
 mod observe;
+pub mod process;
 mod reactor;
 pub mod signal;
 pub mod sim;

@@ -28,6 +28,8 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("sync", &["loom", "task", "context"]),
     ("io", &["loom", "context", "reactor", "net"]),
     ("signal", &["loom", "io"]),
+    // Pipes and pidfds are registered like sockets; a wait without pidfds uses the pool.
+    ("process", &["loom", "context", "reactor", "net", "task"]),
     (
         "executor",
         &[

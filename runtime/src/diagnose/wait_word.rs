@@ -3,10 +3,10 @@
 //! In the article a generator that cannot go on says why as it yields (`yield 'w', sock`): the
 //! loop knows which socket each one waits for. An nbio future says the same through
 //! `context::waiting_on` at the one place it returns `Pending`: a socket (fd and direction), a
-//! timer (its deadline), a `JoinHandle` (task N, or blocking job N), a channel, oneshot,
-//! `Notify`, `Semaphore`, `Barrier`, `OnceCell` or `CancellationToken` (where it was made), a
-//! `Mutex` (where it was made and which task held it) or an `RwLock` (where it was made and which
-//! task held it for writing). The task layer points each poll at one word of the polled task (`task/polled.rs`),
+//! timer (its deadline), a child process's exit (its pid), a `JoinHandle` (task N, or blocking
+//! job N), a channel, oneshot, `Notify`, `Semaphore`, `Barrier`, `OnceCell` or
+//! `CancellationToken` (where it was made), a `Mutex` (where it was made and which task held it)
+//! or an `RwLock` (where it was made and which task held it for writing). The task layer points each poll at one word of the polled task (`task/polled.rs`),
 //! so a `Pending` pays one thread-local load and one plain store; each new poll clears the word,
 //! so it always describes the *last* `Pending`. This file says what the bits mean: [`WaitOn`]
 //! and its encoding, and which waits are edges of the wait graph (`graph.rs`).
@@ -111,6 +111,11 @@ pub enum WaitOn {
         /// waits on all of them, and names no single task (nor does the wait graph follow it).
         writer: Option<TaskId>,
     },
+    /// The exit of a child process (`nbio::process::Child::wait`, `status`, `output`).
+    ChildExit {
+        /// The child's process id.
+        pid: u32,
+    },
 }
 
 const TAG_SHIFT: u32 = 60;
@@ -142,6 +147,8 @@ const ONCE_CELL: u64 = 2;
 const CANCELLED: u64 = 3;
 const BROADCAST: u64 = 4;
 const WATCH: u64 = 5;
+/// A child process's exit; the payload is its pid.
+const CHILD_EXIT: u64 = 12;
 /// A site as an offset from `ANCHOR` does not fit: "unknown".
 const NO_SITE: u32 = u32::MAX;
 /// The holder field of a mutex or the writer of an RwLock (27 bits, below `OWN_WAKER`); its
@@ -232,6 +239,7 @@ impl WaitOn {
             WaitOn::Cancelled { made_at } => (MADE_AT_ONLY, made_at_only(CANCELLED, made_at)),
             WaitOn::Broadcast { made_at } => (MADE_AT_ONLY, made_at_only(BROADCAST, made_at)),
             WaitOn::Watch { made_at } => (MADE_AT_ONLY, made_at_only(WATCH, made_at)),
+            WaitOn::ChildExit { pid } => (CHILD_EXIT, u64::from(pid)),
         };
         (tag << TAG_SHIFT) | payload
     }
@@ -292,6 +300,9 @@ impl WaitOn {
                 },
                 _ => return None,
             },
+            CHILD_EXIT => WaitOn::ChildExit {
+                pid: payload as u32,
+            },
             _ => return None,
         })
     }
@@ -312,9 +323,11 @@ impl WaitOn {
 /// a `Barrier`'s other parties, a `CancellationToken`), `lock` (another task letting go: `Mutex`,
 /// `Semaphore`, `RwLock`, a `OnceCell` another future initialises), `join` (a task's or a blocking job's
 /// handle), or `other` (a future that does not say).
+/// A child process's exit is `io`: on Linux it is the readiness of a descriptor (the child's
+/// pidfd), as a socket's is.
 pub(crate) fn kind_of(word: u64) -> &'static str {
     match WaitOn::decode(word) {
-        Some(WaitOn::Socket { .. }) => "io",
+        Some(WaitOn::Socket { .. } | WaitOn::ChildExit { .. }) => "io",
         Some(WaitOn::Timer { .. }) => "timer",
         Some(WaitOn::Join(_) | WaitOn::JoinElsewhere(_)) => "join",
         Some(
@@ -418,6 +431,8 @@ mod tests {
                 made_at: None,
                 writer: None,
             },
+            WaitOn::ChildExit { pid: 4_194_304 },
+            WaitOn::ChildExit { pid: 1 },
         ];
         for wait in waits {
             assert_eq!(WaitOn::decode(wait.encode()), Some(wait));
@@ -469,5 +484,14 @@ mod tests {
             writer: None,
         };
         assert_eq!(edge(on_readers.encode() | OWN_WAKER), None);
+    }
+
+    #[test]
+    fn a_child_exit_is_an_io_wait_on_no_task() {
+        let wait = WaitOn::ChildExit { pid: 77 };
+        assert_eq!(kind_of(wait.encode()), "io");
+        assert_eq!(wait.on_task(), None);
+        assert_eq!(edge(wait.encode()), None);
+        assert!(!is_lock_wait(wait.encode()));
     }
 }

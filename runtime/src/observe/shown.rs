@@ -72,6 +72,7 @@ impl fmt::Display for Shown<'_> {
             }
             WaitOn::Broadcast { made_at } => made(f, "a broadcast channel", made_at),
             WaitOn::Watch { made_at } => made(f, "a watch channel", made_at),
+            WaitOn::ChildExit { pid } => write!(f, "the exit of child process {pid}"),
         }
     }
 }
