@@ -44,12 +44,21 @@
 
 use std::fmt;
 
+mod blocking;
 mod bounded;
 mod chan;
+mod closed;
+mod permit;
+mod recv_many;
 mod unbounded;
+mod weak;
 
 pub use bounded::{channel, Receiver, RecvFuture, SendFuture, Sender};
+pub use closed::ClosedFuture;
+pub use permit::{OwnedPermit, Permit, ReserveFuture, ReserveOwnedFuture};
+pub use recv_many::RecvManyFuture;
 pub use unbounded::{unbounded_channel, UnboundedReceiver, UnboundedRecvFuture, UnboundedSender};
+pub use weak::{WeakSender, WeakUnboundedSender};
 
 /// The error of a send to a closed channel (the receiver closed it or is gone); the message
 /// is inside, given back.
