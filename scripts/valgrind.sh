@@ -31,7 +31,7 @@ TESTS=(nbio observe wait_graph budget abandoned blocking_trace
        sync_notify sync_semaphore sync_runtimes sync_who_waits sync_reentrant_wakers
        sync_barrier sync_once_cell sync_cancellation_token sync_reentrant sync_dump_waits
        blocking blocking_shutdown fs async_fd signals join_set lookup mt_blocking
-       vectored drained_reads poll_forms hyper_io)
+       vectored drained_reads poll_forms hyper_io sync_mpsc_extras sync_mpsc_weak_blocking)
 
 # Tests skipped inside a binary, with the reason.
 #   readiness_contract: the two loops that must not spin are bounded by the CPU time of the

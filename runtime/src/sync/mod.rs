@@ -34,6 +34,9 @@
 //!   which completes once), so a loop over a channel that another thread keeps full still
 //!   lets the others run.
 //!
+//! A channel's sender may reserve a slot before its message exists ([`mpsc::Permit`]), and a
+//! plain thread may send or receive by blocking ([`mpsc::Sender::blocking_send`]).
+//!
 //! Each primitive remembers where it was made (`made_at`, a `#[track_caller]` location), and
 //! each waiter records which task waits; a [`Mutex`] records which task holds it. Their `Debug`
 //! output shows it. The guide's chapter "How a channel wakes a task" narrates the protocols.
@@ -49,6 +52,8 @@ mod waiters;
 pub mod mpsc;
 pub mod oneshot;
 
+#[cfg(all(test, nbio_loom))]
+mod loom_mpsc;
 #[cfg(all(test, nbio_loom))]
 mod loom_tests;
 

@@ -35,7 +35,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::mem;
 use std::panic::Location;
-use std::sync::atomic::Ordering::{AcqRel, Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::PoisonError;
 use std::task::{Context, Poll, Waker};
 
@@ -46,6 +46,7 @@ use crate::task::TaskId;
 
 mod closing;
 mod reserve;
+mod senders;
 
 /// The shared part of a channel; each half holds an `Arc` of it.
 pub(super) struct Chan<T> {
@@ -527,60 +528,6 @@ impl<T> Chan<T> {
     pub(super) fn receiver_sees_closed(&self) -> bool {
         let inner = self.lock();
         inner.closed || inner.senders_gone
-    }
-
-    pub(super) fn sender_cloned(&self) {
-        self.senders.fetch_add(1, Relaxed);
-    }
-
-    /// A `WeakSender` asks to become a sender. The count goes up only from a number above 0
-    /// (a compare-and-swap, not an add): once the last sender is gone, and the receiver told,
-    /// none comes back, so a `None` the receiver was given stays true.
-    pub(super) fn try_upgrade(&self) -> bool {
-        let mut count = self.senders.load(Relaxed);
-        loop {
-            if count == 0 {
-                return false;
-            }
-            match self
-                .senders
-                .compare_exchange_weak(count, count + 1, Relaxed, Relaxed)
-            {
-                Ok(_) => return true,
-                Err(now) => count = now,
-            }
-        }
-    }
-
-    /// Live senders (`WeakSender`s not counted).
-    pub(super) fn sender_count(&self) -> usize {
-        self.senders.load(Relaxed)
-    }
-
-    /// Live `WeakSender`s.
-    pub(super) fn weak_count(&self) -> usize {
-        self.weak_senders.load(Relaxed)
-    }
-
-    pub(super) fn weak_cloned(&self) {
-        self.weak_senders.fetch_add(1, Relaxed);
-    }
-
-    pub(super) fn weak_dropped(&self) {
-        self.weak_senders.fetch_sub(1, Relaxed);
-    }
-
-    /// A sender handle is dropped; the last one wakes the receiver to say the channel ended.
-    pub(super) fn sender_dropped(&self) {
-        if self.senders.fetch_sub(1, AcqRel) != 1 {
-            return;
-        }
-        let receiver = {
-            let mut inner = self.lock();
-            inner.senders_gone = true;
-            inner.receiver.take()
-        };
-        wake(receiver);
     }
 
     /// What `Debug` shows of a channel: where it was made, and who waits on it.
