@@ -23,8 +23,8 @@ fn loom_mpsc_a_permit_dropped_while_a_sender_goes_to_sleep_lets_it_in() {
         let dropper = thread::spawn(move || drop(permit));
         block_on(tx.send(1)).ok().unwrap(); // parks if the permit is still held
         dropper.join().unwrap();
+        assert!(tx.try_reserve().is_err(), "the one slot is taken, and by 1");
         assert_eq!(rx.try_recv().ok(), Some(1));
-        assert!(tx.try_reserve().is_err(), "the one slot is taken");
     });
 }
 
@@ -49,11 +49,13 @@ fn loom_mpsc_a_permit_dropped_while_a_reservation_waits_hands_it_the_slot() {
 fn loom_mpsc_the_last_permit_dropped_after_close_ends_a_waiting_recv() {
     loom::model(|| {
         let (tx, mut rx) = mpsc::channel::<u8>(1);
-        let permit = tx.try_reserve_owned().ok().unwrap();
+        // A sender stays, so that only the permit's drop can end the wait.
+        let permit = tx.clone().try_reserve_owned().ok().unwrap();
         rx.close();
         let dropper = thread::spawn(move || drop(permit));
         assert_eq!(block_on(rx.recv()), None);
         dropper.join().unwrap();
+        drop(tx);
     });
 }
 
