@@ -237,31 +237,37 @@ fn panic_message(body: impl FnOnce()) -> String {
 
 #[test]
 fn blocking_calls_inside_a_runtime_panic_and_say_to_await_instead() {
-    let (tx, mut rx) = mpsc::channel::<u8>(1);
-    let send = panic_message(|| nbio::block_on(async { drop(tx.blocking_send(1)) }));
-    assert!(
-        send.contains("Sender::blocking_send called inside an nbio runtime"),
-        "{send}"
-    );
-    assert!(send.contains("use `send(..).await` instead"), "{send}");
-    assert!(send.contains(file!()), "names the caller: {send}");
-    let recv = panic_message(|| nbio::block_on(async { _ = rx.blocking_recv() }));
-    assert!(recv.contains("use `recv().await` instead"), "{recv}");
-    let (_utx, mut urx) = mpsc::unbounded_channel::<u8>();
-    let recv = panic_message(|| nbio::block_on(async { _ = urx.blocking_recv() }));
-    assert!(recv.contains("UnboundedReceiver::blocking_recv"), "{recv}");
-    assert!(tx.try_send(1).is_ok(), "the channel is unharmed");
+    // Watched: without the check, the blocking_recv below would park the runtime's thread
+    // on a message nobody sends.
+    watched(|| {
+        let (tx, mut rx) = mpsc::channel::<u8>(1);
+        let send = panic_message(|| nbio::block_on(async { drop(tx.blocking_send(1)) }));
+        assert!(
+            send.contains("Sender::blocking_send called inside an nbio runtime"),
+            "{send}"
+        );
+        assert!(send.contains("use `send(..).await` instead"), "{send}");
+        assert!(send.contains(file!()), "names the caller: {send}");
+        let recv = panic_message(|| nbio::block_on(async { _ = rx.blocking_recv() }));
+        assert!(recv.contains("use `recv().await` instead"), "{recv}");
+        let (_utx, mut urx) = mpsc::unbounded_channel::<u8>();
+        let recv = panic_message(|| nbio::block_on(async { _ = urx.blocking_recv() }));
+        assert!(recv.contains("UnboundedReceiver::blocking_recv"), "{recv}");
+        assert!(tx.try_send(1).is_ok(), "the channel is unharmed");
+    });
 }
 
 #[test]
 fn blocking_recv_in_a_task_on_a_worker_thread_panics_that_task() {
-    let rt = Runtime::builder().worker_threads(2).build().unwrap();
-    let (_tx, mut rx) = mpsc::channel::<u8>(1);
-    let task = rt.spawn(async move { rx.blocking_recv() });
-    let err = rt.block_on(task).expect_err("the task panicked");
-    let message = err.into_panic();
-    let message = message
-        .downcast_ref::<String>()
-        .expect("a formatted message");
-    assert!(message.contains("inside an nbio runtime"), "{message}");
+    watched(|| {
+        let rt = Runtime::builder().worker_threads(2).build().unwrap();
+        let (_tx, mut rx) = mpsc::channel::<u8>(1);
+        let task = rt.spawn(async move { rx.blocking_recv() });
+        let err = rt.block_on(task).expect_err("the task panicked");
+        let message = err.into_panic();
+        let message = message
+            .downcast_ref::<String>()
+            .expect("a formatted message");
+        assert!(message.contains("inside an nbio runtime"), "{message}");
+    });
 }
