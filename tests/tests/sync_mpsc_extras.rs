@@ -521,6 +521,8 @@ fn a_task_waiting_in_reserve_says_it_waits_on_the_channel_and_where_it_was_made(
         panic!("a wait of another kind: {said:?}");
     };
     assert_eq!((at.file(), at.line()), (file!(), line));
-    drop(held);
-    rt.block_on(waiter).unwrap();
+    drop(held); // its slot goes to the waiting task
+    let done = rt.block_on(nbio::time::timeout(Duration::from_secs(10), waiter));
+    done.expect("the waiting reserve was handed the dropped permit's slot")
+        .unwrap();
 }
