@@ -646,3 +646,131 @@ fn a_waiting_read_dropped_drops_its_waker_outside_the_lock() {
         a_dropped_waiters_waker_releases(|| lock.read(), &quitter_waker);
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// mpsc's reserve, recv_many and closed: the callback gives a held permit back (which frees a
+// slot, and takes the channel's lock to do it), sends, or closes the receiver.
+
+/// A channel of capacity 1 whose slot a permit holds, and a waker whose callback drops that
+/// permit. The receiver is returned to keep the channel open.
+fn full_by_a_permit(on: On) -> (mpsc::Sender<u32>, mpsc::Receiver<u32>, Waker) {
+    let (tx, rx) = mpsc::channel(1);
+    let permit = StdMutex::new(Some(tx.clone().try_reserve_owned().unwrap()));
+    let waker = reentrant_waker(on, move || {
+        let permit = permit.lock().unwrap().take();
+        drop(permit); // gives the slot back, after `permit`'s own lock is released
+    });
+    (tx, rx, waker)
+}
+
+#[test]
+fn reserve_first_polled_with_a_waker_that_frees_a_slot_when_cloned_gets_it() {
+    within_deadline(|| {
+        let (tx, _rx, waker) = full_by_a_permit(ON_CLONE_AND_WAKE);
+        let mut reserve = pin!(tx.reserve());
+        // Parking clones the waker; the clone drops the permit, and the look after it finds
+        // the slot free.
+        assert!(matches!(
+            poll_with(reserve.as_mut(), &waker),
+            Poll::Ready(Ok(_))
+        ));
+    });
+}
+
+#[test]
+fn reserve_polled_again_with_a_new_waker_that_frees_a_slot_when_cloned_gets_it() {
+    within_deadline(|| {
+        let (tx, _rx, waker) = full_by_a_permit(ON_CLONE_AND_WAKE);
+        assert!(a_new_waker_cloned_releases(pin!(tx.reserve()), &waker).is_ok());
+    });
+}
+
+#[test]
+fn reserve_polled_again_with_a_new_waker_drops_the_old_one_outside_the_lock() {
+    within_deadline(|| {
+        let (tx, _rx, old) = full_by_a_permit(ON_DROP);
+        assert!(an_old_waker_dropped_releases(pin!(tx.reserve()), &old).is_ok());
+    });
+}
+
+#[test]
+fn a_waiting_reserve_dropped_drops_its_waker_outside_the_lock() {
+    within_deadline(|| {
+        let (tx, _rx, quitter_waker) = full_by_a_permit(ON_DROP);
+        a_dropped_waiters_waker_releases(|| tx.reserve(), &quitter_waker);
+    });
+}
+
+#[test]
+fn a_permit_sends_and_is_dropped_waking_wakers_that_call_back_outside_the_lock() {
+    within_deadline(|| {
+        let (tx, mut rx) = mpsc::channel(2);
+        let permit = tx.try_reserve().unwrap();
+        let on_wake = On {
+            clone: false,
+            wake: true,
+            drop: false,
+        };
+        let waker = sending(&tx, on_wake);
+        assert!(rx.poll_recv(&mut Context::from_waker(&waker)).is_pending());
+        permit.send(1); // wakes the receiver, whose wake sends 7
+        assert_eq!(rx.try_recv(), Ok(1));
+        assert_eq!(rx.try_recv(), Ok(7));
+        tx.try_send(2).unwrap();
+        let held = tx.try_reserve().unwrap();
+        let reserving = {
+            let tx = tx.clone();
+            reentrant_waker(ON_CLONE_AND_WAKE, move || drop(tx.try_reserve()))
+        };
+        let mut send = pin!(tx.send(3));
+        assert!(poll_with(send.as_mut(), &reserving).is_pending());
+        drop(held); // hands the slot to the send, and wakes it: its wake tries to reserve
+        assert!(matches!(
+            poll_with(send.as_mut(), &reserving),
+            Poll::Ready(Ok(()))
+        ));
+    });
+}
+
+#[test]
+fn recv_many_on_an_empty_channel_with_a_waker_that_sends_when_cloned_gets_that_message() {
+    within_deadline(|| {
+        let (tx, mut rx) = mpsc::channel(2);
+        let waker = sending(&tx, ON_CLONE_AND_WAKE);
+        let mut buffer = Vec::new();
+        let mut batch = pin!(rx.recv_many(&mut buffer, 4));
+        assert_eq!(poll_with(batch.as_mut(), &waker), Poll::Ready(1));
+    });
+}
+
+/// A receiver kept behind a lock, and a waker whose callback closes it.
+fn closing(on: On) -> (mpsc::Sender<u32>, Waker) {
+    let (tx, rx) = mpsc::channel(1);
+    let rx = StdMutex::new(rx);
+    let waker = reentrant_waker(on, move || rx.lock().unwrap().close());
+    (tx, waker)
+}
+
+#[test]
+fn closed_first_polled_with_a_waker_that_closes_when_cloned_completes() {
+    within_deadline(|| {
+        let (tx, waker) = closing(ON_CLONE_AND_WAKE);
+        assert_eq!(poll_with(pin!(tx.closed()), &waker), Poll::Ready(()));
+    });
+}
+
+#[test]
+fn closed_polled_again_with_a_new_waker_drops_the_old_one_outside_the_lock() {
+    within_deadline(|| {
+        let (tx, old) = closing(ON_DROP);
+        an_old_waker_dropped_releases(pin!(tx.closed()), &old);
+    });
+}
+
+#[test]
+fn a_waiting_closed_dropped_drops_its_waker_outside_the_lock() {
+    within_deadline(|| {
+        let (tx, quitter_waker) = closing(ON_DROP);
+        a_dropped_waiters_waker_releases(|| tx.closed(), &quitter_waker);
+    });
+}

@@ -38,6 +38,9 @@
 //!   which completes once), so a loop over a channel that another thread keeps full still
 //!   lets the others run.
 //!
+//! A channel's sender may reserve a slot before its message exists ([`mpsc::Permit`]), and a
+//! plain thread may send or receive by blocking ([`mpsc::Sender::blocking_send`]).
+//!
 //! Each primitive remembers where it was made (`made_at`, a `#[track_caller]` location), and
 //! each waiter records which task waits; a [`Mutex`] records which task holds it. Their `Debug`
 //! output shows it. The guide's chapter "How a channel wakes a task" narrates the protocols.
@@ -58,6 +61,8 @@ pub mod watch;
 
 #[cfg(all(test, nbio_loom))]
 mod loom_channels;
+#[cfg(all(test, nbio_loom))]
+mod loom_mpsc;
 #[cfg(all(test, nbio_loom))]
 mod loom_rwlock;
 #[cfg(all(test, nbio_loom))]

@@ -46,12 +46,12 @@ pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 /// The sending half of a bounded channel. Clone it for more senders; the channel ends for the
 /// receiver when the last one is dropped.
 pub struct Sender<T> {
-    chan: Arc<Chan<T>>,
+    pub(super) chan: Arc<Chan<T>>,
 }
 
 /// The receiving half of a bounded channel.
 pub struct Receiver<T> {
-    chan: Arc<Chan<T>>,
+    pub(super) chan: Arc<Chan<T>>,
 }
 
 impl<T> Sender<T> {
@@ -91,10 +91,7 @@ impl<T> Sender<T> {
     pub fn send(&self, message: T) -> SendFuture<'_, T> {
         SendFuture {
             chan: &self.chan,
-            state: SendState {
-                message: Some(message),
-                parked: None,
-            },
+            state: SendState::new(message),
         }
     }
 
@@ -115,6 +112,43 @@ impl<T> Sender<T> {
     /// Whether the receiver closed the channel or is gone: sends would fail.
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
+    }
+
+    /// How many messages could be sent now without waiting: the capacity less the messages
+    /// queued, the slots [`Permit`](super::Permit)s hold and those kept for waiting senders.
+    /// A snapshot: other senders and the receiver may change it at once.
+    ///
+    /// ```
+    /// nbio::block_on(async {
+    ///     let (tx, mut rx) = nbio::sync::mpsc::channel(3);
+    ///     tx.send(1).await.unwrap();
+    ///     let permit = tx.reserve().await.unwrap();
+    ///     assert_eq!(tx.capacity(), 1); // one queued, one held by the permit
+    ///     assert_eq!(tx.max_capacity(), 3);
+    ///     drop(permit);
+    ///     rx.recv().await;
+    ///     assert_eq!(tx.capacity(), 3);
+    /// });
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.chan.free_slots()
+    }
+
+    /// The capacity the channel was made with: the most messages it holds.
+    pub fn max_capacity(&self) -> usize {
+        self.chan.max_capacity()
+    }
+
+    /// Whether `other` sends on the same channel as `self`.
+    ///
+    /// ```
+    /// let (tx, _rx) = nbio::sync::mpsc::channel::<u8>(1);
+    /// let (other, _other_rx) = nbio::sync::mpsc::channel::<u8>(1);
+    /// assert!(tx.same_channel(&tx.clone()));
+    /// assert!(!tx.same_channel(&other));
+    /// ```
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
     }
 
     /// Where the channel was made (its `channel()` call).
@@ -226,8 +260,44 @@ impl<T> Receiver<T> {
         self.chan.try_recv()
     }
 
+    /// How many messages are queued, ready to be received.
+    ///
+    /// ```
+    /// let (tx, rx) = nbio::sync::mpsc::channel(4);
+    /// assert!(rx.is_empty());
+    /// tx.try_send(1).unwrap();
+    /// tx.try_send(2).unwrap();
+    /// assert_eq!(rx.len(), 2);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+
+    /// Whether no message is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many messages could be sent now without waiting (see [`Sender::capacity`]).
+    pub fn capacity(&self) -> usize {
+        self.chan.free_slots()
+    }
+
+    /// The capacity the channel was made with.
+    pub fn max_capacity(&self) -> usize {
+        self.chan.max_capacity()
+    }
+
+    /// Whether no message will come beyond those queued: the receiver closed the channel, or
+    /// every sender is gone. (Queued messages may still wait to be received, and after
+    /// [`close`](Receiver::close), permits already held may still send.)
+    pub fn is_closed(&self) -> bool {
+        self.chan.receiver_sees_closed()
+    }
+
     /// Closes the channel: sends fail from now on (waiting senders get their message back);
-    /// messages already queued can still be received.
+    /// messages already queued can still be received, and so can those of
+    /// [`Permit`](super::Permit)s held before: `recv` waits for them before it says `None`.
     ///
     /// ```
     /// nbio::block_on(async {

@@ -22,15 +22,20 @@
 //!   becomes free room again. So the queue never holds more than its capacity (`queue.len() +
 //!   reserved <= capacity`), parked senders get in in the order they came, and a newcomer
 //!   cannot slip in ahead of them: while anyone is parked, every slot is taken or kept.
+//! - A reservation (`Sender::reserve`) is a send without its message: it waits in the same
+//!   line, and what it is given is the slot itself, held by a `Permit` (counted in `reserved`
+//!   and `permits`) until the permit sends into it or is dropped, which frees it as a taken
+//!   message does: to the first parked sender.
 //! - The channel ends when the receiver closes (or is dropped): parked senders, and those a
-//!   slot was kept for, get their message back; later sends fail. Or when the last sender is
-//!   dropped: the receiver drains what is left, then gets `None`.
+//!   slot was kept for, get their message back; later sends fail, but a permit already held
+//!   may still send, and the receiver waits for it. Or when the last sender is dropped (a
+//!   `WeakSender` does not count): the receiver drains what is left, then gets `None`.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::mem;
 use std::panic::Location;
-use std::sync::atomic::Ordering::{AcqRel, Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::PoisonError;
 use std::task::{Context, Poll, Waker};
 
@@ -39,11 +44,18 @@ use crate::loom::{AtomicUsize, Mutex, MutexGuard};
 use crate::sync::waiters::{store_waker_and_unlock, Key, WaitList, WakeList};
 use crate::task::TaskId;
 
+mod closing;
+mod reserve;
+mod senders;
+
 /// The shared part of a channel; each half holds an `Arc` of it.
 pub(super) struct Chan<T> {
     inner: Mutex<Inner<T>>,
-    /// Live sender handles; the last one to go ends the channel for the receiver.
+    /// Live sender handles; the last one to go ends the channel for the receiver. Once 0 it
+    /// stays 0: a `WeakSender` upgrades only while it is not (`try_upgrade`).
     senders: AtomicUsize,
+    /// Live `WeakSender` handles, for `weak_count` alone: they do not keep the channel open.
+    weak_senders: AtomicUsize,
     /// How many messages the queue may hold; `usize::MAX` for an unbounded channel.
     capacity: usize,
     /// Where the channel was made: what a report of who waits on it names.
@@ -52,10 +64,13 @@ pub(super) struct Chan<T> {
 
 struct Inner<T> {
     queue: VecDeque<T>,
-    /// Slots of the queue kept for parked senders that were woken to fill them (their entries
-    /// say `Parked::Room`) and have not come back yet. With the queued messages, never more
-    /// than the capacity: `queue.len() + reserved <= capacity`.
+    /// Slots of the queue held out of it: kept for parked senders that were woken to fill them
+    /// (their entries say `Parked::Room`) and have not come back yet, and held by permits. With
+    /// the queued messages, never more than the capacity: `queue.len() + reserved <= capacity`.
     reserved: usize,
+    /// How many of the `reserved` slots permits hold: each may still send, even after the
+    /// receiver closed the channel, so the receiver waits for them before it says `None`.
+    permits: usize,
     /// The receiver's waker, stored when it found the queue empty.
     receiver: Option<Waker>,
     /// The task that stored it, if it was a task of an nbio runtime.
@@ -66,6 +81,10 @@ struct Inner<T> {
     closed: bool,
     /// Every sender is gone: no message will come after those queued.
     senders_gone: bool,
+    /// The receiver is dropped: a permit's message would never be taken, so it is dropped.
+    receiver_gone: bool,
+    /// Senders waiting in `Sender::closed` for the receiver to close or go.
+    closing: WaitList<()>,
 }
 
 /// What became of a parked sender, written by whoever took it off the queue.
@@ -81,10 +100,19 @@ pub(super) enum Parked {
 }
 
 /// A send in progress: its message, which stays here until it is queued (or given back), and
-/// its entry in the waiter list while it waits.
-pub(super) struct SendState<T> {
-    pub(super) message: Option<T>,
+/// its entry in the waiter list while it waits. A reservation is one whose message is `()`.
+pub(super) struct SendState<M> {
+    pub(super) message: Option<M>,
     pub(super) parked: Option<Key>,
+}
+
+impl<M> SendState<M> {
+    pub(super) fn new(message: M) -> SendState<M> {
+        SendState {
+            message: Some(message),
+            parked: None,
+        }
+    }
 }
 
 impl<T> Chan<T> {
@@ -94,13 +122,17 @@ impl<T> Chan<T> {
                 // A bounded queue never grows past its capacity: reserve it, up to a point.
                 queue: VecDeque::with_capacity(capacity.min(1024)),
                 reserved: 0,
+                permits: 0,
                 receiver: None,
                 receiver_task: None,
                 parked: WaitList::new(),
                 closed: false,
                 senders_gone: false,
+                receiver_gone: false,
+                closing: WaitList::new(),
             }),
             senders: AtomicUsize::new(1),
+            weak_senders: AtomicUsize::new(0),
             capacity,
             made_at,
         }
@@ -150,13 +182,35 @@ impl<T> Chan<T> {
 
     /// Polls a bounded send: queue the message, or park (the message stays in `state`), or,
     /// parked, learn what became of the wait.
+    #[inline]
     pub(super) fn poll_send(
         &self,
         state: &mut SendState<T>,
         cx: &Context<'_>,
     ) -> Poll<Result<(), SendError<T>>> {
+        self.poll_slot(state, cx, Self::queue).map_err(SendError)
+    }
+
+    /// Under the lock: `message` fills a slot that was free or kept for it; the receiver's
+    /// waker is returned, to be woken after the lock.
+    #[inline]
+    fn queue(inner: &mut Inner<T>, message: T) -> Option<Waker> {
+        inner.queue.push_back(message);
+        inner.receiver.take()
+    }
+
+    /// The protocol of a bounded send and of a reservation: take a slot for `state`'s message
+    /// and `fill` it (under the lock that found it), or park (the message stays in `state`),
+    /// or, parked, learn what became of the wait. A closed channel gives the message back.
+    #[inline]
+    fn poll_slot<M>(
+        &self,
+        state: &mut SendState<M>,
+        cx: &Context<'_>,
+        fill: impl FnOnce(&mut Inner<T>, M) -> Option<Waker>,
+    ) -> Poll<Result<(), M>> {
         if state.parked.is_some() {
-            return self.poll_parked(state, cx);
+            return self.poll_parked(state, cx, fill);
         }
         if !crate::context::spend_budget() {
             cx.waker().wake_by_ref();
@@ -165,7 +219,7 @@ impl<T> Chan<T> {
         let message = state
             .message
             .take()
-            .expect("an mpsc send future was polled after it completed");
+            .expect("an mpsc send or reserve future was polled after it completed");
         // Parking stores a clone of the waker, made outside the lock (see `Chan::lock`): on
         // finding the queue full, the first pass lets go of the lock, clones, and looks again.
         let mut fresh = None;
@@ -174,11 +228,10 @@ impl<T> Chan<T> {
             if inner.closed {
                 drop(inner);
                 drop(fresh);
-                return Poll::Ready(Err(SendError(message)));
+                return Poll::Ready(Err(message));
             }
             if self.has_room(&inner) {
-                inner.queue.push_back(message);
-                let receiver = inner.receiver.take();
+                let receiver = fill(&mut inner, message);
                 drop(inner);
                 drop(fresh);
                 wake(receiver);
@@ -201,12 +254,13 @@ impl<T> Chan<T> {
     }
 
     /// Polls a parked send again: still waiting (this poll's waker stored), or a slot was kept
-    /// for it (its message goes in now), or the channel closed (the message comes back).
-    fn poll_parked(
+    /// for it (its message fills it now), or the channel closed (the message comes back).
+    fn poll_parked<M>(
         &self,
-        state: &mut SendState<T>,
+        state: &mut SendState<M>,
         cx: &Context<'_>,
-    ) -> Poll<Result<(), SendError<T>>> {
+        fill: impl FnOnce(&mut Inner<T>, M) -> Option<Waker>,
+    ) -> Poll<Result<(), M>> {
         let mut fresh = None;
         loop {
             let mut inner = self.lock();
@@ -233,11 +287,10 @@ impl<T> Chan<T> {
                 // Refused while parked, or closed before we came back to the kept slot.
                 drop(inner);
                 drop((slot, fresh));
-                return Poll::Ready(Err(SendError(message)));
+                return Poll::Ready(Err(message));
             }
-            // The slot kept for us: our message goes in, and the receiver is woken for it.
-            inner.queue.push_back(message);
-            let receiver = inner.receiver.take();
+            // The slot kept for us: our message fills it (the receiver is woken for it).
+            let receiver = fill(&mut inner, message);
             drop(inner);
             drop((slot, fresh));
             wake(receiver);
@@ -281,18 +334,96 @@ impl<T> Chan<T> {
                 wake(sender);
                 return Poll::Ready(Some(message));
             }
-            if inner.closed || inner.senders_gone {
+            if Self::ended(&inner) {
                 drop(inner);
                 drop(fresh);
                 return Poll::Ready(None);
             }
-            inner.receiver_task = crate::context::current_task().map(TaskId);
-            let waker = cx.waker();
-            if store_waker_and_unlock(inner, |inner| &mut inner.receiver, waker, &mut fresh) {
-                self.waiting();
+            if self.store_receiver_waker(inner, cx, &mut fresh) {
                 return Poll::Pending;
             }
         }
+    }
+
+    /// Under the lock, which it releases: the queue is empty and the channel open, so the
+    /// receiver leaves its waker (see `store_waker_and_unlock`; `false`: look again).
+    #[inline]
+    fn store_receiver_waker(
+        &self,
+        mut inner: MutexGuard<'_, Inner<T>>,
+        cx: &Context<'_>,
+        fresh: &mut Option<Waker>,
+    ) -> bool {
+        inner.receiver_task = crate::context::current_task().map(TaskId);
+        if store_waker_and_unlock(inner, |inner| &mut inner.receiver, cx.waker(), fresh) {
+            self.waiting();
+            return true;
+        }
+        false
+    }
+
+    /// Polls for up to `limit` messages, appended to `buffer`: all that are queued, up to
+    /// `limit`, or, if none is, a wait as `poll_recv`'s. 0 once the channel ended, and at once
+    /// for a `limit` of 0.
+    pub(super) fn poll_recv_many(
+        &self,
+        cx: &Context<'_>,
+        buffer: &mut Vec<T>,
+        limit: usize,
+    ) -> Poll<usize> {
+        if limit == 0 {
+            return Poll::Ready(0);
+        }
+        if !crate::context::spend_budget() {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let mut fresh = None;
+        loop {
+            let mut inner = self.lock();
+            let count = inner.queue.len().min(limit);
+            if count > 0 {
+                // Moving messages into the caller's vector runs no code of the user (it may
+                // allocate): it is done under the lock, and only the wakes wait for after.
+                buffer.extend(inner.queue.drain(..count));
+                let mut senders = WakeList::new();
+                for _ in 0..count {
+                    if inner.parked.is_empty() {
+                        break;
+                    }
+                    senders.push(Self::slot_freed(&mut inner));
+                }
+                drop(inner);
+                drop(fresh);
+                senders.wake_all();
+                return Poll::Ready(count);
+            }
+            if Self::ended(&inner) {
+                drop(inner);
+                drop(fresh);
+                return Poll::Ready(0);
+            }
+            if self.store_receiver_waker(inner, cx, &mut fresh) {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// How many messages are queued.
+    pub(super) fn len(&self) -> usize {
+        self.lock().queue.len()
+    }
+
+    /// How many more messages a newcomer could queue now: the capacity less the queued
+    /// messages, the slots kept for woken senders and those permits hold.
+    pub(super) fn free_slots(&self) -> usize {
+        let inner = self.lock();
+        self.capacity - inner.queue.len() - inner.reserved
+    }
+
+    /// How many messages the channel holds at most (`usize::MAX`: unbounded).
+    pub(super) fn max_capacity(&self) -> usize {
+        self.capacity
     }
 
     /// Takes a message without waiting.
@@ -303,10 +434,17 @@ impl<T> Chan<T> {
             wake(sender);
             return Ok(message);
         }
-        if inner.closed || inner.senders_gone {
+        if Self::ended(&inner) {
             return Err(TryRecvError::Disconnected);
         }
         Err(TryRecvError::Empty)
+    }
+
+    /// Under the lock, the queue empty: whether it stays so. Every sender is gone, or the
+    /// receiver closed the channel and no permit is left that could still send.
+    #[inline]
+    fn ended(inner: &Inner<T>) -> bool {
+        inner.senders_gone || (inner.closed && inner.permits == 0)
     }
 
     /// Under the lock: takes the first message. The slot it frees is kept for the first parked
@@ -349,7 +487,8 @@ impl<T> Chan<T> {
     }
 
     /// The receiver refuses further messages; parked senders get theirs back (as do those a
-    /// slot was kept for, when they come back to it: they see `closed`).
+    /// slot was kept for, when they come back to it: they see `closed`), and senders waiting
+    /// in `Sender::closed` are woken. Permits already held may still send.
     pub(super) fn close(&self) {
         let mut wakers = WakeList::new();
         {
@@ -359,40 +498,36 @@ impl<T> Chan<T> {
                 waiter.data = Parked::Refused;
                 wakers.push(waiter.waker.take());
             });
+            inner
+                .closing
+                .drain(|waiter| wakers.push(waiter.waker.take()));
         }
         wakers.wake_all();
     }
 
     /// The receiver is dropped: close, and drop its waker and the queued messages outside the
     /// lock (a message may hold a sender of this very channel, whose drop takes the lock).
+    /// From now on a permit's message is dropped as it is sent: nobody would take it.
     pub(super) fn receiver_dropped(&self) {
         self.close();
         let (waker, queued) = {
             let mut inner = self.lock();
+            inner.receiver_gone = true;
             (inner.receiver.take(), mem::take(&mut inner.queue))
         };
         drop((waker, queued));
     }
 
+    /// Whether sends would fail: the receiver closed the channel or is gone.
     pub(super) fn is_closed(&self) -> bool {
         self.lock().closed
     }
 
-    pub(super) fn sender_cloned(&self) {
-        self.senders.fetch_add(1, Relaxed);
-    }
-
-    /// A sender handle is dropped; the last one wakes the receiver to say the channel ended.
-    pub(super) fn sender_dropped(&self) {
-        if self.senders.fetch_sub(1, AcqRel) != 1 {
-            return;
-        }
-        let receiver = {
-            let mut inner = self.lock();
-            inner.senders_gone = true;
-            inner.receiver.take()
-        };
-        wake(receiver);
+    /// Whether no message will come beyond those queued, as the receiver sees it: it closed
+    /// the channel, or every sender is gone.
+    pub(super) fn receiver_sees_closed(&self) -> bool {
+        let inner = self.lock();
+        inner.closed || inner.senders_gone
     }
 
     /// What `Debug` shows of a channel: where it was made, and who waits on it.
@@ -406,7 +541,8 @@ impl<T> Chan<T> {
             out.field("capacity", &self.capacity)
                 .field("parked_senders", &inner.parked.len())
                 .field("parked_tasks", &parked)
-                .field("kept_for_woken_senders", &inner.reserved);
+                .field("kept_for_woken_senders", &(inner.reserved - inner.permits))
+                .field("permits", &inner.permits);
         }
         out.field("senders", &self.senders.load(Relaxed))
             .field("receiver_waiting", &inner.receiver_task)

@@ -18,7 +18,17 @@
 //!   room that was made for it goes to the next waiting sender;
 //! - `recv` returns `None` only when the channel is empty and will stay so: every sender is
 //!   gone, or the receiver closed it;
-//! - a send to a closed channel fails and gives the message back ([`SendError`]).
+//! - a send to a closed channel fails and gives the message back ([`SendError`]);
+//! - a [`Permit`] ([`Sender::reserve`]) holds a slot until it sends, which neither waits nor
+//!   fails, or is dropped, which gives the slot to the first waiting sender; reservations wait
+//!   in the same line as sends;
+//! - a [`WeakSender`] does not keep the channel open, and once the last [`Sender`] is gone it
+//!   never upgrades again.
+//!
+//! Besides: [`Receiver::recv_many`] takes what is ready in batches, [`Receiver::len`] and
+//! [`Sender::capacity`] say what the queue holds and what room is left, [`Sender::closed`]
+//! waits for the receiver to go, and [`Sender::blocking_send`] and [`Receiver::blocking_recv`]
+//! serve plain threads (inside a runtime they panic: `.await` the async form there).
 //!
 //! ```
 //! use nbio::sync::mpsc;
@@ -44,12 +54,21 @@
 
 use std::fmt;
 
+mod blocking;
 mod bounded;
 mod chan;
+mod closed;
+mod permit;
+mod recv_many;
 mod unbounded;
+mod weak;
 
 pub use bounded::{channel, Receiver, RecvFuture, SendFuture, Sender};
+pub use closed::ClosedFuture;
+pub use permit::{OwnedPermit, Permit, ReserveFuture, ReserveOwnedFuture};
+pub use recv_many::RecvManyFuture;
 pub use unbounded::{unbounded_channel, UnboundedReceiver, UnboundedRecvFuture, UnboundedSender};
+pub use weak::{WeakSender, WeakUnboundedSender};
 
 /// The error of a send to a closed channel (the receiver closed it or is gone); the message
 /// is inside, given back.

@@ -46,12 +46,12 @@ pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
 
 /// The sending half of an unbounded channel.
 pub struct UnboundedSender<T> {
-    chan: Arc<Chan<T>>,
+    pub(super) chan: Arc<Chan<T>>,
 }
 
 /// The receiving half of an unbounded channel.
 pub struct UnboundedReceiver<T> {
-    chan: Arc<Chan<T>>,
+    pub(super) chan: Arc<Chan<T>>,
 }
 
 impl<T> UnboundedSender<T> {
@@ -74,6 +74,11 @@ impl<T> UnboundedSender<T> {
     /// Whether the receiver closed the channel or is gone: sends would fail.
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
+    }
+
+    /// Whether `other` sends on the same channel as `self`.
+    pub fn same_channel(&self, other: &UnboundedSender<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
     }
 
     /// Where the channel was made (its `unbounded_channel()` call).
@@ -124,6 +129,29 @@ impl<T> UnboundedReceiver<T> {
     /// Takes a message if one is queued, without waiting.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         self.chan.try_recv()
+    }
+
+    /// How many messages are queued, ready to be received.
+    ///
+    /// ```
+    /// let (tx, rx) = nbio::sync::mpsc::unbounded_channel();
+    /// assert!(rx.is_empty());
+    /// tx.send("a").unwrap();
+    /// assert_eq!(rx.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+
+    /// Whether no message is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether no message will come beyond those queued: the receiver closed the channel, or
+    /// every sender is gone.
+    pub fn is_closed(&self) -> bool {
+        self.chan.receiver_sees_closed()
     }
 
     /// Closes the channel: sends fail from now on; queued messages can still be received.
