@@ -33,6 +33,12 @@
 //!   messages.
 //! - `mpsc_4p`: the same with four producer tasks of 250,000 messages each.
 //! - `mutex`: lock and unlock an uncontended mutex: 1,000,000 times.
+//! - `broadcast`: a channel of capacity 128, four receiver tasks, the sender in the body sends
+//!   1,000,000 values and yields after every 64 (so no receiver falls behind); each receiver
+//!   checks the sum of what it got. The peer is async-broadcast.
+//! - `watch`: the body sends 1,000,000 values, yielding after each so that the receiver task
+//!   sees each change (`changed` then `borrow_and_update`). No runtime-free peer.
+//! - `rwlock_read`, `rwlock_write`: an uncontended read (write) lock and unlock, 1,000,000 times.
 //!
 //! This prints figures and asserts nothing about time; it checks only that each workload did
 //! its job (every message arrived, the counter counted).
@@ -51,17 +57,31 @@ use measure::median;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-const WORKLOADS: [&str; 5] = ["oneshot", "oneshot_wait", "mpsc_1p", "mpsc_4p", "mutex"];
+const WORKLOADS: [&str; 9] = [
+    "oneshot",
+    "oneshot_wait",
+    "mpsc_1p",
+    "mpsc_4p",
+    "mutex",
+    "broadcast",
+    "watch",
+    "rwlock_read",
+    "rwlock_write",
+];
 const RUNTIMES: [&str; 2] = ["nbio", "tokio_ct"];
 const CAPACITY: usize = 128;
 
-/// The implementations measured for a workload: nbio's, tokio's, and a runtime-free peer.
-fn implementations(workload: &str) -> [&'static str; 3] {
-    match workload {
-        "oneshot" | "oneshot_wait" => ["nbio", "tokio", "futures"],
-        "mpsc_1p" | "mpsc_4p" => ["nbio", "tokio", "async-channel"],
-        _ => ["nbio", "tokio", "async-lock"],
-    }
+/// The implementations measured for a workload: nbio's, tokio's, and a runtime-free peer
+/// where one is in common use (`None`: none is).
+fn implementations(workload: &str) -> (&'static str, &'static str, Option<&'static str>) {
+    let peer = match workload {
+        "oneshot" | "oneshot_wait" => Some("futures"),
+        "mpsc_1p" | "mpsc_4p" => Some("async-channel"),
+        "broadcast" => Some("async-broadcast"),
+        "watch" => None,
+        _ => Some("async-lock"),
+    };
+    ("nbio", "tokio", peer)
 }
 
 fn count(quick: bool) -> usize {
@@ -125,7 +145,8 @@ fn conduct() -> ExitCode {
         {
             continue;
         }
-        for implementation in implementations(workload) {
+        let (nbio, tokio, peer) = implementations(workload);
+        for implementation in [Some(nbio), Some(tokio), peer].into_iter().flatten() {
             for runtime in RUNTIMES {
                 cells.push(Cell {
                     workload,
@@ -211,7 +232,7 @@ fn report(cells: &[Cell], runs: usize, quick: bool, before: &str, after: &str) {
         .filter(|w| cells.iter().any(|c| c.workload == *w))
         .collect();
     for &w in &workloads {
-        let peer = implementations(w)[2];
+        let peer = implementations(w).2.unwrap_or("—");
         println!(
             "| {w} | {} | {} | {peer} | {} | {} | {} | {} |",
             show(figure(w, "nbio", "nbio")),
@@ -226,12 +247,12 @@ fn report(cells: &[Cell], runs: usize, quick: bool, before: &str, after: &str) {
     println!("| workload | nbio ÷ tokio, each on its own runtime | nbio ÷ tokio, both on nbio | nbio ÷ tokio, both on tokio_ct | nbio ÷ peer on nbio | nbio ÷ peer on tokio_ct | goal |");
     println!("|---|---|---|---|---|---|---|");
     for &w in &workloads {
-        let peer = implementations(w)[2];
+        let peer = implementations(w).2.unwrap_or("—");
         let nbio = figure(w, "nbio", "nbio");
         let goal = match w {
             "oneshot" | "oneshot_wait" => "≤ 0.90× tokio",
-            "mpsc_1p" => "≤ 0.90× tokio and async-channel",
-            "mpsc_4p" => "≤ 1.00× tokio and async-channel",
+            "mpsc_1p" | "mpsc_4p" => "≤ 0.50× tokio",
+            "broadcast" | "watch" => "≤ 0.90× tokio",
             _ => "≤ 1.00× tokio",
         };
         println!(
@@ -394,6 +415,11 @@ fn body(workload: &str, implementation: &str, n: usize, on_nbio: bool) -> BoxFut
             assert_eq!(mutex.into_inner(), n);
             elapsed
         }),
+        ("broadcast", _) => broadcast_body(implementation, n, on_nbio),
+        ("watch", _) => watch_body(implementation, n, on_nbio),
+        ("rwlock_read" | "rwlock_write", _) => {
+            rwlock_body(implementation, n, workload == "rwlock_write")
+        }
         (w, i) => panic!("unknown cell {w} {i}"),
     }
 }
@@ -454,5 +480,165 @@ fn mpsc_body(
             .await
             .ok()),
         other => panic!("unknown mpsc implementation {other}"),
+    }
+}
+
+/// How many receivers the broadcast workload has, and how often its sender yields.
+const BROADCAST_RECEIVERS: usize = 4;
+const BROADCAST_BATCH: usize = 64;
+
+/// One sender (the body) and `BROADCAST_RECEIVERS` receiver tasks; the sender yields after
+/// every `BROADCAST_BATCH` values, so that no receiver falls a ring behind.
+fn broadcast_body(implementation: &str, n: usize, on_nbio: bool) -> BoxFuture<Duration> {
+    let expected: u64 = (0..n as u64).sum();
+    macro_rules! run {
+        ($tx:ident, $make_rx:expr, |$rx:ident| $recv:expr, $send:expr) => {
+            Box::pin(async move {
+                let start = Instant::now();
+                let mut joins = Vec::new();
+                for _ in 0..BROADCAST_RECEIVERS {
+                    let mut $rx = $make_rx;
+                    joins.push(spawn(
+                        on_nbio,
+                        Box::pin(async move {
+                            let mut sum = 0u64;
+                            while let Some(value) = $recv {
+                                sum += value;
+                            }
+                            assert_eq!(sum, expected, "every value reached every receiver");
+                        }),
+                    ));
+                }
+                for i in 0..n as u64 {
+                    $send(i);
+                    if (i as usize + 1) % BROADCAST_BATCH == 0 {
+                        futures_lite::future::yield_now().await;
+                    }
+                }
+                drop($tx);
+                for join in joins {
+                    join.await;
+                }
+                start.elapsed()
+            })
+        };
+    }
+    match implementation {
+        "nbio" => {
+            let (tx, _) = nbio::sync::broadcast::channel::<u64>(CAPACITY);
+            run!(
+                tx,
+                tx.subscribe(),
+                |rx| match rx.recv().await {
+                    Ok(value) => Some(value),
+                    Err(nbio::sync::broadcast::RecvError::Closed) => None,
+                    Err(lagged) => panic!("a receiver fell behind: {lagged:?}"),
+                },
+                |i| {
+                    tx.send(i).unwrap();
+                }
+            )
+        }
+        "tokio" => {
+            let (tx, _) = tokio::sync::broadcast::channel::<u64>(CAPACITY);
+            run!(
+                tx,
+                tx.subscribe(),
+                |rx| match rx.recv().await {
+                    Ok(value) => Some(value),
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
+                    Err(lagged) => panic!("a receiver fell behind: {lagged:?}"),
+                },
+                |i| {
+                    tx.send(i).unwrap();
+                }
+            )
+        }
+        "async-broadcast" => {
+            let (mut tx, rx) = async_broadcast::broadcast::<u64>(CAPACITY);
+            tx.set_overflow(true);
+            let rx = rx.deactivate();
+            run!(
+                tx,
+                rx.activate_cloned(),
+                |rx| match rx.recv().await {
+                    Ok(value) => Some(value),
+                    Err(async_broadcast::RecvError::Closed) => None,
+                    Err(lagged) => panic!("a receiver fell behind: {lagged:?}"),
+                },
+                |i| {
+                    tx.try_broadcast(i).unwrap();
+                }
+            )
+        }
+        other => panic!("unknown broadcast implementation {other}"),
+    }
+}
+
+/// The body sends `n` values, yielding after each; a receiver task sees each change.
+fn watch_body(implementation: &str, n: usize, on_nbio: bool) -> BoxFuture<Duration> {
+    let last = n as u64 - 1;
+    macro_rules! run {
+        ($make:expr) => {
+            Box::pin(async move {
+                let start = Instant::now();
+                let (tx, mut rx) = $make;
+                let receiver = spawn(
+                    on_nbio,
+                    Box::pin(async move {
+                        let mut seen = 0u64;
+                        while rx.changed().await.is_ok() {
+                            let value = *rx.borrow_and_update();
+                            assert!(value >= seen, "values never go back");
+                            seen = value;
+                            if seen == last {
+                                break;
+                            }
+                        }
+                        assert_eq!(seen, last, "the last value was seen");
+                    }),
+                );
+                for i in 1..=last {
+                    tx.send(i).unwrap();
+                    futures_lite::future::yield_now().await;
+                }
+                receiver.await;
+                start.elapsed()
+            })
+        };
+    }
+    match implementation {
+        "nbio" => run!(nbio::sync::watch::channel(0u64)),
+        "tokio" => run!(tokio::sync::watch::channel(0u64)),
+        other => panic!("unknown watch implementation {other}"),
+    }
+}
+
+/// An uncontended read (or write) lock and unlock, `n` times.
+fn rwlock_body(implementation: &str, n: usize, write: bool) -> BoxFuture<Duration> {
+    macro_rules! run {
+        ($lock:expr) => {
+            Box::pin(async move {
+                let lock = $lock;
+                let start = Instant::now();
+                let mut sum = 0usize;
+                for _ in 0..n {
+                    if write {
+                        *lock.write().await += 1;
+                    } else {
+                        sum += *lock.read().await + 1;
+                    }
+                }
+                let elapsed = start.elapsed();
+                assert_eq!(lock.into_inner() + sum, n, "every lock was taken");
+                elapsed
+            })
+        };
+    }
+    match implementation {
+        "nbio" => run!(nbio::sync::RwLock::new(0usize)),
+        "tokio" => run!(tokio::sync::RwLock::new(0usize)),
+        "async-lock" => run!(async_lock::RwLock::new(0usize)),
+        other => panic!("unknown rwlock implementation {other}"),
     }
 }

@@ -191,3 +191,30 @@ fn try_join_with_an_err_from_the_first_poll() {
         assert_eq!(out, Err(2));
     });
 }
+
+#[test]
+fn a_join_dropped_before_it_completes_drops_the_outputs_it_held_and_the_futures_still_pending() {
+    let drops = DropCounter::new();
+    nbio::block_on(async {
+        let done = drops.guard();
+        let waiting = drops.guard();
+        let mut join = pin!(async {
+            nbio::join!(async move { done }, async move {
+                let _held = waiting;
+                pending::<()>().await
+            })
+        });
+        // One poll: the first future completes (its output is kept inside the join), the second
+        // waits.
+        assert!(futures_lite::future::poll_once(join.as_mut())
+            .await
+            .is_none());
+        assert_eq!(drops.drops(), 0, "the join holds the first output");
+    });
+    // The join was dropped with the block: the first output and the pending future with it.
+    assert_eq!(
+        drops.drops(),
+        2,
+        "what a dropped join! held is dropped, not leaked"
+    );
+}
