@@ -1,5 +1,6 @@
 //! Every example of the ladder (runtime/examples/) builds, runs by itself, ends in time and
-//! shows what its opening comment promises.
+//! shows what its opening comment promises; and so does every exercise answer of the guide
+//! (`exercise_*`), each listed in the guide's index.
 //!
 //! The examples belong to the `nbio` package, so this test builds them with the `cargo` that
 //! runs the tests, then runs each binary directly with a deadline.
@@ -171,4 +172,29 @@ fn the_stealing_example_has_the_other_worker_run_the_blocked_parents_children() 
         "only {elsewhere} of 8 children ran while their parent blocked its worker:\n{out}"
     );
     assert!(out.contains("tasks stolen from the other"), "{out}");
+}
+
+#[test]
+fn every_exercise_answer_is_in_the_guides_index_and_runs_to_its_own_checks() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the demo package sits in the workspace");
+    let index = std::fs::read_to_string(workspace.join("docs/README.md")).expect("the index");
+    let mut names: Vec<&String> = examples()
+        .keys()
+        .filter(|name| name.starts_with("exercise_"))
+        .collect();
+    names.sort();
+    assert!(
+        names.len() >= 5,
+        "the exercise answers were not built: {names:?}"
+    );
+    for name in names {
+        assert!(
+            index.contains(&format!("--example {name}`")),
+            "docs/README.md's table of exercises does not list {name}"
+        );
+        // Each answer asserts what it shows; success is the check.
+        run_example(name);
+    }
 }
