@@ -272,6 +272,23 @@ impl BlockingPool {
         let _ = self.inner.job_end_hook.set(hook);
     }
 
+    /// The job running on this thread waits for its runtime (in `Handle::block_on`): until
+    /// [`job_goes_on`](Self::job_goes_on), it counts as over for a virtual clock, which may then
+    /// move to the timer the job waits for. Each call is matched by one `job_goes_on`.
+    pub(crate) fn job_waits(&self) {
+        self.inner.job_over();
+    }
+
+    /// The job that waited (`job_waits`) was woken: it counts as running again.
+    pub(crate) fn job_goes_on(&self) {
+        self.inner.unfinished.started();
+    }
+
+    /// Whether `self` is the pool whose job this thread is running.
+    pub(crate) fn runs_here(&self) -> bool {
+        threads::running_for(&self.inner)
+    }
+
     /// Calls `hook` on each pool thread as it starts, and keeps what it returns until the
     /// thread leaves: so a job runs on a thread that belongs to its runtime (`Handle::current`
     /// works there). Set once, before the first job.

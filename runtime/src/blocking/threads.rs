@@ -37,6 +37,8 @@ struct PoolThread {
     observer: RefCell<Option<Rc<Observer>>>,
     /// Whether the closure of the job this pool thread just ran was called (`job_ended`).
     closure_ran: Cell<bool>,
+    /// The pool this thread runs jobs for (its `Inner`, as an address): only compared.
+    pool: Cell<usize>,
 }
 
 thread_local! {
@@ -44,8 +46,14 @@ thread_local! {
         PoolThread {
             observer: RefCell::new(None),
             closure_ran: Cell::new(false),
+            pool: Cell::new(0),
         }
     };
+}
+
+/// Whether this thread is one of `pool`'s threads.
+pub(super) fn running_for(pool: &Arc<Inner>) -> bool {
+    POOL_THREAD.with(|thread| thread.pool.get() == Arc::as_ptr(pool) as usize)
 }
 
 /// Makes `observer` this thread's recorder, or takes it away (`None`).
@@ -127,17 +135,19 @@ impl Inner {
         // The thread belongs to the runtime while it lives: its jobs see it.
         let entered = (self.enter_hook.get()).and_then(|enter| enter(&observer));
         set_observer(Some(observer));
+        POOL_THREAD.with(|thread| thread.pool.set(Arc::as_ptr(self) as usize));
         self.queue.arrived();
         while let Some((job, start)) = self.queue.next(self.config.keep_alive) {
             self.start_threads(start);
             self.run(job, index);
         }
         set_observer(None);
+        POOL_THREAD.with(|thread| thread.pool.set(0));
         drop(entered);
     }
 
     /// One job fewer is unfinished: lower the count, then say so.
-    fn job_over(&self) {
+    pub(super) fn job_over(&self) {
         let watched = self.unfinished.over();
         if let Some(hook) = self.job_end_hook.get() {
             hook(watched);

@@ -23,11 +23,14 @@ use std::marker::PhantomData;
 use std::panic::Location;
 use std::pin::pin;
 use std::rc::Rc;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
 use super::current::{self, Current, EnteredGuard, Loop};
+use crate::blocking::BlockingPool;
 use super::handle::{Flavor as HandleFlavor, Handle};
 use super::runtime::{Flavor, Runtime};
 use crate::context::{self, Entered};
@@ -188,7 +191,15 @@ impl Handle {
              Handle::block_on inside that job"
         );
         let _entered = self.enter_here(None);
-        let waker = Waker::from(Arc::new(Unparker(thread::current())));
+        let pool = self.pool();
+        // In a job of this runtime's pool, the job waits for the runtime while parked here: a
+        // virtual clock, which holds still while a job runs, may then move.
+        let job = pool.runs_here().then(|| pool.clone());
+        let unparker = Arc::new(Unparker {
+            thread: thread::current(),
+            job: job.map(|pool| (pool, AtomicBool::new(false))),
+        });
+        let waker = Waker::from(Arc::clone(&unparker));
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         loop {
@@ -198,22 +209,31 @@ impl Handle {
             if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                 return output;
             }
+            unparker.waiting();
             // An unpark that came before this park makes it return at once; a spurious return
             // only costs a poll.
             thread::park();
+            unparker.going_on();
+        }
+    }
+
+    fn pool(&self) -> &BlockingPool {
+        match self.flavor() {
+            HandleFlavor::CurrentThread(remote) => &remote.blocking,
+            HandleFlavor::MultiThread(shared) => &shared.blocking,
         }
     }
 
     /// Makes this thread belong to the handle's runtime, with no loop of it running here.
     pub(crate) fn enter_here(&self, observer: Option<Rc<Observer>>) -> EnteredGuard {
-        let (reactor, blocking) = match self.flavor() {
-            HandleFlavor::CurrentThread(remote) => (&remote.reactor, &remote.blocking),
-            HandleFlavor::MultiThread(shared) => (&shared.reactor, &shared.blocking),
+        let reactor = match self.flavor() {
+            HandleFlavor::CurrentThread(remote) => &remote.reactor,
+            HandleFlavor::MultiThread(shared) => &shared.reactor,
         };
         let entered = Entered {
             reactor: Arc::clone(reactor),
             observer,
-            blocking: blocking.clone(),
+            blocking: self.pool().clone(),
         };
         current::enter_only(Loop::Handle(Rc::new(self.clone())), entered)
     }
@@ -223,11 +243,7 @@ impl Handle {
 /// recorder for the journal.
 pub(crate) fn pool_threads_enter(handle: &Handle) {
     let weak = handle.downgrade();
-    let blocking = match handle.flavor() {
-        HandleFlavor::CurrentThread(remote) => &remote.blocking,
-        HandleFlavor::MultiThread(shared) => &shared.blocking,
-    };
-    blocking.on_thread_enter(Box::new(move |observer: &Rc<Observer>| {
+    handle.pool().on_thread_enter(Box::new(move |observer: &Rc<Observer>| {
         let handle = weak.upgrade()?;
         let entered = handle.enter_here(Some(Rc::clone(observer)));
         Some(Box::new(entered) as Box<dyn std::any::Any>)
@@ -235,14 +251,41 @@ pub(crate) fn pool_threads_enter(handle: &Handle) {
 }
 
 /// The waker of a future in `Handle::block_on`: unparks the waiting thread.
-struct Unparker(Thread);
+struct Unparker {
+    thread: Thread,
+    /// In a blocking job: its pool, and whether the job counts as waiting (`job_waits`). Each
+    /// `job_waits` is matched by one `job_goes_on`, made by whoever turns the flag off: the
+    /// wake (so that a virtual clock holds still again from the wake on), or the thread
+    /// itself after a park that no wake ended.
+    job: Option<(BlockingPool, AtomicBool)>,
+}
+
+impl Unparker {
+    /// The thread is about to park.
+    fn waiting(&self) {
+        if let Some((pool, waiting)) = &self.job {
+            waiting.store(true, SeqCst);
+            pool.job_waits();
+        }
+    }
+
+    /// The thread is awake again.
+    fn going_on(&self) {
+        if let Some((pool, waiting)) = &self.job {
+            if waiting.swap(false, SeqCst) {
+                pool.job_goes_on();
+            }
+        }
+    }
+}
 
 impl Wake for Unparker {
     fn wake(self: Arc<Self>) {
-        self.0.unpark();
+        self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
+        self.going_on();
+        self.thread.unpark();
     }
 }
