@@ -31,6 +31,8 @@ mod block_on;
 mod driver;
 mod idle;
 #[cfg(all(test, nbio_loom))]
+mod loom_block_in_place;
+#[cfg(all(test, nbio_loom))]
 mod loom_tests;
 mod pinned;
 mod queue;
