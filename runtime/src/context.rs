@@ -219,8 +219,6 @@ where
     T: Send + 'static,
 {
     with(|entered| {
-        entered.map(|entered| {
-            (entered.blocking).spawn(f, location, entered.observer.as_deref())
-        })
+        entered.map(|entered| (entered.blocking).spawn(f, location, entered.observer.as_deref()))
     })
 }

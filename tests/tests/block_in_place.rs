@@ -54,7 +54,11 @@ fn a_task_queued_behind_one_blocked_in_place_runs_on_another_worker_meanwhile() 
                     thread::sleep(Duration::from_millis(200));
                     done.load(SeqCst)
                 });
-                (ran_meanwhile, thread::current().id(), waiting.await.unwrap())
+                (
+                    ran_meanwhile,
+                    thread::current().id(),
+                    waiting.await.unwrap(),
+                )
             })
             .await
             .unwrap()
@@ -216,9 +220,7 @@ fn outside_any_runtime_block_in_place_just_runs() {
 fn nested_block_in_place_just_runs() {
     watched(|| {
         let rt = two_workers();
-        let out = rt.block_on(rt.spawn(async {
-            block_in_place(|| block_in_place(|| 9))
-        }));
+        let out = rt.block_on(rt.spawn(async { block_in_place(|| block_in_place(|| 9)) }));
         assert_eq!(out.unwrap(), 9);
     });
 }
@@ -228,9 +230,8 @@ fn on_the_current_thread_runtime_block_in_place_panics_and_says_why() {
     watched(|| {
         let rt = Runtime::new().unwrap();
         let text = rt.block_on(async {
-            let in_task = nbio::spawn(async {
-                message(catch_unwind(|| block_in_place(|| ())).unwrap_err())
-            });
+            let in_task =
+                nbio::spawn(async { message(catch_unwind(|| block_in_place(|| ())).unwrap_err()) });
             in_task.await.unwrap()
         });
         assert!(text.contains("current-thread runtime"), "{text}");
@@ -242,9 +243,8 @@ fn on_the_current_thread_runtime_block_in_place_panics_and_says_why() {
 fn in_the_block_on_future_of_the_multi_thread_runtime_block_in_place_panics_and_says_why() {
     watched(|| {
         let rt = two_workers();
-        let text = rt.block_on(async {
-            message(catch_unwind(|| block_in_place(|| ())).unwrap_err())
-        });
+        let text =
+            rt.block_on(async { message(catch_unwind(|| block_in_place(|| ())).unwrap_err()) });
         assert!(text.contains("block_on"), "{text}");
         assert!(text.contains("spawned task"), "{text}");
     });

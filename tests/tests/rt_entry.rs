@@ -40,7 +40,10 @@ fn a_task_spawned_under_enter_on_the_current_thread_runtime_runs_at_the_next_blo
             nbio::spawn(async { 6 * 7 })
         };
         thread::sleep(Duration::from_millis(20));
-        assert!(!task.is_finished(), "no loop ran: the task must still be queued");
+        assert!(
+            !task.is_finished(),
+            "no loop ran: the task must still be queued"
+        );
         assert_eq!(rt.stats().tasks_spawned, 1);
         assert_eq!(rt.block_on(task).unwrap(), 42);
     });
@@ -64,7 +67,11 @@ fn a_timer_first_polled_under_enter_registers_with_that_runtime() {
         let start = rt.block_on(async { nbio::time::now() });
         rt.block_on(nap); // the virtual clock jumps to it
         let end = rt.block_on(async { nbio::time::now() });
-        assert!(end - start >= Duration::from_secs(3599), "{:?}", end - start);
+        assert!(
+            end - start >= Duration::from_secs(3599),
+            "{:?}",
+            end - start
+        );
     });
 }
 
@@ -100,8 +107,7 @@ fn enter_on_the_multi_thread_runtime_runs_spawned_tasks_at_once() {
             let _guard = rt.enter();
             nbio::spawn(async move {
                 sleep(Duration::from_millis(1)).await;
-                tx.send(thread::current().name().map(String::from))
-                    .unwrap();
+                tx.send(thread::current().name().map(String::from)).unwrap();
             });
         }
         // No block_on: the workers ran it.
@@ -143,7 +149,8 @@ fn enters_of_a_current_thread_and_a_multi_thread_runtime_nest() {
             let _inner = rt2.enter();
             nbio::spawn(async move { tx.send(()).unwrap() });
         }
-        rx.recv_timeout(LONG).expect("the multi-thread runtime ran it");
+        rx.recv_timeout(LONG)
+            .expect("the multi-thread runtime ran it");
         let queued = nbio::spawn(async { 1 });
         assert_eq!(rt1.block_on(queued).unwrap(), 1);
     });

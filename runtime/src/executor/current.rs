@@ -155,7 +155,9 @@ impl Drop for EnterGuard {
             looping: self.was_looping,
         });
         let current = OWNED.with(|slot| slot.replace(previous));
-        let in_order = current.as_ref().is_some_and(|current| current.same(&self.mine));
+        let in_order = current
+            .as_ref()
+            .is_some_and(|current| current.same(&self.mine));
         // Dropped after `RUNNING` points at what `OWNED` holds again: a destructor that runs
         // here (the last reference to a runtime) looks at a consistent thread-local.
         drop(current);

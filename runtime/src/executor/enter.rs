@@ -30,9 +30,9 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
 use super::current::{self, Current, EnteredGuard, Loop};
-use crate::blocking::BlockingPool;
 use super::handle::{Flavor as HandleFlavor, Handle};
 use super::runtime::{Flavor, Runtime};
+use crate::blocking::BlockingPool;
 use crate::context::{self, Entered};
 use crate::observe::Observer;
 
@@ -243,11 +243,13 @@ impl Handle {
 /// recorder for the journal.
 pub(crate) fn pool_threads_enter(handle: &Handle) {
     let weak = handle.downgrade();
-    handle.pool().on_thread_enter(Box::new(move |observer: &Rc<Observer>| {
-        let handle = weak.upgrade()?;
-        let entered = handle.enter_here(Some(Rc::clone(observer)));
-        Some(Box::new(entered) as Box<dyn std::any::Any>)
-    }));
+    handle
+        .pool()
+        .on_thread_enter(Box::new(move |observer: &Rc<Observer>| {
+            let handle = weak.upgrade()?;
+            let entered = handle.enter_here(Some(Rc::clone(observer)));
+            Some(Box::new(entered) as Box<dyn std::any::Any>)
+        }));
 }
 
 /// The waker of a future in `Handle::block_on`: unparks the waiting thread.

@@ -291,11 +291,11 @@ impl MultiThread {
         let reactor = Arc::new(Reactor::new()?);
         let runtime = ids.runtime();
         let blocking = BlockingPool::new(
-        config.blocking,
-        config.threads.clone(),
-        Arc::clone(&ids),
-        Arc::clone(&observed),
-    );
+            config.blocking,
+            config.threads.clone(),
+            Arc::clone(&ids),
+            Arc::clone(&observed),
+        );
         let shared = Arc::new_cyclic(|weak| Shared {
             reactor,
             workers: (0..workers)
