@@ -32,7 +32,7 @@ use super::Handle;
 /// ```
 /// use std::time::Duration;
 /// let rt = nbio::Runtime::builder().worker_threads(2).build()?;
-/// let sum = rt.block_on(nbio::spawn(async {
+/// let sum = rt.block_on(rt.spawn(async {
 ///     let numbers = vec![1, 2, 3];
 ///     // Borrows `numbers`: spawn_blocking could not.
 ///     nbio::task::block_in_place(|| {

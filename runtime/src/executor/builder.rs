@@ -237,7 +237,7 @@ impl Builder {
     /// ```
     /// let rt = nbio::Runtime::builder().worker_threads(1).thread_name("crunch").build()?;
     /// let name = |_| std::thread::current().name().map(String::from);
-    /// let on_worker = rt.block_on(nbio::spawn(async { name(()) })).unwrap();
+    /// let on_worker = rt.block_on(rt.spawn(async move { name(()) })).unwrap();
     /// let on_pool = rt.block_on(rt.spawn_blocking(move || name(()))).unwrap();
     /// assert_eq!(on_worker.as_deref(), Some("crunch"));
     /// assert_eq!(on_pool.as_deref(), Some("crunch"));
