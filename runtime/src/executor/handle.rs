@@ -125,7 +125,7 @@ impl Handle {
     ///
     /// # Panics
     /// For a current-thread runtime: its counters live on its own thread.
-    pub(crate) fn stats(&self) -> crate::Stats {
+    pub(crate) fn stats(&self) -> crate::observe::Stats {
         match &self.inner {
             Flavor::MultiThread(shared) => shared.stats(),
             Flavor::CurrentThread(_) => panic!("{}", ONLY_ON_ITS_THREAD),
