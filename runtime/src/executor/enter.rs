@@ -263,11 +263,13 @@ struct Unparker {
 }
 
 impl Unparker {
-    /// The thread is about to park.
+    /// The thread is about to park. The count goes down before the flag goes up: a wake
+    /// that sees the flag up has a `job_waits` to match, and one that comes before it leaves
+    /// the flag for `going_on`, after the park that its unpark ends at once.
     fn waiting(&self) {
         if let Some((pool, waiting)) = &self.job {
-            waiting.store(true, SeqCst);
             pool.job_waits();
+            waiting.store(true, SeqCst);
         }
     }
 
