@@ -249,6 +249,39 @@ fn a_sleep_in_a_blocking_job_completes_on_virtual_time() {
     });
 }
 
+/// A job parked in `Handle::block_on` lets the virtual clock move, and holds it again once
+/// woken: fifty sleeps in a job take fifty virtual seconds, and afterwards the clock still moves
+/// (a count of busy jobs left off by one would hold it, or let it run, for good).
+#[test]
+fn many_sleeps_in_a_blocking_job_on_virtual_time_keep_the_clock_exact() {
+    watched(|| {
+        let rt = Runtime::builder().virtual_time(true).build().unwrap();
+        let (in_job, after) = rt.block_on(async {
+            let ticker = nbio::spawn(async {
+                for _ in 0..20 {
+                    sleep(Duration::from_millis(2500)).await;
+                }
+            });
+            let in_job = nbio::spawn_blocking(|| {
+                let handle = Handle::current();
+                let start = handle.block_on(async { nbio::time::now() });
+                for _ in 0..50 {
+                    handle.block_on(sleep(Duration::from_secs(1)));
+                }
+                handle.block_on(async { nbio::time::now() }) - start
+            })
+            .await
+            .unwrap();
+            ticker.await.unwrap();
+            let start = nbio::time::now();
+            sleep(Duration::from_secs(10)).await;
+            (in_job, nbio::time::now() - start)
+        });
+        assert_eq!(in_job, Duration::from_secs(50));
+        assert_eq!(after, Duration::from_secs(10));
+    });
+}
+
 #[test]
 fn a_blocking_job_spawns_onto_its_own_runtime() {
     watched(|| {
