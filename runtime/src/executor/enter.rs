@@ -159,7 +159,8 @@ impl Handle {
     /// the multi-thread runtime the workers do that at any time. On the current-thread runtime
     /// only its `block_on` does: a timer or socket awaited here completes only while the
     /// runtime's thread is inside `block_on` (as it is while it awaits the blocking job that
-    /// called this).
+    /// called this). On a virtual clock, which holds still while a blocking job runs, a job
+    /// parked here counts as waiting, not running: the clock moves on to the timer it waits for.
     ///
     /// ```
     /// use std::time::Duration;
