@@ -169,7 +169,10 @@ fn guards_dropped_out_of_order_panic_and_say_so() {
 #[should_panic(expected = "out of order")]
 fn a_guard_kept_past_the_block_on_that_made_it_panics_and_says_so() {
     let (rt1, rt2) = (Runtime::new().unwrap(), Runtime::new().unwrap());
-    let _escaped = rt1.block_on(async { rt2.enter() });
+    // Kept in a local of this function rather than returned from block_on: a value being
+    // returned while a destructor panics is never dropped (rustc issue #47949).
+    let escaped = std::cell::RefCell::new(None);
+    rt1.block_on(async { *escaped.borrow_mut() = Some(rt2.enter()) });
 }
 
 #[test]
