@@ -402,6 +402,8 @@ fn without_thread_name_the_threads_keep_their_numbered_names() {
 struct Hooks {
     starts: Arc<AtomicUsize>,
     stops: Arc<AtomicUsize>,
+    /// Starts and stops that found the runtime (`Handle::try_current`).
+    inside: Arc<AtomicUsize>,
     names: Arc<Mutex<Vec<String>>>,
 }
 
@@ -409,14 +411,21 @@ impl Hooks {
     fn on(&self, builder: nbio::Builder) -> nbio::Builder {
         let (starts, stops) = (self.starts.clone(), self.stops.clone());
         let names = self.names.clone();
+        let (inside, inside_too) = (self.inside.clone(), self.inside.clone());
         builder
             .on_thread_start(move || {
                 starts.fetch_add(1, SeqCst);
                 let name = thread::current().name().unwrap_or("").to_string();
                 names.lock().unwrap().push(name);
+                if Handle::try_current().is_ok() {
+                    inside.fetch_add(1, SeqCst);
+                }
             })
             .on_thread_stop(move || {
                 stops.fetch_add(1, SeqCst);
+                if Handle::try_current().is_ok() {
+                    inside_too.fetch_add(1, SeqCst);
+                }
             })
     }
 }
@@ -447,6 +456,11 @@ fn start_and_stop_hooks_run_once_on_each_worker_and_each_pool_thread() {
         assert_eq!(hooks.starts.load(SeqCst), 5, "2 workers and 3 pool threads");
         drop(rt); // joins every one of them
         assert_eq!(hooks.stops.load(SeqCst), 5);
+        assert_eq!(
+            hooks.inside.load(SeqCst),
+            10,
+            "each hook ran inside the runtime"
+        );
         let mut names = hooks.names.lock().unwrap().clone();
         names.sort();
         assert_eq!(

@@ -112,16 +112,18 @@ impl ThreadHooks {
         self.name.clone().unwrap_or_else(default)
     }
 
-    /// Runs `body` as a thread of the runtime: between the two hooks.
-    pub(crate) fn run<R>(&self, body: impl FnOnce() -> R) -> R {
+    /// A thread of the runtime starts its work: it belongs to the runtime already.
+    pub(crate) fn started(&self) {
         if let Some(start) = &self.on_start {
             start();
         }
-        let out = body();
+    }
+
+    /// A thread of the runtime is done with its work: it still belongs to the runtime.
+    pub(crate) fn stopping(&self) {
         if let Some(stop) = &self.on_stop {
             stop();
         }
-        out
     }
 }
 
@@ -287,6 +289,11 @@ impl BlockingPool {
     /// Whether `self` is the pool whose job this thread is running.
     pub(crate) fn runs_here(&self) -> bool {
         threads::running_for(&self.inner)
+    }
+
+    /// The name and hooks of the runtime's threads (the workers run them too).
+    pub(crate) fn thread_hooks(&self) -> &ThreadHooks {
+        &self.inner.hooks
     }
 
     /// Calls `hook` on each pool thread as it starts, and keeps what it returns until the

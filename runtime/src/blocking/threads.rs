@@ -98,10 +98,7 @@ impl Inner {
         let inner = Arc::clone(self);
         let started = thread::Builder::new()
             .name(self.hooks.name_or(|| format!("nbio-blocking-{index}")))
-            .spawn(move || {
-                let hooks = inner.hooks.clone();
-                hooks.run(|| inner.work(index));
-            });
+            .spawn(move || inner.work(index));
         match started {
             Ok(handle) => {
                 let mut handles = lock(&self.handles);
@@ -136,11 +133,13 @@ impl Inner {
         let entered = (self.enter_hook.get()).and_then(|enter| enter(&observer));
         set_observer(Some(observer));
         POOL_THREAD.with(|thread| thread.pool.set(Arc::as_ptr(self) as usize));
+        self.hooks.started();
         self.queue.arrived();
         while let Some((job, start)) = self.queue.next(self.config.keep_alive) {
             self.start_threads(start);
             self.run(job, index);
         }
+        self.hooks.stopping();
         set_observer(None);
         POOL_THREAD.with(|thread| thread.pool.set(0));
         drop(entered);

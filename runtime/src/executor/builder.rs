@@ -248,9 +248,10 @@ impl Builder {
         self
     }
 
-    /// Runs `f` on every thread the runtime starts, first thing, before it runs any task or
-    /// job: each worker thread and each blocking-pool thread (pool threads come and go with the
-    /// load, so `f` runs again for each new one). Not on the thread that calls `block_on`.
+    /// Runs `f` on every thread the runtime starts, before it runs any task or job: each worker
+    /// thread and each blocking-pool thread (pool threads come and go with the load, so `f` runs
+    /// again for each new one). Not on the thread that calls `block_on`. The thread belongs to
+    /// the runtime already: [`Handle::current`](crate::Handle::current) works in `f`.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -279,7 +280,8 @@ impl Builder {
     /// Runs `f` on every thread the runtime starts, last thing, once it is done: each worker
     /// thread as the runtime shuts down, each blocking-pool thread as it leaves (idle past its
     /// keep-alive, or at shutdown). A pool thread whose job outlives the shutdown's grace runs
-    /// it when that job returns. Not on the thread that calls `block_on`.
+    /// it when that job returns. Not on the thread that calls `block_on`. The thread still
+    /// belongs to the runtime while `f` runs.
     pub fn on_thread_stop<F>(mut self, f: F) -> Builder
     where
         F: Fn() + Send + Sync + 'static,

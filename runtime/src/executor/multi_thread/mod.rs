@@ -342,10 +342,13 @@ impl MultiThread {
         };
         for index in 0..workers {
             let shared = Arc::clone(&runtime.shared);
-            let hooks = config.threads.clone();
             let spawned = thread::Builder::new()
-                .name(hooks.name_or(|| format!("nbio-worker-{}", index + 1)))
-                .spawn(move || hooks.run(|| Worker::run(shared, index)));
+                .name(
+                    config
+                        .threads
+                        .name_or(|| format!("nbio-worker-{}", index + 1)),
+                )
+                .spawn(move || Worker::run(shared, index));
             match spawned {
                 Ok(handle) => lock(&runtime.threads).push(handle),
                 // Dropping `runtime` stops and joins the workers already started.

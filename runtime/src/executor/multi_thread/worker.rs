@@ -88,8 +88,11 @@ impl Worker {
         };
         // The seed replays the workers' own choices (whom to steal from), not the OS's.
         let _entered = current::enter_loop(Loop::Worker(Rc::clone(&worker)), entered, None);
+        let hooks = worker.shared.blocking.thread_hooks();
+        hooks.started();
         worker.work();
         worker.exit();
+        hooks.stopping();
     }
 
     /// The generator of `select!` in this worker's tasks, if the runtime has a seed
