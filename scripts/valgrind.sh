@@ -34,7 +34,8 @@ TESTS=(nbio observe wait_graph budget abandoned blocking_trace
        sync_rwlock sync_owned
        blocking blocking_shutdown fs async_fd signals join_set lookup mt_blocking
        vectored drained_reads poll_forms hyper_io select join_macros task_local
-       process process_many sync_mpsc_extras sync_mpsc_weak_blocking)
+       process process_many sync_mpsc_extras sync_mpsc_weak_blocking
+       rt_entry block_in_place interval_missed)
 
 # Tests skipped inside a binary, with the reason.
 #   readiness_contract: the two loops that must not spin are bounded by the CPU time of the
@@ -56,7 +57,7 @@ TESTS=(nbio observe wait_graph budget abandoned blocking_trace
 declare -A SKIP=(
     [readiness_contract]="--skip a_readable_and_try_read_loop_sleeps --skip a_readable_and_try_recv_loop_sleeps --skip writable_waits_while_the_send_buffer_is_full"
     [mt_wakes]="--skip a_million_wakes"
-    [timers]="--skip a_sleep_first_polled_on_one_runtime_completes_on_another --skip interval_skips_missed_ticks_instead_of_delivering_a_burst"
+    [timers]="--skip a_sleep_first_polled_on_one_runtime_completes_on_another --skip interval_told_to_skip_skips_missed_ticks_instead_of_delivering_a_burst"
     [process]="--skip a_missing_program_is_not_found_and_named"
 )
 

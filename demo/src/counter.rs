@@ -63,6 +63,8 @@ impl Default for CounterConfig {
 /// If `config.tick` is zero (a counter needs time between counts).
 pub async fn count(config: CounterConfig, count: Rc<Cell<u64>>) {
     let mut ticks = nbio::time::interval(config.tick);
+    // A count per tick of real time: ticks missed while the thread was busy are not made up.
+    ticks.set_missed_tick_behavior(nbio::time::MissedTickBehavior::Skip);
     ticks.tick().await; // The first tick of an interval completes at once: skip it.
     while !config.limit.is_some_and(|limit| count.get() >= limit) {
         if config.blocking {

@@ -97,6 +97,8 @@ impl Live {
 async fn report_every(period: Duration, view: Rc<View>) {
     let started = Instant::now();
     let mut ticks = nbio::time::interval(period);
+    // One line per period: after a stall, one report, not one per period missed.
+    ticks.set_missed_tick_behavior(nbio::time::MissedTickBehavior::Skip);
     ticks.tick().await; // at once: nothing to show yet
     loop {
         ticks.tick().await;

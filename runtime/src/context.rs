@@ -18,7 +18,7 @@
 //! - [`spawn_blocking`]: a closure for the runtime's blocking pool (`nbio::fs`, host-name
 //!   lookups and `nbio::spawn_blocking` all come here).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
 use std::panic::Location;
 use std::rc::Rc;
@@ -46,8 +46,9 @@ pub(crate) const POLL_BUDGET: u32 = 128;
 pub(crate) struct Entered {
     /// Sockets and timers register with this reactor.
     pub(crate) reactor: Arc<Reactor>,
-    /// The recorder of this thread.
-    pub(crate) observer: Rc<Observer>,
+    /// The recorder of this thread; `None` on a thread the runtime does not journal (one in
+    /// `Handle::block_on`).
+    pub(crate) observer: Option<Rc<Observer>>,
     /// The runtime's pool for blocking work.
     pub(crate) blocking: BlockingPool,
 }
@@ -56,10 +57,14 @@ pub(crate) struct Entered {
 /// pointer, nothing to drop, so that every look (the budget above all, on every socket
 /// operation) is one load with no lazy set-up.
 struct Context {
-    /// What the running runtime offers, owned by the live [`EnterGuard`]; null outside one.
+    /// What the running runtime offers, owned by `OWNED`; null outside a runtime.
     entered: Cell<*const Entered>,
     /// The socket operations the current poll may still complete; `u32::MAX` outside a runtime.
     budget: Cell<u32>,
+    /// Whether a loop of a runtime (a `block_on`, a worker's loop) runs on this thread now: the
+    /// executor sets it as it enters and leaves (`executor/current.rs`); a blocking call asks it
+    /// (`looping`), since blocking here would stall every task the loop runs.
+    looping: Cell<bool>,
 }
 
 thread_local! {
@@ -67,43 +72,61 @@ thread_local! {
         Context {
             entered: Cell::new(std::ptr::null()),
             budget: Cell::new(u32::MAX),
+            looping: Cell::new(false),
         }
     };
+    /// Owns what `CONTEXT.entered` points at. Only entering and leaving touch it, so the hot
+    /// thread-local above stays one with nothing to drop.
+    static OWNED: RefCell<Option<Rc<Entered>>> = const { RefCell::new(None) };
 }
 
-/// While alive, this thread runs a runtime (see [`enter`]). It owns what the thread-local
-/// points at; guards are locals of the loop that entered, dropped in the reverse order.
+/// While alive, this thread runs (or has entered) a runtime (see [`enter`]). It keeps what
+/// was entered before and puts it back when dropped. Guards are dropped in the reverse order
+/// they were made; should one not be (the executor panics then, `executor/current.rs`), the
+/// pointer is still to a live `Entered`, since `OWNED` holds whatever it points at.
 pub(crate) struct EnterGuard {
-    entered: Box<Entered>,
-    previous: *const Entered,
+    previous: Option<Rc<Entered>>,
 }
 
 /// Makes `entered` what this thread's code sees until the guard is dropped. The executor's
 /// own bookkeeping of which runtime runs here is separate (`executor/current.rs`).
 pub(crate) fn enter(entered: Entered) -> EnterGuard {
-    let entered = Box::new(entered);
-    let previous = CONTEXT.with(|context| context.entered.replace(&*entered));
-    EnterGuard { entered, previous }
+    let entered = Rc::new(entered);
+    let pointer = Rc::as_ptr(&entered);
+    let previous = OWNED.with(|owned| owned.replace(Some(entered)));
+    CONTEXT.with(|context| context.entered.set(pointer));
+    EnterGuard { previous }
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
+        let previous = self.previous.take();
+        let pointer = previous.as_ref().map_or(std::ptr::null(), Rc::as_ptr);
         CONTEXT.with(|context| {
-            let current = context.entered.replace(self.previous);
-            debug_assert!(
-                std::ptr::eq(current, &*self.entered),
-                "nbio: runtime contexts left out of order"
-            );
+            context.entered.set(pointer);
             context.budget.set(u32::MAX);
         });
+        let left = OWNED.with(|owned| owned.replace(previous));
+        drop(left); // after the pointer moved off it
     }
+}
+
+/// Whether a runtime's loop runs on this thread now (not a pool thread, not a thread inside
+/// `Handle::block_on` or `block_in_place`): what a call that blocks the thread must refuse.
+pub(crate) fn looping() -> bool {
+    CONTEXT.with(|context| context.looping.get())
+}
+
+/// The executor says whether a loop runs here from now on.
+pub(crate) fn set_looping(looping: bool) {
+    CONTEXT.with(|context| context.looping.set(looping));
 }
 
 /// Calls `f` with what the running runtime offers, or `None` outside of one.
 fn with<R>(f: impl FnOnce(Option<&Entered>) -> R) -> R {
     let entered = CONTEXT.with(|context| context.entered.get());
-    // SAFETY: non-null only while the guard that owns the `Entered` lives (see `EnterGuard`),
-    // and that guard is a local of a caller further up this thread's stack than `f`.
+    // SAFETY: non-null only while `OWNED` holds the `Entered` it points at (see `EnterGuard`);
+    // only a guard's drop replaces it, and no `f` given here drops a guard.
     f(unsafe { entered.as_ref() })
 }
 
@@ -148,8 +171,8 @@ pub(crate) fn spend_budget() -> bool {
 /// `remaining` bytes still to go when the caller knows.
 pub(crate) fn record_stall(fd: RawFd, dir: Direction, remaining: Option<usize>, why: StallReason) {
     with(|entered| {
-        if let Some(entered) = entered {
-            entered.observer.stalled(fd, dir, remaining, why);
+        if let Some(observer) = entered.and_then(|entered| entered.observer.as_deref()) {
+            observer.stalled(fd, dir, remaining, why);
         }
     });
 }
@@ -212,6 +235,6 @@ where
     T: Send + 'static,
 {
     with(|entered| {
-        entered.map(|entered| entered.blocking.spawn(f, location, Some(&entered.observer)))
+        entered.map(|entered| (entered.blocking).spawn(f, location, entered.observer.as_deref()))
     })
 }

@@ -100,8 +100,8 @@ pub mod task;
 pub mod time;
 
 pub use executor::{
-    block_on, dump, spawn, spawn_blocking, spawn_local, stats, yield_now, Builder, Handle, Runtime,
-    YieldNow,
+    block_on, dump, spawn, spawn_blocking, spawn_local, stats, yield_now, Builder, EnterGuard,
+    Handle, Runtime, TryCurrentError, YieldNow,
 };
 pub use observe::{Stats, WorkerStats};
 

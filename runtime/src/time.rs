@@ -297,8 +297,10 @@ impl<F: Future> Future for Timeout<F> {
 
 /// Ticks every `period`; the first tick completes at once.
 ///
-/// If the task falls behind (a tick was due while it was busy), the missed ticks are skipped
-/// rather than delivered in a burst: the next tick is the next one on the original schedule.
+/// If the task falls behind (the next tick is already due when one is delivered), what happens
+/// to the missed ticks is the interval's [`MissedTickBehavior`]: by default
+/// [`Burst`](MissedTickBehavior::Burst), they are delivered back to back until the interval has
+/// caught up with its schedule.
 ///
 /// ```
 /// use std::time::Duration;
@@ -328,6 +330,72 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
     Interval {
         period,
         sleep: sleep_until(start),
+        missed: MissedTickBehavior::Burst,
+    }
+}
+
+/// What an [`Interval`] does with ticks it missed: ticks that fell due while the task was busy
+/// elsewhere, so that by the time one tick is delivered the next is already due.
+///
+/// Say the period is 10 ms, ticks are due at 0, 10, 20, 30, 40 ms, and the task, after the tick
+/// of 0 ms, comes back at 35 ms. Each behaviour then delivers:
+///
+/// | behaviour | ticks delivered at 35 ms | the tick after them    |
+/// |-----------|--------------------------|------------------------|
+/// | `Burst`   | 10, 20 and 30, at once   | 40 ms (the old grid)   |
+/// | `Delay`   | 10                       | 45 ms (35 + 10)        |
+/// | `Skip`    | 10                       | 40 ms (the old grid)   |
+///
+/// Each tick returns the instant it was scheduled for, so a late tick says how late it is
+/// (compare it with [`now`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use nbio::time::{interval, sleep, MissedTickBehavior};
+/// let runtime = nbio::Runtime::builder().virtual_time(true).build()?;
+/// runtime.block_on(async {
+///     let mut ticks = interval(Duration::from_millis(10));
+///     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+///     let start = ticks.tick().await;
+///     sleep(Duration::from_millis(35)).await; // busy: the ticks of 10, 20, 30 ms are missed
+///     assert_eq!(ticks.tick().await - start, Duration::from_millis(10)); // late, at once
+///     ticks.tick().await; // a whole period after the late tick was delivered
+///     assert_eq!(nbio::time::now() - start, Duration::from_millis(45));
+/// });
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum MissedTickBehavior {
+    /// Delivers every missed tick, back to back, until the interval is on schedule again; the
+    /// schedule itself does not move. For a count of ticks that must come out right (a rate,
+    /// a budget refilled per tick). The default.
+    #[default]
+    Burst,
+    /// Delivers one tick for those missed, and moves the schedule: the next tick is a period
+    /// after this one was delivered. For "at least a period between two ticks" (a poll of a
+    /// remote service that must not be hammered after a stall).
+    Delay,
+    /// Delivers one tick for those missed, and keeps the schedule: the next tick is the first
+    /// one of the original grid still ahead. For work that must stay in phase with the clock
+    /// (once a second, on the second).
+    Skip,
+}
+
+impl MissedTickBehavior {
+    /// When the tick after one scheduled for `tick` falls due, if that tick is delivered at
+    /// `now` and the one after it (`tick + period`) is already due.
+    fn next_after_missed(self, tick: Instant, now: Instant, period: Duration) -> Instant {
+        match self {
+            MissedTickBehavior::Burst => far_or(tick.checked_add(period)),
+            MissedTickBehavior::Delay => far_or(now.checked_add(period)),
+            MissedTickBehavior::Skip => {
+                // The first tick of the grid strictly after now, keeping the phase.
+                let missed = (now - tick).as_nanos() / period.as_nanos();
+                let skip = period.as_nanos().saturating_mul(missed + 1);
+                let skip = Duration::from_nanos(u64::try_from(skip).unwrap_or(u64::MAX));
+                far_or(tick.checked_add(skip))
+            }
+        }
     }
 }
 
@@ -337,6 +405,8 @@ pub struct Interval {
     period: Duration,
     /// Sleeps until the next tick.
     sleep: Sleep,
+    /// What to do with ticks missed while the task was busy.
+    missed: MissedTickBehavior,
 }
 
 impl Interval {
@@ -352,11 +422,8 @@ impl Interval {
         let now = now();
         let mut next = far_or(tick.checked_add(self.period));
         if next <= now {
-            // Behind schedule: skip to the first tick still ahead, keeping the phase.
-            let missed = (now - tick).as_nanos() / self.period.as_nanos();
-            let skip = self.period.as_nanos().saturating_mul(missed + 1);
-            let skip = Duration::from_nanos(u64::try_from(skip).unwrap_or(u64::MAX));
-            next = far_or(tick.checked_add(skip));
+            // Behind schedule: the next tick is already due.
+            next = self.missed.next_after_missed(tick, now, self.period);
         }
         self.sleep.reset(next);
         Poll::Ready(tick)
@@ -365,5 +432,16 @@ impl Interval {
     /// The time between ticks.
     pub fn period(&self) -> Duration {
         self.period
+    }
+
+    /// What the interval does with ticks missed while the task was busy (see
+    /// [`MissedTickBehavior`]); takes effect from the next missed tick.
+    pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
+        self.missed = behavior;
+    }
+
+    /// What the interval does with missed ticks; [`MissedTickBehavior::Burst`] unless set.
+    pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
+        self.missed
     }
 }

@@ -62,6 +62,7 @@ const DECISIONS: &[&str] = &["verdict", "Verdict", "Quiet", "Reported", "TaskVie
 /// The public `nbio::task` namespace re-exports what the layers above make of tasks; those
 /// `pub use` lines are names, not dependencies, and nothing else in the layer may use them.
 const TASK_REEXPORTS: &[&str] = &[
+    "pub use crate::executor::block_in_place;",
     "pub use crate::executor::join_set::JoinSet;",
     "pub use crate::executor::task_builder::Builder;",
     "pub use crate::diagnose::WaitOn;",

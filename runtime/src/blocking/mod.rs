@@ -93,6 +93,56 @@ impl Default for PoolConfig {
     }
 }
 
+/// What the runtime asks of every thread it starts, its workers and its pool threads alike:
+/// a name, and a hook to run at the start and at the end of the thread (`Builder::thread_name`,
+/// `on_thread_start`, `on_thread_stop`).
+#[derive(Clone, Default)]
+pub(crate) struct ThreadHooks {
+    /// The name of every such thread; `None`: `nbio-worker-N`, `nbio-blocking-N`.
+    pub(crate) name: Option<String>,
+    /// Runs on the thread, first thing.
+    pub(crate) on_start: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// Runs on the thread, last thing.
+    pub(crate) on_stop: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl ThreadHooks {
+    /// The name of a thread the runtime starts: the chosen one, or `default`.
+    pub(crate) fn name_or(&self, default: impl FnOnce() -> String) -> String {
+        self.name.clone().unwrap_or_else(default)
+    }
+
+    /// A thread of the runtime starts its work: it belongs to the runtime already.
+    pub(crate) fn started(&self) {
+        if let Some(start) = &self.on_start {
+            start();
+        }
+    }
+
+    /// A thread of the runtime is done with its work: it still belongs to the runtime.
+    pub(crate) fn stopping(&self) {
+        if let Some(stop) = &self.on_stop {
+            stop();
+        }
+    }
+}
+
+impl std::fmt::Debug for ThreadHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadHooks")
+            .field("name", &self.name)
+            .field("on_start", &self.on_start.is_some())
+            .field("on_stop", &self.on_stop.is_some())
+            .finish()
+    }
+}
+
+/// Makes a pool thread belong to its runtime, given the thread's recorder; what it returns is
+/// held until the thread leaves (`None`: the runtime is gone). The executor, which knows what
+/// belonging means, sets it (`BlockingPool::on_thread_enter`).
+pub(crate) type EnterHook =
+    Box<dyn Fn(&std::rc::Rc<Observer>) -> Option<Box<dyn std::any::Any>> + Send + Sync>;
+
 /// A runtime's blocking pool. Cloning it is cheap (one `Arc`); every clone is the same pool.
 #[derive(Clone)]
 pub(crate) struct BlockingPool {
@@ -128,6 +178,10 @@ struct Inner {
     unfinished: Unfinished,
     /// Called each time a job is over (see `on_job_end`).
     job_end_hook: OnceLock<Box<dyn Fn(bool) + Send + Sync>>,
+    /// The name and hooks of the pool's threads.
+    hooks: ThreadHooks,
+    /// Makes each pool thread belong to the runtime (see `on_thread_enter`).
+    enter_hook: OnceLock<EnterHook>,
 }
 
 /// The pool's figures for `Stats`.
@@ -144,6 +198,7 @@ impl BlockingPool {
     /// A pool with no thread yet; `ids` and `observe` are its runtime's.
     pub(crate) fn new(
         config: PoolConfig,
+        hooks: ThreadHooks,
         ids: Arc<TaskIds>,
         observe: Arc<observe::RuntimeRecorder>,
     ) -> BlockingPool {
@@ -159,6 +214,8 @@ impl BlockingPool {
                 jobs_run: Arc::default(),
                 unfinished: Unfinished::default(),
                 job_end_hook: OnceLock::new(),
+                hooks,
+                enter_hook: OnceLock::new(),
                 longest_wait: AtomicU64::new(0),
             }),
         }
@@ -215,6 +272,35 @@ impl BlockingPool {
     /// move; a deadlock check that waits for jobs, to look again. Set once.
     pub(crate) fn on_job_end(&self, hook: Box<dyn Fn(bool) + Send + Sync>) {
         let _ = self.inner.job_end_hook.set(hook);
+    }
+
+    /// The job running on this thread waits for its runtime (in `Handle::block_on`): until
+    /// [`job_goes_on`](Self::job_goes_on), it counts as over for a virtual clock, which may then
+    /// move to the timer the job waits for. Each call is matched by one `job_goes_on`.
+    pub(crate) fn job_waits(&self) {
+        self.inner.job_over();
+    }
+
+    /// The job that waited (`job_waits`) was woken: it counts as running again.
+    pub(crate) fn job_goes_on(&self) {
+        self.inner.unfinished.started();
+    }
+
+    /// Whether `self` is the pool whose job this thread is running.
+    pub(crate) fn runs_here(&self) -> bool {
+        threads::running_for(&self.inner)
+    }
+
+    /// The name and hooks of the runtime's threads (the workers run them too).
+    pub(crate) fn thread_hooks(&self) -> &ThreadHooks {
+        &self.inner.hooks
+    }
+
+    /// Calls `hook` on each pool thread as it starts, and keeps what it returns until the
+    /// thread leaves: so a job runs on a thread that belongs to its runtime (`Handle::current`
+    /// works there). Set once, before the first job.
+    pub(crate) fn on_thread_enter(&self, hook: EnterHook) {
+        let _ = self.inner.enter_hook.set(hook);
     }
 }
 

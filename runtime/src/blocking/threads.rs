@@ -16,6 +16,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -33,9 +34,11 @@ use crate::task::TaskId;
 /// thread has it too, empty.
 struct PoolThread {
     /// The recorder of this pool thread, for the jobs it runs to journal their end.
-    observer: RefCell<Option<Observer>>,
+    observer: RefCell<Option<Rc<Observer>>>,
     /// Whether the closure of the job this pool thread just ran was called (`job_ended`).
     closure_ran: Cell<bool>,
+    /// The pool this thread runs jobs for (its `Inner`, as an address): only compared.
+    pool: Cell<usize>,
 }
 
 thread_local! {
@@ -43,18 +46,25 @@ thread_local! {
         PoolThread {
             observer: RefCell::new(None),
             closure_ran: Cell::new(false),
+            pool: Cell::new(0),
         }
     };
 }
 
+/// Whether this thread is one of `pool`'s threads.
+pub(super) fn running_for(pool: &Arc<Inner>) -> bool {
+    POOL_THREAD.with(|thread| thread.pool.get() == Arc::as_ptr(pool) as usize)
+}
+
 /// Makes `observer` this thread's recorder, or takes it away (`None`).
-fn set_observer(observer: Option<Observer>) {
+fn set_observer(observer: Option<Rc<Observer>>) {
     POOL_THREAD.with(|thread| *thread.observer.borrow_mut() = observer);
 }
 
 /// Calls `f` with this thread's recorder, if it has one.
 fn with_observer<R>(f: impl FnOnce(Option<&Observer>) -> R) -> R {
-    POOL_THREAD.with(|thread| f(thread.observer.borrow().as_ref()))
+    let observer = POOL_THREAD.with(|thread| thread.observer.borrow().clone());
+    f(observer.as_deref())
 }
 
 /// Records whether the closure of the job being run was called.
@@ -87,7 +97,7 @@ impl Inner {
         let index = self.started_threads.fetch_add(1, Relaxed) + 1;
         let inner = Arc::clone(self);
         let started = thread::Builder::new()
-            .name(format!("nbio-blocking-{index}"))
+            .name(self.hooks.name_or(|| format!("nbio-blocking-{index}")))
             .spawn(move || inner.work(index));
         match started {
             Ok(handle) => {
@@ -118,18 +128,25 @@ impl Inner {
 
     /// A pool thread: run jobs until the queue says to leave.
     fn work(self: &Arc<Inner>, index: u64) {
-        let observer = Observer::new(&self.observe, &thread_label(index), false);
+        let observer = Rc::new(Observer::new(&self.observe, &thread_label(index), false));
+        // The thread belongs to the runtime while it lives: its jobs see it.
+        let entered = (self.enter_hook.get()).and_then(|enter| enter(&observer));
         set_observer(Some(observer));
+        POOL_THREAD.with(|thread| thread.pool.set(Arc::as_ptr(self) as usize));
+        self.hooks.started();
         self.queue.arrived();
         while let Some((job, start)) = self.queue.next(self.config.keep_alive) {
             self.start_threads(start);
             self.run(job, index);
         }
+        self.hooks.stopping();
         set_observer(None);
+        POOL_THREAD.with(|thread| thread.pool.set(0));
+        drop(entered);
     }
 
     /// One job fewer is unfinished: lower the count, then say so.
-    fn job_over(&self) {
+    pub(super) fn job_over(&self) {
         let watched = self.unfinished.over();
         if let Some(hook) = self.job_end_hook.get() {
             hook(watched);

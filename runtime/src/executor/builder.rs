@@ -13,7 +13,7 @@ use super::current_thread::CurrentThread;
 use super::multi_thread::MultiThread;
 use super::runtime::{Flavor, Runtime};
 use super::DEFAULT_EVENT_INTERVAL;
-use crate::blocking::PoolConfig;
+use crate::blocking::{PoolConfig, ThreadHooks};
 use crate::observe::ObserveConfig;
 
 /// Settings the `Builder` passes down.
@@ -29,6 +29,8 @@ pub(crate) struct Config {
     pub(crate) virtual_time: bool,
     /// The blocking pool's cap and keep-alive.
     pub(crate) blocking: PoolConfig,
+    /// The name and start/stop hooks of the threads the runtime starts.
+    pub(crate) threads: ThreadHooks,
 }
 
 /// Settings for a [`Runtime`].
@@ -56,6 +58,7 @@ impl Builder {
                 seed: None,
                 virtual_time: false,
                 blocking: PoolConfig::default(),
+                threads: ThreadHooks::default(),
             },
             worker_threads: None,
         }
@@ -226,6 +229,67 @@ impl Builder {
         self
     }
 
+    /// Names every thread the runtime starts `name`: its worker threads (with
+    /// [`worker_threads`](Builder::worker_threads)) and its blocking pool's threads. Without it
+    /// they are `nbio-worker-N` and `nbio-blocking-N`. The thread that calls `block_on` is
+    /// yours, and keeps its name.
+    ///
+    /// ```
+    /// let rt = nbio::Runtime::builder().worker_threads(1).thread_name("crunch").build()?;
+    /// let name = |_| std::thread::current().name().map(String::from);
+    /// let on_worker = rt.block_on(rt.spawn(async move { name(()) })).unwrap();
+    /// let on_pool = rt.block_on(rt.spawn_blocking(move || name(()))).unwrap();
+    /// assert_eq!(on_worker.as_deref(), Some("crunch"));
+    /// assert_eq!(on_pool.as_deref(), Some("crunch"));
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn thread_name(mut self, name: impl Into<String>) -> Builder {
+        self.config.threads.name = Some(name.into());
+        self
+    }
+
+    /// Runs `f` on every thread the runtime starts, before it runs any task or job: each worker
+    /// thread and each blocking-pool thread (pool threads come and go with the load, so `f` runs
+    /// again for each new one). Not on the thread that calls `block_on`. The thread belongs to
+    /// the runtime already: [`Handle::current`](crate::Handle::current) works in `f`.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    /// use std::sync::Arc;
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let counter = Arc::clone(&started);
+    /// let rt = nbio::Runtime::builder()
+    ///     .worker_threads(2)
+    ///     .on_thread_start(move || {
+    ///         counter.fetch_add(1, SeqCst);
+    ///     })
+    ///     .build()?;
+    /// rt.block_on(rt.spawn_blocking(|| ())).unwrap();
+    /// drop(rt); // joins the workers and the pool thread
+    /// assert_eq!(started.load(SeqCst), 3); // two workers and one pool thread
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn on_thread_start<F>(mut self, f: F) -> Builder
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.config.threads.on_start = Some(std::sync::Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on every thread the runtime starts, last thing, once it is done: each worker
+    /// thread as the runtime shuts down, each blocking-pool thread as it leaves (idle past its
+    /// keep-alive, or at shutdown). A pool thread whose job outlives the shutdown's grace runs
+    /// it when that job returns. Not on the thread that calls `block_on`. The thread still
+    /// belongs to the runtime while `f` runs.
+    pub fn on_thread_stop<F>(mut self, f: F) -> Builder
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.config.threads.on_stop = Some(std::sync::Arc::new(f));
+        self
+    }
+
     /// Creates the runtime (and starts its worker threads, if it has any).
     ///
     /// # Errors
@@ -246,7 +310,9 @@ impl Builder {
             }
             Some(workers) => Flavor::MultiThread(MultiThread::new(&self.config, workers)?),
         };
-        Ok(Runtime { flavor })
+        let runtime = Runtime { flavor };
+        super::enter::pool_threads_enter(&runtime.handle());
+        Ok(runtime)
     }
 }
 

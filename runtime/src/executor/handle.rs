@@ -34,8 +34,13 @@ pub struct Handle {
     inner: Flavor,
 }
 
+/// Why `nbio::stats` and `nbio::dump` cannot answer on a pool thread of a current-thread runtime.
+const ONLY_ON_ITS_THREAD: &str = "nbio::stats and nbio::dump read a current-thread runtime's \
+    counters on its own thread; from another thread (a blocking job) use Runtime::stats on the \
+    runtime's thread";
+
 #[derive(Clone)]
-enum Flavor {
+pub(crate) enum Flavor {
     CurrentThread(Arc<current_thread::Remote>),
     MultiThread(Arc<multi_thread::Shared>),
 }
@@ -71,9 +76,11 @@ impl Handle {
             Some(Current::Thread(scheduler)) => Handle::current_thread(&scheduler.remote),
             Some(Current::Worker(worker)) => Handle::multi_thread(&worker.shared),
             Some(Current::BlockOn(block_on)) => Handle::multi_thread(block_on.shared()),
+            Some(Current::Handle(handle)) => handle.clone(),
             None => panic!(
                 "nbio::Handle::current called outside of an nbio runtime (at {at}); call it \
-                 from code run by nbio::block_on, or keep the Handle from Runtime::handle"
+                 from code run by nbio::block_on (or under Runtime::enter), or keep the \
+                 Handle from Runtime::handle"
             ),
         })
     }
@@ -85,21 +92,69 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let location = Location::caller();
+        self.spawn_named(future, None, Location::caller())
+    }
+
+    pub(crate) fn spawn_named<F>(
+        &self,
+        future: F,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         match &self.inner {
             Flavor::CurrentThread(shared) => {
                 current::with_current_thread(|current| match current {
                     // On the runtime's own thread: the ordinary spawn.
                     Some(scheduler) if Arc::ptr_eq(&scheduler.remote, shared) => {
-                        scheduler.spawn(future, None, location)
+                        scheduler.spawn(future, name, location)
                     }
-                    _ => shared.spawn_from_elsewhere(future, None, location),
+                    _ => shared.spawn_from_elsewhere(future, name, location),
                 })
             }
             Flavor::MultiThread(shared) => with_observer_of(shared, |observer| {
-                shared.spawn(future, None, location, observer)
+                shared.spawn(future, name, location, observer)
             }),
         }
+    }
+
+    /// The runtime's counters, as `nbio::stats` gives them on a thread that runs no loop.
+    ///
+    /// # Panics
+    /// For a current-thread runtime: its counters live on its own thread.
+    pub(crate) fn stats(&self) -> crate::observe::Stats {
+        match &self.inner {
+            Flavor::MultiThread(shared) => shared.stats(),
+            Flavor::CurrentThread(_) => panic!("{}", ONLY_ON_ITS_THREAD),
+        }
+    }
+
+    /// The runtime's live tasks, as `nbio::dump` gives them on a thread that runs no loop.
+    ///
+    /// # Panics
+    /// For a current-thread runtime, as `stats`.
+    pub(crate) fn dump(&self) -> crate::observe::Dump {
+        match &self.inner {
+            Flavor::MultiThread(shared) => shared.dump(),
+            Flavor::CurrentThread(_) => panic!("{}", ONLY_ON_ITS_THREAD),
+        }
+    }
+
+    /// A reference to the runtime that does not keep it alive (for the blocking pool's
+    /// threads, which the runtime itself owns).
+    pub(crate) fn downgrade(&self) -> WeakHandle {
+        match &self.inner {
+            Flavor::CurrentThread(remote) => WeakHandle::CurrentThread(Arc::downgrade(remote)),
+            Flavor::MultiThread(shared) => WeakHandle::MultiThread(Arc::downgrade(shared)),
+        }
+    }
+
+    /// Which flavour, for `Runtime::enter` and `Handle::block_on`.
+    pub(crate) fn flavor(&self) -> &Flavor {
+        &self.inner
     }
 
     /// Runs the blocking closure `f` on the runtime's blocking pool, from any thread, as
@@ -135,6 +190,23 @@ impl Handle {
                 shared.blocking.spawn(f, location, observer)
             }),
         }
+    }
+}
+
+/// A [`Handle`] that does not keep its runtime alive.
+pub(crate) enum WeakHandle {
+    CurrentThread(std::sync::Weak<current_thread::Remote>),
+    MultiThread(std::sync::Weak<multi_thread::Shared>),
+}
+
+impl WeakHandle {
+    /// The handle, if the runtime still exists.
+    pub(crate) fn upgrade(&self) -> Option<Handle> {
+        let inner = match self {
+            WeakHandle::CurrentThread(remote) => Flavor::CurrentThread(remote.upgrade()?),
+            WeakHandle::MultiThread(shared) => Flavor::MultiThread(shared.upgrade()?),
+        };
+        Some(Handle { inner })
     }
 }
 

@@ -20,9 +20,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+mod block_in_place;
 mod builder;
 mod current;
 mod current_thread;
+mod enter;
 mod handle;
 mod inject;
 pub(crate) mod join_set;
@@ -34,7 +36,9 @@ mod seat;
 mod seed;
 pub(crate) mod task_builder;
 
+pub use block_in_place::block_in_place;
 use current::Current;
+pub use enter::{EnterGuard, TryCurrentError};
 pub use handle::Handle;
 pub use runtime::{Builder, Runtime};
 pub(crate) use seed::draw_below;
@@ -140,6 +144,7 @@ where
             Current::BlockOn(block_on) => {
                 (block_on.shared()).spawn(future, name, location, Some(block_on.observer()))
             }
+            Current::Handle(handle) => handle.spawn_named(future, name, location),
         },
     )
 }
@@ -162,6 +167,12 @@ where
             Current::Thread(scheduler) => scheduler.spawn(future, name, location),
             Current::Worker(worker) => worker.spawn_local(future, name, location),
             Current::BlockOn(block_on) => block_on.spawn_local(future, name, location),
+            Current::Handle(_) => panic!(
+                "nbio::spawn_local called on a thread that runs no loop of its runtime (a \
+                 blocking-pool thread, or inside block_in_place or Handle::block_on) (at \
+                 {location}): a local task is polled only by a loop on its own thread; use \
+                 nbio::spawn"
+            ),
         },
     )
 }
@@ -232,6 +243,7 @@ pub fn stats() -> Stats {
             Current::Thread(scheduler) => scheduler.stats(),
             Current::Worker(worker) => worker.shared.stats(),
             Current::BlockOn(block_on) => block_on.shared().stats(),
+            Current::Handle(handle) => handle.stats(),
         },
     )
 }
@@ -249,6 +261,7 @@ pub fn dump() -> Dump {
             Current::Thread(scheduler) => scheduler.dump(),
             Current::Worker(worker) => worker.shared.dump(),
             Current::BlockOn(block_on) => block_on.shared().dump(),
+            Current::Handle(handle) => handle.dump(),
         },
     )
 }

@@ -105,6 +105,7 @@ pub(crate) fn draw_below(n: usize) -> usize {
             super::current::Current::Thread(thread) => thread.rng(),
             super::current::Current::Worker(worker) => worker.select_rng(),
             super::current::Current::BlockOn(block_on) => block_on.rng(),
+            super::current::Current::Handle(_) => None,
         };
         rng.map(|rng| rng.below(n))
     });

@@ -38,6 +38,7 @@ pub use local::{AccessError, LocalKey, TaskLocalFuture};
 
 // The public namespace: what the executor and the observer make of tasks.
 pub use crate::diagnose::WaitOn;
+pub use crate::executor::block_in_place;
 pub use crate::executor::join_set::JoinSet;
 pub use crate::executor::task_builder::Builder;
 pub use crate::observe::{Dump, TaskInfo, TaskState};

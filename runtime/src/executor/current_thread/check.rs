@@ -84,7 +84,7 @@ impl CurrentThread {
 pub(super) fn enter(scheduler: &Rc<CurrentThread>) -> LoopGuard {
     let entered = Entered {
         reactor: Arc::clone(&scheduler.remote.reactor),
-        observer: Rc::clone(&scheduler.observer),
+        observer: Some(Rc::clone(&scheduler.observer)),
         blocking: scheduler.remote.blocking.clone(),
     };
     let seed = scheduler.run_queue.seed();
@@ -100,7 +100,12 @@ fn build_remote(config: &Config) -> io::Result<(Arc<Remote>, Observer)> {
     }
     let ids = Arc::new(TaskIds::new());
     let observed = observe::RuntimeRecorder::new(&observe_config, TaskMeta::TAG_MAX);
-    let blocking = BlockingPool::new(config.blocking, Arc::clone(&ids), Arc::clone(&observed));
+    let blocking = BlockingPool::new(
+        config.blocking,
+        config.threads.clone(),
+        Arc::clone(&ids),
+        Arc::clone(&observed),
+    );
     let remote = Arc::new(Remote {
         inject: Inject::new(),
         doorbell: Doorbell::new(),

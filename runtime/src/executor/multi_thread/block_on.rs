@@ -143,6 +143,11 @@ impl BlockOn {
         &self.observer
     }
 
+    /// This thread's recorder, shared (for `Runtime::enter`).
+    pub(crate) fn observer_rc(&self) -> Rc<Observer> {
+        Rc::clone(&self.observer)
+    }
+
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
@@ -171,7 +176,7 @@ impl BlockOn {
         let entered = Entered {
             reactor: Arc::clone(&self.shared.reactor),
             blocking: self.shared.blocking.clone(),
-            observer: Rc::clone(&self.observer),
+            observer: Some(Rc::clone(&self.observer)),
         };
         // On worker threads a seed replays the runtime's own choices, not the OS scheduler's:
         // the line is still the one way to run again with the same seed.

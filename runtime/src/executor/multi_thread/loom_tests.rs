@@ -30,7 +30,7 @@ use crate::task::TaskId;
 /// A scheduler for the model's tasks: a locked list that fails the model if a task is queued
 /// while it is already there.
 #[derive(Clone, Default)]
-struct Requeued(Arc<Mutex<Vec<TaskRef>>>);
+pub(super) struct Requeued(Arc<Mutex<Vec<TaskRef>>>);
 
 impl Schedule for Requeued {
     fn schedule(&self, task: TaskRef) {
@@ -59,7 +59,7 @@ impl Future for TwoPolls {
 }
 
 /// A new task (as the runtime makes them), its queue reference and its list reference.
-fn task(scheduler: &Requeued, id: u64) -> (TaskRef, TaskRef) {
+pub(super) fn task(scheduler: &Requeued, id: u64) -> (TaskRef, TaskRef) {
     let task = raw::allocate(
         TwoPolls(false),
         scheduler.clone(),

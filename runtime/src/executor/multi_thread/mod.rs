@@ -31,6 +31,8 @@ mod block_on;
 mod driver;
 mod idle;
 #[cfg(all(test, nbio_loom))]
+mod loom_block_in_place;
+#[cfg(all(test, nbio_loom))]
 mod loom_tests;
 mod pinned;
 mod queue;
@@ -288,7 +290,12 @@ impl MultiThread {
         observed.set_many_threads();
         let reactor = Arc::new(Reactor::new()?);
         let runtime = ids.runtime();
-        let blocking = BlockingPool::new(config.blocking, Arc::clone(&ids), Arc::clone(&observed));
+        let blocking = BlockingPool::new(
+            config.blocking,
+            config.threads.clone(),
+            Arc::clone(&ids),
+            Arc::clone(&observed),
+        );
         let shared = Arc::new_cyclic(|weak| Shared {
             reactor,
             workers: (0..workers)
@@ -336,7 +343,11 @@ impl MultiThread {
         for index in 0..workers {
             let shared = Arc::clone(&runtime.shared);
             let spawned = thread::Builder::new()
-                .name(format!("nbio-worker-{}", index + 1))
+                .name(
+                    config
+                        .threads
+                        .name_or(|| format!("nbio-worker-{}", index + 1)),
+                )
                 .spawn(move || Worker::run(shared, index));
             match spawned {
                 Ok(handle) => lock(&runtime.threads).push(handle),
@@ -388,6 +399,11 @@ impl MultiThread {
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// The side of the runtime on the thread that owns it (`Runtime::enter` enters it).
+    pub(crate) fn block_on_side(&self) -> &Rc<BlockOn> {
+        &self.block_on
     }
 
     /// Counters of the runtime, as they are now.

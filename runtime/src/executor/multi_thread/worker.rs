@@ -84,12 +84,15 @@ impl Worker {
         let entered = Entered {
             reactor: Arc::clone(&worker.shared.reactor),
             blocking: worker.shared.blocking.clone(),
-            observer,
+            observer: Some(observer),
         };
         // The seed replays the workers' own choices (whom to steal from), not the OS's.
         let _entered = current::enter_loop(Loop::Worker(Rc::clone(&worker)), entered, None);
+        let hooks = worker.shared.blocking.thread_hooks();
+        hooks.started();
         worker.work();
         worker.exit();
+        hooks.stopping();
     }
 
     /// The generator of `select!` in this worker's tasks, if the runtime has a seed
@@ -338,6 +341,26 @@ impl Worker {
             // is announced, and we are no longer a sleeper that could be chosen for it.
             self.seat.wake_collected(&self.observer);
         }
+    }
+
+    /// The task this worker polls is about to block its thread (`block_in_place`): every task
+    /// queued here moves to the injection queue, and a sleeping worker is woken to take them.
+    /// Returns how many moved.
+    ///
+    /// This is the protocol of any push from outside the workers (publish, then
+    /// `Shared::announce`): a worker on its way to sleep either sees the tasks in its last
+    /// look or is woken (`idle.rs`, and its loom model).
+    pub(crate) fn hand_off(&self) -> usize {
+        let mut moved = Vec::new();
+        while let Some(task) = self.queue().pop() {
+            moved.push(task);
+        }
+        let count = moved.len();
+        if count > 0 {
+            self.shared.push_overflow(moved);
+            self.shared.announce();
+        }
+        count
     }
 
     /// The runtime shuts down: let go of what is queued here (the runtime's thread drops the

@@ -16,11 +16,12 @@ use super::{Receiver, SendError, Sender, UnboundedReceiver};
 ///
 /// # Panics
 ///
-/// On a thread that runs an nbio runtime (inside `block_on`, or a worker of the
-/// multi-thread runtime), naming the caller and the async form to use.
+/// On a thread that runs an nbio runtime's loop (inside `block_on`, or a worker of the
+/// multi-thread runtime), naming the caller and the async form to use. A pool thread, or a
+/// worker inside `block_in_place`, runs no loop: blocking there is what they are for.
 #[track_caller]
 fn block_here<F: Future>(call: &str, instead: &str, future: F) -> F::Output {
-    if crate::context::reactor().is_some() {
+    if crate::context::looping() {
         panic!(
             "nbio::sync::mpsc::{call} called inside an nbio runtime, at {}: it would block the \
              thread that runs the tasks, the one that must send or receive for it; use \
