@@ -68,6 +68,8 @@ mod guide {
     pub struct TestingWithoutFlakes;
     #[doc = include_str!("../../docs/13-ecosystem.md")]
     pub struct Ecosystem;
+    #[doc = include_str!("../../docs/14-programs.md")]
+    pub struct Programs;
 
     #[doc = include_str!("../../docs/performance.md")]
     pub struct Performance;
