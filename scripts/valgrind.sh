@@ -35,7 +35,7 @@ TESTS=(nbio observe wait_graph budget abandoned blocking_trace
        blocking blocking_shutdown fs async_fd signals join_set lookup mt_blocking
        vectored drained_reads poll_forms hyper_io select join_macros task_local
        process process_many sync_mpsc_extras sync_mpsc_weak_blocking
-       rt_entry block_in_place interval_missed)
+       rt_entry block_in_place interval_missed io_cancel)
 
 # Tests skipped inside a binary, with the reason.
 #   readiness_contract: the two loops that must not spin are bounded by the CPU time of the

@@ -11,12 +11,18 @@ macro_rules! stream_methods {
         impl $ty {
             /// Reads what has arrived into `buf`, waiting if nothing has. `Ok(0)` is end of
             /// stream.
+            ///
+            /// Cancel safety: dropping this future before it completes loses nothing: bytes
+            /// leave the socket only in the poll that returns them.
             pub async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
                 self.inner.read(buf).await
             }
 
             /// Writes what the kernel takes now (at least one byte), waiting if its buffer is
             /// full.
+            ///
+            /// Cancel safety: dropping this future before it completes has written nothing:
+            /// bytes enter the socket only in the poll that returns their count.
             pub async fn write(&self, buf: &[u8]) -> std::io::Result<usize> {
                 self.inner.write(buf).await
             }
@@ -25,6 +31,10 @@ macro_rules! stream_methods {
             /// once; only `WouldBlock` waits, for writability, without blocking the thread.
             /// Counts each wait in `Stats::would_block`. A peer that goes away gives an error,
             /// never `SIGPIPE`.
+            ///
+            /// Cancel safety: dropping this future before it completes may have written a
+            /// prefix of `buf`, and says not how much: the peer may get part of a message.
+            /// Use `write` in a loop where a drop must be accounted for.
             pub async fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
                 self.inner.write_all(buf).await
             }
@@ -81,6 +91,10 @@ macro_rules! stream_methods {
             }
 
             /// Reads exactly `buf.len()` bytes; end of stream first is `UnexpectedEof`.
+            ///
+            /// Cancel safety: dropping this future before it completes loses the bytes it had
+            /// read into `buf` so far: they have left the socket, and the next read starts
+            /// after them. Use `read` where a drop must lose nothing.
             pub async fn read_exact(&self, buf: &mut [u8]) -> std::io::Result<()> {
                 self.inner.read_exact(buf).await
             }
