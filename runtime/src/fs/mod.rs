@@ -41,8 +41,20 @@ use std::panic::Location;
 use std::path::{Path, PathBuf};
 
 mod file;
+mod file_ops;
+mod open_options;
+mod paths;
+mod read_dir;
 
 pub use file::File;
+pub use open_options::OpenOptions;
+#[cfg(unix)]
+pub use paths::symlink;
+pub use paths::{
+    canonicalize, create_dir, hard_link, read_link, remove_dir, remove_dir_all, set_permissions,
+    symlink_metadata, try_exists,
+};
+pub use read_dir::{read_dir, DirEntry, ReadDir, BATCH};
 
 use crate::context;
 
