@@ -96,7 +96,11 @@ fn append_writes_at_the_end_whatever_the_position() {
 fn without_create_a_missing_file_is_not_found_naming_it() {
     with_dir(|dir| async move {
         let path = dir.join("absent");
-        let err = OpenOptions::new().write(true).open(&path).await.unwrap_err();
+        let err = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound);
         assert_eq!(
             err.to_string(),
@@ -126,7 +130,11 @@ fn create_new_refuses_an_existing_file_and_makes_a_missing_one() {
         let err = options.open(&path).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::AlreadyExists);
         assert_eq!(err.to_string(), format!("File exists: {}", path.display()));
-        assert_eq!(std::fs::read(&path)?, b"mine", "the refused open did not truncate");
+        assert_eq!(
+            std::fs::read(&path)?,
+            b"mine",
+            "the refused open did not truncate"
+        );
         Ok(())
     });
 }
@@ -141,7 +149,10 @@ fn mode_sets_the_permissions_of_a_created_file() {
             .mode(0o600)
             .open(&path)
             .await?;
-        assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path)?.permissions().mode() & 0o777,
+            0o600
+        );
         Ok(())
     });
 }
@@ -190,7 +201,10 @@ fn options_convert_from_std_and_print_their_settings() {
         let mut std = std::fs::OpenOptions::new();
         std.write(true).create(true);
         let options = OpenOptions::from(std);
-        assert!(format!("{options:?}").contains("create: true"), "{options:?}");
+        assert!(
+            format!("{options:?}").contains("create: true"),
+            "{options:?}"
+        );
         options.open(&path).await?;
         assert!(path.exists());
         Ok(())

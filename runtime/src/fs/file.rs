@@ -58,8 +58,18 @@ const CHUNK: usize = 64 * 1024;
 /// # std::io::Result::Ok(())
 /// ```
 ///
+/// [`OpenOptions`](super::OpenOptions) opens one to read and write, append, or create only
+/// if new. [`metadata`](File::metadata), [`set_len`](File::set_len),
+/// [`try_clone`](File::try_clone) and [`into_std`](File::into_std) wait for the operation in
+/// flight, then act at the caller's position (`file_ops.rs`).
+///
 /// Dropping a `File` with a write in flight lets that write finish on the pool, but its error,
 /// if any, is lost: `flush` (or `close`) first to see it.
+///
+/// Cancel safety of its futures (`read`, `write`, `seek`, `flush` and the operations above):
+/// dropping one does not stop the job it started on the pool; it completes, and the `File`'s
+/// next operation waits for it first. A dropped read loses no byte (they wait in the
+/// read-ahead); a dropped write had already been accepted, or had not started.
 pub struct File {
     pub(super) std: Arc<std::fs::File>,
     pub(super) path: Arc<Path>,
@@ -149,8 +159,9 @@ impl File {
         }
     }
 
-    /// Wraps a file opened with std (with `std::fs::OpenOptions`, say, to read and write the
-    /// same file). Its errors name it "a file opened with std", having no path to name.
+    /// Wraps a file opened with std (a descriptor inherited, or a file from a library that
+    /// opens its own). Its errors name it "a file opened with std", having no path to name.
+    /// [`into_std`](File::into_std) gives it back.
     ///
     /// ```
     /// # let path = std::env::temp_dir().join(format!("nbio-file-std-{}", std::process::id()));

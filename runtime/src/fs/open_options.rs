@@ -87,7 +87,7 @@ impl OpenOptions {
     /// use std::os::unix::fs::PermissionsExt;
     /// # let path = std::env::temp_dir().join(format!("nbio-open-mode-{}", std::process::id()));
     /// let options = nbio::fs::OpenOptions::new().write(true).create(true).mode(0o600).clone();
-    /// let file = nbio::block_on(options.open(&path))?;
+    /// let _file = nbio::block_on(options.open(&path))?;
     /// assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
     /// # std::fs::remove_file(&path)?;
     /// # std::io::Result::Ok(())

@@ -226,7 +226,7 @@ pub fn set_permissions(
     })
 }
 
-/// Whether `path` exists, following symbolic links: [`std::fs::exists`], on the blocking
+/// Whether `path` exists, following symbolic links: [`Path::try_exists`], on the blocking
 /// pool. Unlike `Path::exists`, a failure to find out (a directory on the way that may not be
 /// searched) is an error, not `false`; a broken symbolic link is `Ok(false)`.
 ///
@@ -248,7 +248,7 @@ pub fn set_permissions(
 pub fn try_exists(path: impl AsRef<Path>) -> impl Future<Output = io::Result<bool>> + Send {
     let (path, at) = (path.as_ref().to_path_buf(), Location::caller());
     on_pool("nbio::fs::try_exists", at, move || {
-        std::fs::exists(&path).map_err(|err| with_path(err, &path, None))
+        path.try_exists().map_err(|err| with_path(err, &path, None))
     })
 }
 
