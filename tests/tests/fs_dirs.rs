@@ -425,3 +425,13 @@ fn each_path_call_is_one_trip_to_the_pool() {
         Ok(())
     });
 }
+
+#[test]
+fn read_dir_awaited_outside_a_runtime_is_an_error_that_says_so() {
+    let err = futures_lite::future::block_on(fs::read_dir("/")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("nbio::fs::read_dir needs an nbio runtime"),
+        "{err}"
+    );
+}

@@ -233,6 +233,7 @@ fn from_std_and_into_std_round_trip_the_descriptor() {
         let mut word = [0u8; 4];
         file.read_exact(&mut word).await?;
         assert_eq!(&word, b"std ");
+        assert_eq!(file.as_raw_fd(), fd);
         let back = file.into_std().await;
         assert_eq!(back.as_raw_fd(), fd, "the same descriptor, not a duplicate");
         Ok(())

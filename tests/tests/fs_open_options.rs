@@ -201,6 +201,7 @@ fn options_convert_from_std_and_print_their_settings() {
         let mut std = std::fs::OpenOptions::new();
         std.write(true).create(true);
         let options = OpenOptions::from(std);
+        assert!(format!("{:?}", nbio::fs::File::options().append(true)).contains("append: true"));
         assert!(
             format!("{options:?}").contains("create: true"),
             "{options:?}"

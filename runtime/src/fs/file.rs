@@ -159,6 +159,11 @@ impl File {
         }
     }
 
+    /// New [`OpenOptions`](super::OpenOptions), all off: `File::options().append(true)...`.
+    pub fn options() -> super::OpenOptions {
+        super::OpenOptions::new()
+    }
+
     /// Wraps a file opened with std (a descriptor inherited, or a file from a library that
     /// opens its own). Its errors name it "a file opened with std", having no path to name.
     /// [`into_std`](File::into_std) gives it back.
@@ -418,5 +423,21 @@ impl fmt::Debug for File {
             .field("path", &self.path)
             .field("state", &state)
             .finish()
+    }
+}
+
+/// The descriptor, valid while the `File` lives. An operation in flight uses it on a pool
+/// thread meanwhile: a read or write through the descriptor races with it.
+#[cfg(unix)]
+impl std::os::fd::AsFd for File {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.std.as_fd()
+    }
+}
+
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for File {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.std.as_raw_fd()
     }
 }
