@@ -254,3 +254,34 @@ fn sync_all_and_sync_data_wait_for_the_write_in_flight() {
         Ok(())
     });
 }
+
+#[test]
+fn an_empty_read_is_zero_at_once_and_not_the_end() {
+    with_dir(|dir| async move {
+        let path = dir.join("empty-read");
+        std::fs::write(&path, b"data")?;
+        let mut file = File::open(&path).await?;
+        let before = jobs_run();
+        assert!(matches!(poll_once(file.read(&mut [])).await, Some(Ok(0))));
+        assert_eq!(jobs_run(), before, "no trip for nothing");
+        let mut all = Vec::new();
+        file.read_to_end(&mut all).await?;
+        assert_eq!(all, b"data");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_seek_past_the_end_then_a_rewind_is_back_at_zero() {
+    with_dir(|dir| async move {
+        let mut file = File::create(dir.join("rewind")).await?;
+        assert_eq!(file.seek(SeekFrom::Current(10)).await?, 10);
+        assert_eq!(file.seek(SeekFrom::Start(0)).await?, 0);
+        assert_eq!(
+            file.metadata().await?.len(),
+            0,
+            "a seek alone writes nothing"
+        );
+        Ok(())
+    });
+}
