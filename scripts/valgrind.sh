@@ -32,7 +32,8 @@ TESTS=(nbio observe wait_graph budget abandoned blocking_trace
        sync_barrier sync_once_cell sync_cancellation_token sync_reentrant sync_dump_waits
        sync_broadcast sync_watch
        sync_rwlock sync_owned
-       blocking blocking_shutdown fs async_fd signals join_set lookup mt_blocking
+       blocking blocking_shutdown fs fs_dirs fs_open_options fs_file_extra async_fd signals
+       join_set lookup mt_blocking
        vectored drained_reads poll_forms hyper_io select join_macros task_local
        process process_many sync_mpsc_extras sync_mpsc_weak_blocking
        rt_entry block_in_place interval_missed io_cancel)

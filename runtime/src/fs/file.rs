@@ -14,9 +14,10 @@
 //! - a write after a read moves the kernel's position back over the bytes read ahead first,
 //!   so that it lands where the caller thinks it does.
 
+use std::any::Any;
 use std::fmt;
-use std::future::{poll_fn, Future};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::future::Future;
+use std::io::{self, IoSlice, Read, Seek, SeekFrom, Write};
 use std::panic::Location;
 use std::path::Path;
 use std::pin::Pin;
@@ -57,19 +58,29 @@ const CHUNK: usize = 64 * 1024;
 /// # std::io::Result::Ok(())
 /// ```
 ///
+/// [`OpenOptions`](super::OpenOptions) opens one to read and write, append, or create only
+/// if new. [`metadata`](File::metadata), [`set_len`](File::set_len),
+/// [`try_clone`](File::try_clone) and [`into_std`](File::into_std) wait for the operation in
+/// flight, then act at the caller's position (`file_ops.rs`).
+///
 /// Dropping a `File` with a write in flight lets that write finish on the pool, but its error,
 /// if any, is lost: `flush` (or `close`) first to see it.
+///
+/// Cancel safety of its futures (`read`, `write`, `seek`, `flush` and the operations above):
+/// dropping one does not stop the job it started on the pool; it completes, and the `File`'s
+/// next operation waits for it first. A dropped read loses no byte (they wait in the
+/// read-ahead); a dropped write had already been accepted, or had not started.
 pub struct File {
-    std: Arc<std::fs::File>,
-    path: Arc<Path>,
+    pub(super) std: Arc<std::fs::File>,
+    pub(super) path: Arc<Path>,
     /// Where the file was opened: the call site of its jobs in dumps and traces.
-    opened_at: &'static Location<'static>,
-    state: State,
+    pub(super) opened_at: &'static Location<'static>,
+    pub(super) state: State,
     /// The error of a write that was already reported as done, for the next call to return.
-    write_error: Option<io::Error>,
+    pub(super) write_error: Option<io::Error>,
 }
 
-enum State {
+pub(super) enum State {
     /// No job in flight; the buffer may hold bytes read ahead.
     Idle(Buf),
     /// A job has the buffer.
@@ -80,28 +91,29 @@ enum State {
 
 /// The buffer that travels with each job: bytes read ahead (`data[pos..]`), or bytes to write.
 #[derive(Default)]
-struct Buf {
-    data: Vec<u8>,
-    pos: usize,
+pub(super) struct Buf {
+    pub(super) data: Vec<u8>,
+    pub(super) pos: usize,
 }
 
 impl Buf {
-    fn unread(&self) -> usize {
+    pub(super) fn unread(&self) -> usize {
         self.data.len() - self.pos
     }
 
-    fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.data.clear();
         self.pos = 0;
     }
 }
 
 /// What a job did.
-enum Done {
+pub(super) enum Done {
     Read(io::Result<()>),
     Write(io::Result<()>),
     Seek(io::Result<u64>),
-    Sync(io::Result<()>),
+    /// One of the whole-file operations of `file_ops.rs`: its `io::Result<T>`, boxed.
+    Op(Box<dyn Any + Send>),
 }
 
 impl File {
@@ -147,8 +159,14 @@ impl File {
         }
     }
 
-    /// Wraps a file opened with std (with `std::fs::OpenOptions`, say, to read and write the
-    /// same file). Its errors name it "a file opened with std", having no path to name.
+    /// New [`OpenOptions`](super::OpenOptions), all off: `File::options().append(true)...`.
+    pub fn options() -> super::OpenOptions {
+        super::OpenOptions::new()
+    }
+
+    /// Wraps a file opened with std (a descriptor inherited, or a file from a library that
+    /// opens its own). Its errors name it "a file opened with std", having no path to name.
+    /// [`into_std`](File::into_std) gives it back.
     ///
     /// ```
     /// # let path = std::env::temp_dir().join(format!("nbio-file-std-{}", std::process::id()));
@@ -165,7 +183,11 @@ impl File {
         File::new(file, Arc::from(path), Location::caller())
     }
 
-    fn new(std: std::fs::File, path: Arc<Path>, opened_at: &'static Location<'static>) -> File {
+    pub(super) fn new(
+        std: std::fs::File,
+        path: Arc<Path>,
+        opened_at: &'static Location<'static>,
+    ) -> File {
         File {
             std: Arc::new(std),
             path,
@@ -180,41 +202,11 @@ impl File {
         &self.path
     }
 
-    /// Waits for the write in flight, then flushes the file's data and metadata to the disk:
-    /// [`std::fs::File::sync_all`], on the blocking pool.
-    ///
-    /// # Errors
-    /// The error of an earlier write not yet reported, or that of `fsync`, with the path.
-    pub async fn sync_all(&mut self) -> io::Result<()> {
-        poll_fn(|cx| self.poll_sync(cx)).await
-    }
-
-    fn poll_sync(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        loop {
-            match &mut self.state {
-                State::Idle(buf) => {
-                    if let Some(err) = self.write_error.take() {
-                        return Poll::Ready(Err(err));
-                    }
-                    let buf = std::mem::take(buf);
-                    let (std, path) = (Arc::clone(&self.std), Arc::clone(&self.path));
-                    self.start(move || {
-                        let synced = std.sync_all().map_err(|err| with_path(err, &path, None));
-                        (Done::Sync(synced), buf)
-                    })?;
-                }
-                State::Busy(_) => {
-                    if let Done::Sync(synced) = ready!(self.poll_job(cx))? {
-                        return Poll::Ready(synced);
-                    }
-                }
-                State::Lost => return Poll::Ready(Err(lost())),
-            }
-        }
-    }
-
     /// Hands `job` to the pool; the file is busy until it is done.
-    fn start(&mut self, job: impl FnOnce() -> (Done, Buf) + Send + 'static) -> io::Result<()> {
+    pub(super) fn start(
+        &mut self,
+        job: impl FnOnce() -> (Done, Buf) + Send + 'static,
+    ) -> io::Result<()> {
         let handle = context::spawn_blocking(job, self.opened_at)
             .ok_or_else(|| outside_runtime("nbio::fs::File"))?;
         self.state = State::Busy(handle);
@@ -223,7 +215,7 @@ impl File {
 
     /// Waits for the job in flight and takes its buffer back. A write's error is kept for the
     /// next call; the other results are returned for the caller to use or drop.
-    fn poll_job(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Done>> {
+    pub(super) fn poll_job(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Done>> {
         let State::Busy(handle) = &mut self.state else {
             unreachable!("poll_job is only called while a job is in flight");
         };
@@ -244,6 +236,47 @@ impl File {
         }))
     }
 
+    /// Copies `bufs`, in order and up to [`CHUNK`] bytes in all, into the buffer of a write job
+    /// and starts it; returns how many bytes it took.
+    fn poll_write_all_of(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let Some(buf) = self.idle_buf()? else {
+                ready!(self.poll_job(cx))?;
+                continue;
+            };
+            if bufs.iter().all(|bytes| bytes.is_empty()) {
+                return Poll::Ready(Ok(0));
+            }
+            // Bytes read ahead were never taken: the write goes where the caller's position is.
+            let back = buf.unread() as i64;
+            let mut buf = std::mem::take(buf);
+            buf.clear();
+            for bytes in bufs {
+                let room = CHUNK - buf.data.len();
+                buf.data.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            }
+            let n = buf.data.len();
+            let (std, path) = (Arc::clone(&self.std), Arc::clone(&self.path));
+            self.start(move || {
+                let mut file = &*std;
+                let written = if back > 0 {
+                    file.seek(SeekFrom::Current(-back)).map(drop)
+                } else {
+                    Ok(())
+                }
+                .and_then(|()| file.write_all(&buf.data))
+                .map_err(|err| with_path(err, &path, None));
+                buf.clear();
+                (Done::Write(written), buf)
+            })?;
+            return Poll::Ready(Ok(n));
+        }
+    }
+
     /// The buffer of an idle file, after reporting an earlier write's error.
     fn idle_buf(&mut self) -> io::Result<Option<&mut Buf>> {
         if let Some(err) = self.write_error.take() {
@@ -258,7 +291,7 @@ impl File {
 }
 
 /// The error once the runtime cancelled a job of this file.
-fn lost() -> io::Error {
+pub(super) fn lost() -> io::Error {
     io::Error::other(
         "the nbio runtime shut down while this file had an operation in flight; the file's \
          position is unknown, open it again",
@@ -320,36 +353,17 @@ impl AsyncWrite for File {
         cx: &mut Context<'_>,
         bytes: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        loop {
-            let Some(buf) = this.idle_buf()? else {
-                ready!(this.poll_job(cx))?;
-                continue;
-            };
-            if bytes.is_empty() {
-                return Poll::Ready(Ok(0));
-            }
-            // Bytes read ahead were never taken: the write goes where the caller's position is.
-            let back = buf.unread() as i64;
-            let mut buf = std::mem::take(buf);
-            buf.clear();
-            let n = bytes.len().min(CHUNK);
-            buf.data.extend_from_slice(&bytes[..n]);
-            let (std, path) = (Arc::clone(&this.std), Arc::clone(&this.path));
-            this.start(move || {
-                let mut file = &*std;
-                let written = if back > 0 {
-                    file.seek(SeekFrom::Current(-back)).map(drop)
-                } else {
-                    Ok(())
-                }
-                .and_then(|()| file.write_all(&buf.data))
-                .map_err(|err| with_path(err, &path, None));
-                buf.clear();
-                (Done::Write(written), buf)
-            })?;
-            return Poll::Ready(Ok(n));
-        }
+        self.get_mut().poll_write_all_of(cx, &[IoSlice::new(bytes)])
+    }
+
+    /// Takes every buffer (up to 64 KiB in all) into one write job, not only the first as
+    /// futures-io's default does: three buffers of a header, a body and a trailer are one trip.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_write_all_of(cx, bufs)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -409,5 +423,21 @@ impl fmt::Debug for File {
             .field("path", &self.path)
             .field("state", &state)
             .finish()
+    }
+}
+
+/// The descriptor, valid while the `File` lives. An operation in flight uses it on a pool
+/// thread meanwhile: a read or write through the descriptor races with it.
+#[cfg(unix)]
+impl std::os::fd::AsFd for File {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.std.as_fd()
+    }
+}
+
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for File {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.std.as_raw_fd()
     }
 }

@@ -29,8 +29,54 @@
 //! # std::io::Result::Ok(())
 //! ```
 //!
-//! Dropping one of these futures after its job started does not stop the job: std's call runs
-//! to its end on the pool thread, and its result is dropped.
+//! What is where:
+//!
+//! - whole files: [`read`], [`read_to_string`], [`write`], [`copy`], [`rename`],
+//!   [`remove_file`], [`metadata`] (here);
+//! - directories, links, permissions, existence: [`create_dir`], [`create_dir_all`],
+//!   [`remove_dir`], [`remove_dir_all`], [`canonicalize`], [`hard_link`], [`symlink`],
+//!   [`read_link`], [`set_permissions`], [`try_exists`], [`symlink_metadata`] (`paths.rs`), each
+//!   one job;
+//! - [`read_dir`] and its [`ReadDir`] of [`DirEntry`]s, read [`BATCH`] entries per job
+//!   (`read_dir.rs`);
+//! - [`File`] (`file.rs` streams, `file_ops.rs` the whole-file operations) and
+//!   [`OpenOptions`], std's builder with an `open` on the pool (`open_options.rs`).
+//!
+//! Walking a tree, one directory at a time:
+//!
+//! ```
+//! # let root = std::env::temp_dir().join(format!("nbio-fs-walk-{}", std::process::id()));
+//! # std::fs::create_dir_all(root.join("a/b"))?;
+//! # std::fs::write(root.join("a/b/deep.txt"), b"x")?;
+//! # std::fs::write(root.join("top.txt"), b"x")?;
+//! let mut found = nbio::block_on(async {
+//!     let (mut files, mut dirs) = (Vec::new(), vec![root.clone()]);
+//!     while let Some(dir) = dirs.pop() {
+//!         let mut entries = nbio::fs::read_dir(&dir).await?;
+//!         while let Some(entry) = entries.next_entry().await? {
+//!             if entry.file_type().await?.is_dir() {
+//!                 dirs.push(entry.path());
+//!             } else {
+//!                 files.push(entry.file_name().to_string_lossy().into_owned());
+//!             }
+//!         }
+//!     }
+//!     std::io::Result::Ok(files)
+//! })?;
+//! found.sort();
+//! assert_eq!(found, ["deep.txt", "top.txt"]);
+//! # std::fs::remove_dir_all(&root)?;
+//! # std::io::Result::Ok(())
+//! ```
+//!
+//! Cancel safety, for every function here: dropping its future after its job started does not
+//! stop the operation on the pool; it completes and its result is dropped. (A dropped
+//! `create_dir` still creates the directory.) [`ReadDir::next_entry`] loses no entry when
+//! dropped; `File`'s operations say what theirs lose.
+//!
+//! In a dump, a task waiting on one of these shows as waiting on "the JoinHandle of blocking
+//! job#N", and the job's line names the caller's line (the `nbio::fs` call, or for a
+//! `ReadDir`, the `read_dir` call; for a `File`, where it was opened).
 
 use std::error::Error;
 use std::fmt;
@@ -41,8 +87,20 @@ use std::panic::Location;
 use std::path::{Path, PathBuf};
 
 mod file;
+mod file_ops;
+mod open_options;
+mod paths;
+mod read_dir;
 
 pub use file::File;
+pub use open_options::OpenOptions;
+#[cfg(unix)]
+pub use paths::symlink;
+pub use paths::{
+    canonicalize, create_dir, hard_link, read_link, remove_dir, remove_dir_all, set_permissions,
+    symlink_metadata, try_exists,
+};
+pub use read_dir::{read_dir, DirEntry, ReadDir, BATCH};
 
 use crate::context;
 
