@@ -68,9 +68,11 @@ mod stream_api;
 mod tcp;
 mod udp;
 mod unix;
+mod unix_datagram;
 
 pub use lookup::{lookup_host, ToSocketAddrs};
 pub use socket::TcpSocket;
 pub use tcp::{AsyncTcpListener, AsyncTcpStream};
 pub use udp::AsyncUdpSocket;
 pub use unix::{AsyncUnixListener, AsyncUnixStream};
+pub use unix_datagram::AsyncUnixDatagram;
