@@ -58,6 +58,7 @@ macro_rules! impl_as_fd {
 const IOV_MAX: usize = 1024;
 
 mod accept;
+mod fds;
 mod inq;
 mod lookup;
 mod options;

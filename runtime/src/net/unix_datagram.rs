@@ -231,6 +231,8 @@ impl AsyncUnixDatagram {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.inner.get_ref().peer_addr()
     }
+
+    super::fds::fd_passing!();
 }
 
 impl fmt::Debug for AsyncUnixDatagram {
