@@ -13,23 +13,27 @@
 //! as long as that runtime is alive and being driven (its `block_on` running). Once that
 //! runtime is dropped, waiting on the socket is an error, never a hang.
 //!
-//! Every type implements `AsFd` and `AsRawFd`, for the socket options std has no method for:
+//! The common TCP options have methods (`set_keepalive`, `set_linger`, `set_ttl`, the buffer
+//! sizes, on `AsyncTcpStream` and `TcpSocket`), and Unix sockets pass descriptors
+//! (`send_with_fds`, `recv_with_fds`). Every type also implements `AsFd` and `AsRawFd`, for the
+//! options nbio has no method for:
 //!
 //! ```
 //! use std::time::Duration;
 //! nbio::block_on(async {
 //!     let listener = nbio::net::AsyncTcpListener::bind("127.0.0.1:0")?;
 //!     let stream = nbio::net::AsyncTcpStream::connect(listener.local_addr()?).await?;
-//!     // Close with a reset instead of a FIN, as a test of a peer that vanishes might.
-//!     rustix::net::sockopt::set_socket_linger(&stream, Some(Duration::ZERO))?;
-//!     assert_eq!(rustix::net::sockopt::socket_linger(&stream)?, Some(Duration::ZERO));
+//!     stream.set_keepalive(Some(Duration::from_secs(60)))?;
+//!     // Probe every 10 seconds once keepalive starts (TCP_KEEPINTVL has no method).
+//!     rustix::net::sockopt::set_tcp_keepintvl(&stream, Duration::from_secs(10))?;
+//!     assert_eq!(rustix::net::sockopt::tcp_keepintvl(&stream)?, Duration::from_secs(10));
 //!     std::io::Result::Ok(())
 //! })?;
 //! # std::io::Result::Ok(())
 //! ```
 
-/// `AsFd` and `AsRawFd` for the socket types, so that options std has no method for
-/// (`SO_LINGER`, buffer sizes) can be set with `rustix`, `socket2` or `libc`. Leave the
+/// `AsFd` and `AsRawFd` for the socket types, so that options nbio has no method for
+/// (`TCP_KEEPINTVL`, `IP_TOS`) can be set with `rustix`, `socket2` or `libc`. Leave the
 /// descriptor open and in non-blocking mode: the reactor relies on both.
 macro_rules! impl_as_fd {
     ($($ty:ty),*) => {$(
@@ -58,8 +62,10 @@ macro_rules! impl_as_fd {
 const IOV_MAX: usize = 1024;
 
 mod accept;
+mod fds;
 mod inq;
 mod lookup;
+mod options;
 pub(crate) mod registered;
 mod socket;
 mod stream;
@@ -67,9 +73,11 @@ mod stream_api;
 mod tcp;
 mod udp;
 mod unix;
+mod unix_datagram;
 
 pub use lookup::{lookup_host, ToSocketAddrs};
 pub use socket::TcpSocket;
 pub use tcp::{AsyncTcpListener, AsyncTcpStream};
 pub use udp::AsyncUdpSocket;
 pub use unix::{AsyncUnixListener, AsyncUnixStream};
+pub use unix_datagram::AsyncUnixDatagram;

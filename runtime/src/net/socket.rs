@@ -101,6 +101,8 @@ impl TcpSocket {
         Ok(sockopt::set_tcp_nodelay(&self.socket, nodelay)?)
     }
 
+    super::options::socket_options!();
+
     /// Binds to `addr`. Never waits.
     ///
     /// # Errors

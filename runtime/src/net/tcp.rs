@@ -299,6 +299,8 @@ impl AsyncTcpStream {
     pub fn nodelay(&self) -> io::Result<bool> {
         self.inner.get_ref().nodelay()
     }
+
+    super::options::socket_options!();
 }
 
 stream_methods!(AsyncTcpStream);

@@ -128,6 +128,8 @@ pub struct AsyncUnixStream {
 }
 
 impl AsyncUnixStream {
+    super::fds::fd_passing!();
+
     /// Connects to the socket file `path` without blocking the thread. If the listener's
     /// backlog is full, retries every millisecond until there is room, as a blocking connect
     /// would wait.
