@@ -93,7 +93,9 @@ impl Stdin {
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         if self.pos == self.buf.len() {
             let job = self.job.get_or_insert_with(|| {
+                // Nothing is left to consume: the buffer goes to the job, and comes back full.
                 let mut buf = std::mem::take(&mut self.buf);
+                self.pos = 0;
                 buf.resize(MAX_JOB, 0);
                 crate::spawn_blocking(move || {
                     let read = io::stdin().read(&mut buf);
