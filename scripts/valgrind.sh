@@ -34,7 +34,7 @@ TESTS=(nbio observe wait_graph budget abandoned blocking_trace
        sync_rwlock sync_owned
        blocking blocking_shutdown fs async_fd signals join_set lookup mt_blocking
        vectored drained_reads poll_forms hyper_io select join_macros task_local
-       process process_many)
+       process process_many io_stdio io_copy io_duplex io_read_buf)
 
 # Tests skipped inside a binary, with the reason.
 #   readiness_contract: the two loops that must not spin are bounded by the CPU time of the
