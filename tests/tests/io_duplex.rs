@@ -30,7 +30,7 @@ fn bytes_written_at_one_end_are_read_at_the_other_in_both_directions() {
 fn a_write_waits_while_the_peer_holds_max_buf_bytes_and_a_read_wakes_it() {
     let (mut a, mut b) = duplex(4);
     let counter = WakeCounter::new();
-    let mut write = pin!(a.write_all(b"0123456789"));
+    let mut write = Box::pin(a.write_all(b"0123456789"));
     assert!(counter.poll(write.as_mut()).is_pending(), "4 of 10 fit");
     assert_eq!(counter.wakes(), 0);
     let mut buf = [0u8; 3];
