@@ -4,7 +4,8 @@
 //! closed or was dropped; `BrokenPipe` for a write to a dropped peer. (In the spirit of tokio's
 //! tests/duplex_stream.rs.)
 
-use std::pin::pin;
+use std::future::Future;
+use std::pin::{pin, Pin};
 use std::time::Duration;
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -194,4 +195,46 @@ fn read_buf_appends_into_the_spare_capacity_only() {
 #[should_panic(expected = "max_buf must be at least 1")]
 fn a_duplex_of_no_room_is_refused() {
     let _ = duplex(0);
+}
+
+/// A waker whose wake writes into the pipe its task waits on: had the duplex held its lock
+/// while it woke the waker, the write would take the same lock and the thread would wait for
+/// itself (the watchdog fails it instead of hanging).
+#[test]
+fn no_waker_is_woken_under_the_duplex_lock() {
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll, Wake, Waker};
+
+    /// The writing end, which the waker writes through when woken.
+    struct WritesWhenWoken(Mutex<Option<DuplexStream>>);
+
+    impl Wake for WritesWhenWoken {
+        fn wake(self: Arc<Self>) {
+            if let Some(writer) = self.0.lock().unwrap().as_mut() {
+                let mut cx = Context::from_waker(Waker::noop());
+                let wrote = futures_lite::AsyncWrite::poll_write(Pin::new(writer), &mut cx, b"w");
+                assert!(matches!(wrote, Poll::Ready(Ok(1))), "{wrote:?}");
+            }
+        }
+    }
+
+    nbio_tests::watchdog("duplex re-entrant waker", Duration::from_secs(10), || {
+        let (mut a, mut b) = duplex(1);
+        futures_lite::future::block_on(a.write_all(b"1")).unwrap(); // full
+        let wakes = Arc::new(WritesWhenWoken(Mutex::new(None)));
+        let waker = Waker::from(Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&waker);
+        let mut write = Box::pin(a.write_all(b"2"));
+        assert!(
+            write.as_mut().poll(&mut cx).is_pending(),
+            "full: the waker is filed"
+        );
+        drop(write);
+        *wakes.0.lock().unwrap() = Some(a);
+        let mut buf = [0u8; 1];
+        // The read makes room and wakes the filed waker, which writes "w" into the room.
+        assert_eq!(futures_lite::future::block_on(b.read(&mut buf)).unwrap(), 1);
+        futures_lite::future::block_on(b.read(&mut buf)).unwrap();
+        assert_eq!(&buf, b"w", "the waker wrote into the room the read made");
+    });
 }
