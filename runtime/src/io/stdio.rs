@@ -16,6 +16,7 @@
 //! (a `futures_lite::io::BufWriter` around [`Stdout`]) when writing many small pieces.
 
 use std::fmt;
+use std::future::Future as _;
 use std::io::{self, Read, Write};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -111,8 +112,6 @@ impl Stdin {
         Poll::Ready(Ok(&self.buf[self.pos..]))
     }
 }
-
-use std::future::Future as _;
 
 impl AsyncRead for Stdin {
     fn poll_read(
