@@ -251,7 +251,7 @@ impl DuplexStream {
     /// Cancel safety: a drop before it completes loses nothing: bytes leave the peer's queue
     /// only in the poll that appends them to `buf`.
     pub async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        super::read_buf::reserve_some(buf);
+        crate::net::read_buf::reserve_some(buf);
         let want = buf.capacity() - buf.len();
         let read = &self.read;
         let n = std::future::poll_fn(|cx| {

@@ -56,7 +56,6 @@ mod copy;
 mod duplex;
 #[cfg(all(test, nbio_loom))]
 mod loom_duplex;
-pub(crate) mod read_buf;
 mod stdio;
 
 pub use copy::{copy, copy_bidirectional};

@@ -78,7 +78,7 @@ impl Stdin {
     /// # Errors
     /// The error of the read on the pool.
     pub async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        super::read_buf::reserve_some(buf);
+        crate::net::read_buf::reserve_some(buf);
         let room = buf.capacity() - buf.len();
         std::future::poll_fn(|cx| {
             let filled = ready!(self.poll_fill(cx))?;

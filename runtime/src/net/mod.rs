@@ -60,6 +60,7 @@ const IOV_MAX: usize = 1024;
 mod accept;
 mod inq;
 mod lookup;
+pub(crate) mod read_buf;
 pub(crate) mod registered;
 mod socket;
 mod stream;

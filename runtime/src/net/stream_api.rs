@@ -26,7 +26,7 @@ macro_rules! stream_methods {
             /// the socket, for the next read.
             pub async fn read_buf(&self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
                 std::future::poll_fn(|cx| {
-                    crate::io::read_buf::poll_into_spare(buf, |spare| {
+                    crate::net::read_buf::poll_into_spare(buf, |spare| {
                         self.poll_read_uninit(cx, spare)
                     })
                 })

@@ -226,7 +226,7 @@ macro_rules! reading_end {
             pub async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
                 let pipe = &self.pipe;
                 std::future::poll_fn(|cx| {
-                    crate::io::read_buf::poll_into_spare(buf, |spare| {
+                    crate::net::read_buf::poll_into_spare(buf, |spare| {
                         pipe.poll_read_uninit(cx, spare)
                     })
                 })
