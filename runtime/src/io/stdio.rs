@@ -23,13 +23,26 @@ use std::task::{ready, Context, Poll};
 
 use futures_lite::{AsyncBufRead, AsyncRead, AsyncWrite};
 
-use crate::JoinHandle;
+use crate::context;
 
 /// The most one read or write job moves.
 const MAX_JOB: usize = 64 * 1024;
 
-/// What a read or write job hands back: its buffer, and what the call returned.
-type Job<T> = JoinHandle<(Vec<u8>, io::Result<T>)>;
+/// A read or write job on the pool: it hands back its buffer and what the call returned.
+type Job<T> =
+    Pin<Box<dyn std::future::Future<Output = io::Result<(Vec<u8>, io::Result<T>)>> + Send + Sync>>;
+
+/// Starts `f` on the blocking pool of the current runtime.
+#[track_caller]
+fn on_pool<T: Send + 'static>(
+    f: impl FnOnce() -> (Vec<u8>, io::Result<T>) + Send + 'static,
+) -> Job<T> {
+    let location = std::panic::Location::caller();
+    let Some(handle) = context::spawn_blocking(f, location) else {
+        panic!("nbio's stdin, stdout and stderr are used inside an nbio runtime (at {location})");
+    };
+    Box::pin(async move { handle.await.map_err(io::Error::other) })
+}
 
 /// Standard input, read on the blocking pool. Made by [`stdin`].
 ///
@@ -98,12 +111,12 @@ impl Stdin {
                 let mut buf = std::mem::take(&mut self.buf);
                 self.pos = 0;
                 buf.resize(MAX_JOB, 0);
-                crate::spawn_blocking(move || {
+                on_pool(move || {
                     let read = io::stdin().read(&mut buf);
                     (buf, read)
                 })
             });
-            let (mut buf, read) = ready!(Pin::new(job).poll(cx)).map_err(io::Error::other)?;
+            let (mut buf, read) = ready!(job.as_mut().poll(cx))?;
             self.job = None;
             let n = read?;
             buf.truncate(n);
@@ -178,7 +191,7 @@ impl Writer {
     /// Waits for the job in flight, if any: its error is this call's.
     fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if let Some(job) = &mut self.job {
-            let (buf, wrote) = ready!(Pin::new(job).poll(cx)).map_err(io::Error::other)?;
+            let (buf, wrote) = ready!(job.as_mut().poll(cx))?;
             self.job = None;
             self.spare = buf;
             wrote?;
@@ -196,7 +209,7 @@ impl Writer {
         buf.clear();
         buf.extend_from_slice(&bytes[..n]);
         let which = self.which;
-        self.job = Some(crate::spawn_blocking(move || {
+        self.job = Some(on_pool(move || {
             let wrote = match which {
                 Which::Stdout => write_and_flush(io::stdout().lock(), &buf),
                 Which::Stderr => write_and_flush(io::stderr().lock(), &buf),
