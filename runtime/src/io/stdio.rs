@@ -16,7 +16,6 @@
 //! (a `futures_lite::io::BufWriter` around [`Stdout`]) when writing many small pieces.
 
 use std::fmt;
-use std::future::Future as _;
 use std::io::{self, Read, Write};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
