@@ -5,7 +5,7 @@
 //! `context::waiting_on` at the one place it returns `Pending`: a socket (fd and direction), a
 //! timer (its deadline), a child process's exit (its pid), a `JoinHandle` (task N, or blocking
 //! job N), a channel, oneshot, `Notify`, `Semaphore`, `Barrier`, `OnceCell` or
-//! `CancellationToken` (where it was made), a `Mutex` (where it was made and which task held it)
+//! `CancellationToken` or `duplex` pair (where it was made), a `Mutex` (where it was made and which task held it)
 //! or an `RwLock` (where it was made and which task held it for writing). The task layer points each poll at one word of the polled task (`task/polled.rs`),
 //! so a `Pending` pays one thread-local load and one plain store; each new poll clears the word,
 //! so it always describes the *last* `Pending`. This file says what the bits mean: [`WaitOn`]
@@ -102,6 +102,11 @@ pub enum WaitOn {
         /// Where the channel was made.
         made_at: Option<&'static Location<'static>>,
     },
+    /// The other end of an in-memory `nbio::io::duplex` pair: bytes to read, or room to write.
+    Duplex {
+        /// Where the pair was made.
+        made_at: Option<&'static Location<'static>>,
+    },
     /// A read or a write lock of an `RwLock`.
     RwLock {
         /// Where it was made.
@@ -147,6 +152,7 @@ const ONCE_CELL: u64 = 2;
 const CANCELLED: u64 = 3;
 const BROADCAST: u64 = 4;
 const WATCH: u64 = 5;
+const DUPLEX: u64 = 6;
 /// A child process's exit; the payload is its pid.
 const CHILD_EXIT: u64 = 12;
 /// A site as an offset from `ANCHOR` does not fit: "unknown".
@@ -239,6 +245,7 @@ impl WaitOn {
             WaitOn::Cancelled { made_at } => (MADE_AT_ONLY, made_at_only(CANCELLED, made_at)),
             WaitOn::Broadcast { made_at } => (MADE_AT_ONLY, made_at_only(BROADCAST, made_at)),
             WaitOn::Watch { made_at } => (MADE_AT_ONLY, made_at_only(WATCH, made_at)),
+            WaitOn::Duplex { made_at } => (MADE_AT_ONLY, made_at_only(DUPLEX, made_at)),
             WaitOn::ChildExit { pid } => (CHILD_EXIT, u64::from(pid)),
         };
         (tag << TAG_SHIFT) | payload
@@ -298,6 +305,9 @@ impl WaitOn {
                 WATCH => WaitOn::Watch {
                     made_at: site_of(payload),
                 },
+                DUPLEX => WaitOn::Duplex {
+                    made_at: site_of(payload),
+                },
                 _ => return None,
             },
             CHILD_EXIT => WaitOn::ChildExit {
@@ -320,7 +330,7 @@ impl WaitOn {
 
 /// The kind of wait a word says, as the trace's wait view groups them: `io`, `timer`,
 /// `channel` (a message or a signal from another task: mpsc, oneshot, broadcast, watch, `Notify`,
-/// a `Barrier`'s other parties, a `CancellationToken`), `lock` (another task letting go: `Mutex`,
+/// a `Barrier`'s other parties, a `CancellationToken`, a `duplex` peer), `lock` (another task letting go: `Mutex`,
 /// `Semaphore`, `RwLock`, a `OnceCell` another future initialises), `join` (a task's or a blocking job's
 /// handle), or `other` (a future that does not say).
 /// A child process's exit is `io`: on Linux it is the readiness of a descriptor (the child's
@@ -337,7 +347,8 @@ pub(crate) fn kind_of(word: u64) -> &'static str {
             | WaitOn::Barrier { .. }
             | WaitOn::Cancelled { .. }
             | WaitOn::Broadcast { .. }
-            | WaitOn::Watch { .. },
+            | WaitOn::Watch { .. }
+            | WaitOn::Duplex { .. },
         ) => "channel",
         Some(
             WaitOn::Mutex { .. }
@@ -423,6 +434,10 @@ mod tests {
                 made_at: Some(here),
             },
             WaitOn::Watch { made_at: None },
+            WaitOn::Duplex {
+                made_at: Some(here),
+            },
+            WaitOn::Duplex { made_at: None },
             WaitOn::RwLock {
                 made_at: Some(here),
                 writer: Some(TaskId(9)),
@@ -461,6 +476,8 @@ mod tests {
         assert_eq!(kind(WaitOn::Broadcast { made_at }), "channel");
         assert_eq!(kind(WaitOn::Watch { made_at }), "channel");
         assert!(!is_lock_wait(WaitOn::Watch { made_at }.encode()));
+        assert_eq!(kind(WaitOn::Duplex { made_at }), "channel");
+        assert!(!is_lock_wait(WaitOn::Duplex { made_at }.encode()));
         assert_eq!(kind(WaitOn::OnceCell { made_at }), "lock");
         assert!(!is_lock_wait(WaitOn::OnceCell { made_at }.encode()));
         assert_eq!(WaitOn::OnceCell { made_at }.on_task(), None);

@@ -1,4 +1,12 @@
-//! Any file descriptor the kernel can report readiness for, registered with the reactor.
+//! Streams that are not sockets: the process's standard streams ([`stdin`], [`stdout`],
+//! [`stderr`]), an in-memory pair ([`duplex`]), the copy loops ([`copy`],
+//! [`copy_bidirectional`]), and any descriptor the kernel can report readiness for
+//! ([`AsyncFd`]).
+//!
+//! Every nbio stream (TCP and Unix sockets, a child's pipes, [`Stdin`], [`DuplexStream`]) has a
+//! `read_buf(&mut Vec<u8>)` that reads into the vector's spare capacity without zeroing it
+//! first, and grows its length only in the poll that completes the read: a `read_buf` dropped
+//! in a `select!` loses no bytes and leaves no zeros behind.
 //!
 //! nbio's sockets are the article's `setblocking(0)` plus `select()` done for you. [`AsyncFd`]
 //! is the same machinery, offered for descriptors nbio has no type for: a pipe, an `eventfd`,
@@ -43,6 +51,16 @@ use std::task::{Context, Poll};
 use crate::context;
 use crate::net::registered::Registered;
 use crate::reactor::Direction;
+
+mod copy;
+mod duplex;
+#[cfg(all(test, nbio_loom))]
+mod loom_duplex;
+mod stdio;
+
+pub use copy::{copy, copy_bidirectional};
+pub use duplex::{duplex, DuplexStream};
+pub use stdio::{stderr, stdin, stdout, Stderr, Stdin, Stdout};
 
 /// Which readiness an operation waits for and uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -176,8 +176,8 @@ pub(crate) fn receive_vectored(
     }
 }
 
-/// Reads into memory that may be uninitialised (hyper's read buffer).
-#[cfg(feature = "hyper")]
+/// Reads into memory that may be uninitialised (hyper's read buffer, `read_buf`'s spare
+/// capacity).
 pub(crate) fn receive_uninit(
     socket: impl AsFd,
     buf: &mut [std::mem::MaybeUninit<u8>],

@@ -66,6 +66,7 @@ mod fds;
 mod inq;
 mod lookup;
 mod options;
+pub(crate) mod read_buf;
 pub(crate) mod registered;
 mod socket;
 mod stream;

@@ -21,7 +21,6 @@ use crate::reactor::Direction;
 pub(crate) trait StreamIo: AsFd {
     fn read_now(&self, buf: &mut [u8]) -> io::Result<Received>;
     fn read_vectored_now(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<Received>;
-    #[cfg(feature = "hyper")]
     fn read_uninit_now(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<Received>;
     fn write_now(&self, buf: &[u8]) -> io::Result<usize>;
     fn write_vectored_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
@@ -55,7 +54,6 @@ impl StreamIo for TcpStream {
         inq::receive_vectored(self, bufs)
     }
 
-    #[cfg(feature = "hyper")]
     fn read_uninit_now(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<Received> {
         inq::receive_uninit(self, buf)
     }
@@ -75,7 +73,6 @@ impl StreamIo for UnixStream {
         Ok(Received::unknown(read))
     }
 
-    #[cfg(feature = "hyper")]
     fn read_uninit_now(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<Received> {
         // rustix's `recv` takes uninitialised memory: the kernel only writes to it.
         let (_, read) = rustix::net::recv(self, buf, rustix::net::RecvFlags::empty())?;
@@ -158,9 +155,8 @@ impl<T: StreamIo> Registered<T> {
         })
     }
 
-    /// `poll_read` into memory that may be uninitialised (hyper's read buffer), which saves
-    /// zeroing it first; the same readiness rule.
-    #[cfg(feature = "hyper")]
+    /// `poll_read` into memory that may be uninitialised (hyper's read buffer, `read_buf`'s
+    /// spare capacity), which saves zeroing it first; the same readiness rule.
     pub(crate) fn poll_read_uninit(
         &self,
         cx: &mut Context<'_>,

@@ -18,6 +18,24 @@ macro_rules! stream_methods {
                 self.inner.read(buf).await
             }
 
+            /// Reads what has arrived into the spare capacity of `buf`, without zeroing it
+            /// first, waiting if nothing has: appends at most `buf.capacity() - buf.len()`
+            /// bytes (reserving 8 KiB first if that is 0) and returns how many; `Ok(0)` is end
+            /// of stream. Reserve more beforehand to read more at once.
+            ///
+            /// Cancel safety: a drop before it completes loses nothing. The length of `buf`
+            /// grows in the same poll as the `recv` that filled the bytes, so a dropped
+            /// `read_buf` leaves `buf` as it was (its capacity may have grown) and the bytes in
+            /// the socket, for the next read.
+            pub async fn read_buf(&self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+                std::future::poll_fn(|cx| {
+                    crate::net::read_buf::poll_into_spare(buf, |spare| {
+                        self.poll_read_uninit(cx, spare)
+                    })
+                })
+                .await
+            }
+
             /// Writes what the kernel takes now (at least one byte), waiting if its buffer is
             /// full.
             ///
@@ -176,8 +194,7 @@ macro_rules! stream_methods {
             }
 
             /// `poll_read` into hyper's buffer, which may be uninitialised: `nbio::hyper::Io`
-            /// reads nbio's streams this way.
-            #[cfg(feature = "hyper")]
+            /// reads nbio's streams this way, and so does `read_buf`.
             pub(crate) fn poll_read_uninit(
                 &self,
                 cx: &mut std::task::Context<'_>,

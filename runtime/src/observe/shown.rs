@@ -72,6 +72,7 @@ impl fmt::Display for Shown<'_> {
             }
             WaitOn::Broadcast { made_at } => made(f, "a broadcast channel", made_at),
             WaitOn::Watch { made_at } => made(f, "a watch channel", made_at),
+            WaitOn::Duplex { made_at } => made(f, "the other end of a duplex pair", made_at),
             WaitOn::ChildExit { pid } => write!(f, "the exit of child process {pid}"),
         }
     }

@@ -52,6 +52,22 @@ impl Pipe {
         })
     }
 
+    /// `poll_read` into memory that may be uninitialised (`read_buf`'s spare capacity).
+    fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        let registered = &self.registered;
+        registered.poll_io(Direction::Read, cx, &mut None, || {
+            registered.try_io(Direction::Read, None, |fd| {
+                // rustix's `read` takes uninitialised memory: the kernel only writes to it.
+                let (filled, _) = rustix::io::read(fd, &mut *buf)?;
+                Ok(filled.len())
+            })
+        })
+    }
+
     fn poll_read_vectored(
         &self,
         cx: &mut Context<'_>,
@@ -195,6 +211,26 @@ macro_rules! reading_end {
             /// The error of switching the mode back.
             pub fn into_owned_fd(self) -> io::Result<OwnedFd> {
                 self.pipe.into_blocking_fd()
+            }
+
+            /// Reads what the child wrote into the spare capacity of `buf`, without zeroing it
+            /// first: appends at most `buf.capacity() - buf.len()` bytes (reserving 8 KiB first
+            /// if that is 0) and returns how many; `Ok(0)` at the end of the stream.
+            ///
+            /// Cancel safety: a drop before it completes loses nothing. The length of `buf`
+            /// grows in the same poll as the `read(2)` that filled the bytes, so a dropped
+            /// `read_buf` leaves `buf` as it was and the bytes in the pipe.
+            ///
+            /// # Errors
+            /// The error of `read(2)`, or of the reactor.
+            pub async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+                let pipe = &self.pipe;
+                std::future::poll_fn(|cx| {
+                    crate::net::read_buf::poll_into_spare(buf, |spare| {
+                        pipe.poll_read_uninit(cx, spare)
+                    })
+                })
+                .await
             }
         }
 
