@@ -259,10 +259,13 @@ fn the_trace_says_how_long_each_task_waited_on_each_kind_of_thing() {
             .map(|(_, kinds)| kinds)
             .unwrap_or_else(|| panic!("no waits for the request task: {by_task}"));
         println!("request waited (µs): {request}");
+        // The split between the two depends on how late the timers fire (valgrind makes them
+        // very late); what cannot move: the timer is waited on for at least its 50 ms, and the
+        // request waits, on one or the other, until the message is sent 80 ms in.
         let timer = request["timer"].as_f64().unwrap_or(0.0);
         let channel = request["channel"].as_f64().unwrap_or(0.0);
         assert!(timer >= 45_000.0, "{request}");
-        assert!(channel >= 20_000.0, "{request}");
+        assert!(timer + channel >= 75_000.0, "{request}");
         let slices = trace["traceEvents"]
             .as_array()
             .unwrap()
