@@ -37,6 +37,7 @@ mod seed;
 pub(crate) mod task_builder;
 
 pub use block_in_place::block_in_place;
+pub use builder::OnCycle;
 use current::Current;
 pub use enter::{EnterGuard, TryCurrentError};
 pub use handle::Handle;
