@@ -73,9 +73,7 @@ where
 
 /// The message of a panic `caught`.
 fn message_of(caught: std::thread::Result<()>) -> String {
-    let payload: Box<dyn Any + Send> = caught
-        .err()
-        .expect("block_on returned instead of panicking");
+    let payload: Box<dyn Any + Send> = caught.expect_err("block_on returned instead of panicking");
     match payload.downcast::<String>() {
         Ok(message) => *message,
         Err(payload) => payload
