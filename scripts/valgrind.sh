@@ -36,7 +36,8 @@ TESTS=(nbio observe wait_graph budget abandoned blocking_trace
        join_set lookup mt_blocking
        vectored drained_reads poll_forms hyper_io select join_macros task_local
        process process_many sync_mpsc_extras sync_mpsc_weak_blocking
-       rt_entry block_in_place interval_missed io_cancel io_stdio io_copy io_duplex io_read_buf)
+       rt_entry block_in_place interval_missed io_cancel io_stdio io_copy io_duplex io_read_buf
+       cycle_policy)
 
 # Tests skipped inside a binary, with the reason.
 #   readiness_contract: the two loops that must not spin are bounded by the CPU time of the

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use crate::executor::{Builder, Runtime};
+use crate::executor::{Builder, OnCycle, Runtime};
 pub use crate::macros::join::{join_poll, try_join_poll};
 
 /// The attribute's arguments.
@@ -63,7 +63,9 @@ impl<T, E> TestOutcome for Result<T, E> {
 }
 
 /// `#[nbio::test]`: runs `body` under a seed (the one given, else `NBIO_SEED`, else a fresh
-/// one), and says which seed replays the run if the test fails, by a panic or by an `Err`.
+/// one), and says which seed replays the run if the test fails, by a panic or by an `Err`. A
+/// cycle of tasks waiting on each other panics (`OnCycle::Panic`): the test fails with the
+/// report instead of hanging.
 pub fn run_test<T: TestOutcome>(settings: Settings, body: impl Future<Output = T>) -> T {
     let seed = match settings.seed {
         Some(seed) => seed,
@@ -72,11 +74,13 @@ pub fn run_test<T: TestOutcome>(settings: Settings, body: impl Future<Output = T
             Err(err) => panic!("nbio::test: {err}"),
         },
     };
+    // A cycle of tasks waiting on each other fails the test rather than hang it.
     let runtime = Settings {
         seed: Some(seed),
         ..settings
     }
     .builder()
+    .on_cycle(OnCycle::Panic)
     .build()
     .unwrap_or_else(|err| panic!("nbio::test could not start the runtime: {err}"));
     // A panic escaping block_on prints the replay line itself (the runtime has a seed).

@@ -101,7 +101,7 @@ pub mod time;
 
 pub use executor::{
     block_on, dump, spawn, spawn_blocking, spawn_local, stats, yield_now, Builder, EnterGuard,
-    Handle, Runtime, TryCurrentError, YieldNow,
+    Handle, OnCycle, Runtime, TryCurrentError, YieldNow,
 };
 pub use observe::{Stats, WorkerStats};
 
@@ -137,6 +137,10 @@ pub use nbio_macros::main;
 /// prints `NBIO_SEED=<n> replays this run`; run the test again with that variable set to replay
 /// the same order of polls. The other arguments are those of [`main`]: `worker_threads = N`,
 /// `virtual_time`. The function returns `()` or a `Result`.
+///
+/// Tasks that wait on each other in a cycle (one holds a mutex and awaits the other, which
+/// waits for that mutex) fail the test with the report of the cycle, where `#[nbio::main]` and
+/// a runtime built by hand print it once and go on waiting ([`OnCycle`]).
 ///
 /// ```
 /// #[nbio::test(virtual_time)]

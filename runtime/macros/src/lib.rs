@@ -10,7 +10,10 @@
 //!
 //! `#[nbio::test]` runs each test under a seed: the one given, else `NBIO_SEED` from the
 //! environment, else a fresh one; when the test fails, its output says `NBIO_SEED=<n> replays
-//! this run`. The arguments are parsed by hand, without `syn`: there are few, and a wrong one
+//! this run`. Its runtime fails on a cycle of tasks waiting on each other
+//! (`Builder::on_cycle(OnCycle::Panic)`): the test panics with the report of the cycle instead
+//! of hanging. `#[nbio::main]` keeps the default, `OnCycle::Report`: it prints the report once
+//! and goes on waiting, in case something nbio cannot see breaks the cycle. The arguments are parsed by hand, without `syn`: there are few, and a wrong one
 //! gets a compile error that names it and lists the right ones.
 
 use proc_macro::{Delimiter, Group, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
@@ -23,7 +26,8 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Runs the `async fn` as a test on an nbio runtime, under a seed it prints when the test
-/// fails: `#[nbio::test] async fn it_works() { .. }`. See the crate docs for the arguments.
+/// fails: `#[nbio::test] async fn it_works() { .. }`. Tasks that wait on each other in a cycle
+/// fail the test. See the crate docs for the arguments.
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::Test, args, item)

@@ -13,17 +13,20 @@
 //! one waiting into it, the tasks are very likely stuck: [`Verdict::Cycle`]. The report is
 //! printed once, and again only after some task has been polled since ([`Reported`]).
 //!
-//! Very likely, not certainly, and so that verdict is a report on stderr, not a panic: the
-//! loop goes on waiting. The graph cannot see everything that might still break a cycle. A
-//! `MutexGuard` is `Send`: the task that locked the mutex may have sent its guard to a plain
-//! thread that will drop it. A mutex names the holder its waiter saw when it queued, and the
-//! lock may since have been handed on to a task of another runtime (or a thread). A plain
-//! thread may hold a task's `JoinHandle` and abort it. Those leave the counts the same. What
-//! the check can rule out, it does: it follows a wait only if it names a task of the same
-//! runtime (ids are numbered per runtime) and registered the waiting task's own waker (a
-//! combinator's waker says nothing of who holds the task's), a wait dropped in the poll that
-//! made it is forgotten (`task/polled.rs`), and a blocking job still queued or running means
-//! "wait" (it may hold a guard): the loop is then told when a job is over, to look again.
+//! Very likely, not certainly, and so by default that verdict is a report on stderr, not a
+//! panic: the loop goes on waiting. A test would rather fail than wait, and says so with
+//! `Builder::on_cycle(OnCycle::Panic)` (`#[nbio::test]` does); what the loop does with the
+//! verdict is the executor's (`executor/report.rs`), not this file's. The graph cannot see
+//! everything that might still break a cycle. A `MutexGuard` is `Send`: the task that locked
+//! the mutex may have sent its guard to a plain thread that will drop it. A mutex names the
+//! holder its waiter saw when it queued, and the lock may since have been handed on to a task
+//! of another runtime (or a thread). A plain thread may hold a task's `JoinHandle` and abort
+//! it. Those leave the counts the same. What the check can rule out, it does: it follows a wait
+//! only if it names a task of the same runtime (ids are numbered per runtime) and registered
+//! the waiting task's own waker (a combinator's waker says nothing of who holds the task's), a
+//! wait dropped in the poll that made it is forgotten (`task/polled.rs`), and a blocking job
+//! still queued or running means "wait" (it may hold a guard): the loop is then told when a job
+//! is over, to look again.
 //!
 //! Both flavours ask through one function, [`verdict`], answering its questions on plain
 //! values ([`Quiet`]): this layer knows tasks only as [`TaskView`]s, and nothing of queues,

@@ -31,6 +31,33 @@ pub(crate) struct Config {
     pub(crate) blocking: PoolConfig,
     /// The name and start/stop hooks of the threads the runtime starts.
     pub(crate) threads: ThreadHooks,
+    /// What `block_on` does when its tasks wait on each other in a cycle.
+    pub(crate) on_cycle: OnCycle,
+}
+
+/// What `block_on` does when the tasks it waits on wait on each other in a cycle
+/// ([`Builder::on_cycle`]).
+///
+/// A cycle is evidence of a deadlock, not proof: the only wakers still held are held by the
+/// tasks of the cycle, but a guard or a handle may have gone where nbio cannot see it (a
+/// `MutexGuard` sent to a plain thread, say), and that may still break it. A proven deadlock,
+/// with no waker held anywhere, always panics, whatever the policy.
+///
+/// ```
+/// use nbio::OnCycle;
+/// let rt = nbio::Runtime::builder().on_cycle(OnCycle::Panic).build()?;
+/// assert_eq!(rt.block_on(async { 7 }), 7);
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OnCycle {
+    /// Print one report naming every task of the cycle and what each waits on, and go on
+    /// waiting, in case something nbio cannot see breaks it. The default.
+    #[default]
+    Report,
+    /// Panic with that report: `block_on` fails instead of waiting on. What `#[nbio::test]`
+    /// does, so that a test whose tasks wait on each other fails instead of hanging.
+    Panic,
 }
 
 /// Settings for a [`Runtime`].
@@ -59,6 +86,7 @@ impl Builder {
                 virtual_time: false,
                 blocking: PoolConfig::default(),
                 threads: ThreadHooks::default(),
+                on_cycle: OnCycle::Report,
             },
             worker_threads: None,
         }
@@ -161,6 +189,54 @@ impl Builder {
     pub fn seed(mut self, seed: u64) -> Builder {
         self.config.seed = Some(seed);
         self
+    }
+
+    /// What `block_on` does when its tasks wait on each other in a cycle, as far as nbio can see:
+    /// [`OnCycle::Report`] (the default) prints one report naming every task of the cycle and
+    /// what each waits on, and goes on waiting; [`OnCycle::Panic`] panics with that report.
+    /// Under a seed (`seed`, or `NBIO_SEED`) the report says `NBIO_SEED=<n> replays this run`.
+    /// `#[nbio::test]` sets `Panic`: a test whose tasks wait on each other fails instead of
+    /// hanging. A proven deadlock (no waker held anywhere) panics under either.
+    ///
+    /// ```
+    /// use nbio::sync::{Barrier, Mutex};
+    /// use std::sync::Arc;
+    /// // Locks one mutex, waits until the other task has locked its own, then wants that one.
+    /// async fn cross(mine: Arc<Mutex<()>>, theirs: Arc<Mutex<()>>, both: Arc<Barrier>) {
+    ///     let _mine = mine.lock().await;
+    ///     both.wait().await;
+    ///     drop(theirs.lock().await);
+    /// }
+    /// let rt = nbio::Runtime::builder()
+    ///     .on_cycle(nbio::OnCycle::Panic)
+    ///     .seed(7)
+    ///     .build()?;
+    /// let (a, b) = (Arc::new(Mutex::new(())), Arc::new(Mutex::new(())));
+    /// let both = Arc::new(Barrier::new(2));
+    /// let stuck = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    ///     rt.block_on(async {
+    ///         let first = nbio::spawn(cross(a.clone(), b.clone(), both.clone()));
+    ///         let second = nbio::spawn(cross(b, a, both));
+    ///         first.await.unwrap();
+    ///         second.await.unwrap();
+    ///     })
+    /// }));
+    /// let report = stuck.unwrap_err();
+    /// let report = report.downcast_ref::<String>().unwrap();
+    /// assert!(report.contains("the tasks wait on each other in a cycle"));
+    /// assert!(report.contains("NBIO_SEED=7 replays this run"));
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn on_cycle(mut self, policy: OnCycle) -> Builder {
+        self.config.on_cycle = policy;
+        self
+    }
+
+    /// The policy [`on_cycle`](Builder::on_cycle) set, for what builds a runtime on a builder
+    /// it was given (a simulation sets `Panic` unless told otherwise).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn cycle_policy(&self) -> OnCycle {
+        self.config.on_cycle
     }
 
     /// Runs the runtime on a virtual clock: it starts at the real now and stands still while
@@ -319,5 +395,21 @@ impl Builder {
 impl Default for Builder {
     fn default() -> Builder {
         Builder::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cycle_is_reported_by_default_and_the_setting_sticks() {
+        assert_eq!(Builder::new().cycle_policy(), OnCycle::Report);
+        let panics = Builder::new().on_cycle(OnCycle::Panic);
+        assert_eq!(panics.cycle_policy(), OnCycle::Panic);
+        assert_eq!(
+            panics.on_cycle(OnCycle::Report).cycle_policy(),
+            OnCycle::Report
+        );
     }
 }

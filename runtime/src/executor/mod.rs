@@ -40,7 +40,7 @@ pub use block_in_place::block_in_place;
 use current::Current;
 pub use enter::{EnterGuard, TryCurrentError};
 pub use handle::Handle;
-pub use runtime::{Builder, Runtime};
+pub use runtime::{Builder, OnCycle, Runtime};
 pub(crate) use seed::draw_below;
 pub(crate) use seed::from_env as seed_from_env;
 

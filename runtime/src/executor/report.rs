@@ -7,6 +7,8 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::builder::OnCycle;
+use super::seed::SEED_VAR;
 use crate::blocking::BlockingPool;
 use crate::diagnose::{self, Reported, TaskView, Verdict};
 use crate::executor::poll::{notes, wait_word};
@@ -80,22 +82,65 @@ pub(crate) fn task_view(task: &Header) -> TaskView {
     }
 }
 
-/// Acts on what the check before blocking concluded: a deadlock panics with the dump (there
-/// is nothing left to wait for); a cycle is reported once on stderr, and again only after
-/// `progress` (the count of polls) has moved. `where_` says where the check looked.
-pub(crate) fn act_on(
-    verdict: Verdict,
-    reported: &Reported,
-    progress: u64,
-    where_: &str,
-    dump: impl FnOnce() -> Dump,
-) {
-    match verdict {
-        Verdict::Wait => {}
-        Verdict::Deadlock => panic!("{}\n{}", observe::deadlock_message(where_), dump()),
-        Verdict::Cycle => {
-            if reported.first_since(progress) {
-                eprintln!("{}", observe::cycle_report(&dump()));
+/// What a loop does when its check before blocking finds it stuck: a deadlock panics with the
+/// dump (there is nothing left to wait for); a cycle panics too under [`OnCycle::Panic`], and
+/// under [`OnCycle::Report`] is reported once on stderr, and again only after some progress.
+/// Under a seed, either says which seed replays the run.
+pub(crate) struct OnStuck {
+    /// `Builder::on_cycle`.
+    on_cycle: OnCycle,
+    /// The seed of the run, if it has one.
+    seed: Option<u64>,
+    /// When the report of a cycle was last printed.
+    reported: Reported,
+}
+
+impl OnStuck {
+    pub(crate) fn new(on_cycle: OnCycle, seed: Option<u64>) -> OnStuck {
+        OnStuck {
+            on_cycle,
+            seed,
+            reported: Reported::default(),
+        }
+    }
+
+    /// Whether [`act_on`](OnStuck::act_on) will panic on `verdict`.
+    pub(crate) fn panics_on(&self, verdict: Verdict) -> bool {
+        match verdict {
+            Verdict::Wait => false,
+            Verdict::Deadlock => true,
+            Verdict::Cycle => self.on_cycle == OnCycle::Panic,
+        }
+    }
+
+    /// Acts on `verdict`, `progress` being the count of polls so far. `where_` says where the
+    /// check looked.
+    pub(crate) fn act_on(
+        &self,
+        verdict: Verdict,
+        progress: u64,
+        where_: &str,
+        dump: impl FnOnce() -> Dump,
+    ) {
+        let replay = || match self.seed {
+            Some(seed) => format!("nbio: {SEED_VAR}={seed} replays this run\n"),
+            None => String::new(),
+        };
+        match verdict {
+            Verdict::Wait => {}
+            Verdict::Deadlock => panic!(
+                "{}\n{}{}",
+                observe::deadlock_message(where_),
+                replay(),
+                dump()
+            ),
+            Verdict::Cycle if self.panics_on(verdict) => {
+                panic!("{}", observe::cycle_report(&dump(), false, &replay()))
+            }
+            Verdict::Cycle => {
+                if self.reported.first_since(progress) {
+                    eprintln!("{}", observe::cycle_report(&dump(), true, &replay()));
+                }
             }
         }
     }

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use super::builder::Builder;
+pub use super::builder::{Builder, OnCycle};
 use super::current_thread::CurrentThread;
 use super::multi_thread::MultiThread;
 use super::Handle;

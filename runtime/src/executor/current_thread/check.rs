@@ -18,11 +18,11 @@ use super::run_queue::RunQueue;
 use super::{Counters, CurrentThread, Remote};
 use crate::blocking::{BlockingPool, ShutdownReport};
 use crate::context::Entered;
-use crate::diagnose::{self, Quiet, Reported, TaskView};
+use crate::diagnose::{self, Quiet, TaskView};
 use crate::executor::builder::Config;
 use crate::executor::current::{self, Loop, LoopGuard};
 use crate::executor::inject::Inject;
-use crate::executor::report;
+use crate::executor::report::{self, OnStuck};
 use crate::executor::seat::Seat;
 use crate::observe::{self, Dump, Observer, Stats};
 use crate::reactor::Reactor;
@@ -31,10 +31,9 @@ use crate::task::raw::TaskMeta;
 use crate::task::TaskIds;
 
 /// What the check before blocking keeps from one park to the next.
-#[derive(Default)]
 pub(super) struct Checks {
-    /// When the report of a cycle of waits was last printed.
-    cycle_reported: Reported,
+    /// What it does on a deadlock or a cycle of waits, and when it last reported a cycle.
+    on_stuck: OnStuck,
 }
 
 impl CurrentThread {
@@ -52,7 +51,9 @@ impl CurrentThread {
             counters: Counters::default(),
             seat: Seat::new(),
             main_wait: AtomicU64::new(0),
-            checks: Checks::default(),
+            checks: Checks {
+                on_stuck: OnStuck::new(config.on_cycle, config.seed),
+            },
             observer: Rc::new(observer),
             shut_down: Cell::new(false),
         })
@@ -165,15 +166,15 @@ impl CurrentThread {
     }
 
     /// The loop may block: unless something can still wake it (`diagnose`), it panics with a
-    /// dump, or reports a cycle of waits once and blocks.
+    /// dump, or, on a cycle of waits, reports it once and blocks (or panics with the report,
+    /// under `OnCycle::Panic`).
     pub(super) fn check_before_block(&self) {
         let verdict = diagnose::verdict(self);
-        if verdict == diagnose::Verdict::Deadlock {
+        if self.checks.on_stuck.panics_on(verdict) {
             self.remote.doorbell.unparked();
         }
         let progress = self.counters.polls.get();
-        let reported = &self.checks.cycle_reported;
-        report::act_on(verdict, reported, progress, "", || self.dump());
+        (self.checks.on_stuck).act_on(verdict, progress, "", || self.dump());
     }
 
     /// The live tasks, oldest first.

@@ -11,10 +11,11 @@
 //! worker asleep, every queue empty, no timer, no socket awaited, no waker held anywhere. Then
 //! the future can never complete, and instead of hanging, `block_on` panics with a report of
 //! the stuck tasks. If the only wakers held are held by tasks waiting on each other in a cycle
-//! (`diagnose`), it prints a report naming the cycle and sleeps on. The runtime's threads are
-//! not stopped while it looks, so it takes either answer only after a second look, 50 ms
-//! later, finds the same. It looks whenever it is about to sleep, and again when the last
-//! worker falls asleep (that worker wakes it for this).
+//! (`diagnose`), it prints a report naming the cycle and sleeps on (or, under
+//! `OnCycle::Panic`, panics with it). The runtime's threads are not stopped while it looks,
+//! so it takes either answer only after a second look, 50 ms later, finds the same. It looks
+//! whenever it is about to sleep, and again when the last worker falls asleep (that worker
+//! wakes it for this).
 
 use std::cell::Cell;
 use std::future::Future;
@@ -31,10 +32,11 @@ use super::idle::{Parker, Unparked};
 use super::pinned::{Owner, Pinned, PinnedRunner};
 use super::Shared;
 use crate::context::Entered;
-use crate::diagnose::{self, Quiet, Reported, TaskView, Verdict};
+use crate::diagnose::{self, Quiet, TaskView, Verdict};
+use crate::executor::builder::OnCycle;
 use crate::executor::current::{self, Current, Loop};
 use crate::executor::poll::{poll_main, poll_task, MainPoll, Polled};
-use crate::executor::report;
+use crate::executor::report::{self, OnStuck};
 use crate::executor::seed::Rng;
 use crate::observe::Observer;
 use crate::task::raw::TaskRef;
@@ -54,8 +56,8 @@ pub(crate) struct BlockOn {
     main: Arc<MainWaker>,
     /// What the future's last `Pending` said it waits on, for the deadlock check.
     main_waits: AtomicU64,
-    /// When the cycle report was last printed (`diagnose::Reported`).
-    cycle_reported: Reported,
+    /// What the check does on a deadlock or a cycle, and when it last reported a cycle.
+    on_stuck: OnStuck,
     /// Polls of the tasks pinned to this thread so far (for `progress`).
     pinned_polls: Cell<u64>,
     /// With a seed: what `select!` draws from in the futures this thread polls (the workers
@@ -92,7 +94,7 @@ impl Wake for MainWaker {
 }
 
 impl BlockOn {
-    pub(crate) fn new(shared: &Arc<Shared>) -> BlockOn {
+    pub(crate) fn new(shared: &Arc<Shared>, on_cycle: OnCycle) -> BlockOn {
         let parker = Arc::new(Parker::new());
         // The check may wait for a blocking job to be over: the job's end wakes this thread.
         shared.blocking.on_job_end(Box::new({
@@ -119,7 +121,7 @@ impl BlockOn {
             )),
             observer: Rc::new(Observer::new(&shared.observe, "the block_on thread", true)),
             main_waits: AtomicU64::new(0),
-            cycle_reported: Reported::default(),
+            on_stuck: OnStuck::new(on_cycle, shared.seed),
             main: Arc::new(MainWaker {
                 woken: AtomicBool::new(false),
                 parker: Arc::clone(&parker),
@@ -239,14 +241,9 @@ impl BlockOn {
         if diagnose::verdict(self) != Verdict::Wait {
             self.parker.park_timeout(DEADLOCK_CONFIRM);
             let verdict = diagnose::verdict(self);
-            let (reported, progress) = (&self.cycle_reported, self.progress());
-            report::act_on(
-                verdict,
-                reported,
-                progress,
-                "every worker is idle, ",
-                || self.shared.dump(),
-            );
+            (self.on_stuck).act_on(verdict, self.progress(), "every worker is idle, ", || {
+                self.shared.dump()
+            });
             if verdict == Verdict::Cycle {
                 self.parker.park();
             }

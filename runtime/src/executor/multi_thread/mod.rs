@@ -330,7 +330,7 @@ impl MultiThread {
             block_on_pinned: OnceLock::new(),
             block_on_parker: OnceLock::new(),
         });
-        let block_on = Rc::new(BlockOn::new(&shared));
+        let block_on = Rc::new(BlockOn::new(&shared, config.on_cycle));
         let _ = shared
             .block_on_pinned
             .set(Arc::clone(&block_on.pinned_runner().pinned));
