@@ -168,6 +168,7 @@ impl CurrentThread {
             };
             self.run_task(task);
         }
+        self.run_queue.shrink();
         if self.run_queue.is_empty() {
             self.park();
         } else {
@@ -203,7 +204,6 @@ impl CurrentThread {
     /// # Panics
     /// If nothing can ever happen (`check.rs`): blocking would hang forever.
     fn park(&self) {
-        self.run_queue.shrink();
         if self.check_before_park() {
             return; // a virtual clock moved and made a task runnable
         }
