@@ -178,6 +178,7 @@ pub(crate) struct NewTask {
 }
 
 /// Allocates a task for `future`. It starts scheduled, with a handle and three references.
+#[inline]
 pub(crate) fn allocate<F, S>(future: F, scheduler: S, meta: TaskMeta) -> NewTask
 where
     F: Future + 'static,

@@ -1,26 +1,26 @@
 //! The functions that know a task's future type, and how its header names them in four bytes.
 //!
 //! Every `(F, S)` a program spawns has one [`Vtable`], a constant the compiler lays out among
-//! the program's read-only data. A header does not keep a pointer to it: it keeps the table's
-//! distance from an anchor of this module, in 8-byte steps, in 32 bits ([`VtableRef`]). That
-//! reaches 8 GiB either way, more than one program's data spans, and lets the reference share a
-//! word of the header with the 32-bit state word: with the wait word, a small task still fits
-//! malloc's 80-byte chunks (what the W7 benchmark counts, bytes per idle task).
+//! the program's data. A header does not keep a pointer to it: it keeps the table's distance in
+//! bytes from an anchor of this module, in 32 bits ([`VtableRef`]). That reaches 2 GiB either
+//! way, more than one program's data spans, and lets the reference share a word of the header
+//! with the 32-bit state word: with the wait word, a small task still fits malloc's 80-byte
+//! chunks (what the W7 benchmark counts, bytes per idle task). Following the reference costs an
+//! addition more than following a pointer.
 //!
 //! A table can lie farther only when the program links crates dynamically, so that it lives in
-//! another shared object than nbio. Such a table is registered once in a table of far tables,
-//! and the header keeps its index there instead, with the low bit set.
+//! another shared object than nbio. Such a table is copied once into a slot of nbio's own
+//! statics, within reach, and the header names the copy.
 
 use std::ptr::{self, NonNull};
-use std::sync::atomic::AtomicPtr;
-use std::sync::atomic::Ordering::{Acquire, Release};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::task::Context;
 
 use super::raw::{Header, TaskRef};
 use super::{RuntimeNo, TaskId};
 
 /// The functions that need the future's type, one table per `(F, S)`.
+#[derive(Clone)]
 pub(super) struct Vtable {
     /// Polls the future once. On `Ready` (or a panic) drops the future, stores the output and
     /// returns true.
@@ -42,31 +42,23 @@ pub(super) struct Vtable {
     pub(super) dealloc: unsafe fn(NonNull<Header>),
 }
 
-/// A `&'static Vtable` in 32 bits: the low bit clear, the table's signed distance from
-/// [`ANCHOR`] in 8-byte steps above it; the low bit set, its index among the far tables.
+/// A `&'static Vtable` in 32 bits: the table's signed distance in bytes from [`ANCHOR`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct VtableRef(u32);
+pub(super) struct VtableRef(i32);
 
-/// The low bit of a reference to a far table.
-const FAR: u32 = 1;
+/// What the distances are measured from: a static of this module, in nbio's own data.
+static ANCHOR: u8 = 0;
 
-/// What the distances are measured from: a static of this module, in nbio's read-only data.
-#[repr(align(8))]
-struct Anchor(#[allow(dead_code)] u8); // only its address is read
-
-static ANCHOR: Anchor = Anchor(0);
-
-/// How many far tables a process may register: task types spawned from another shared object
+/// How many far tables a process may copy: task types spawned from another shared object
 /// than nbio's.
-const FAR_MAX: usize = 4096;
+const FAR_MAX: usize = 1024;
 
-/// The far tables, in the order they were registered. An entry is written once, before any
-/// header names it, and never changes.
-static FAR_TABLES: [AtomicPtr<Vtable>; FAR_MAX] =
-    [const { AtomicPtr::new(ptr::null_mut()) }; FAR_MAX];
+/// Copies of the far tables, in nbio's own data and so within reach of the anchor. Each is
+/// set once, before any header names it, and never changes; untouched slots cost no memory.
+static FAR_TABLES: [OnceLock<Vtable>; FAR_MAX] = [const { OnceLock::new() }; FAR_MAX];
 
-/// How many far tables are registered; registering takes the lock.
-static FAR_COUNT: Mutex<usize> = Mutex::new(0);
+/// The far tables copied so far, by address, to copy each only once.
+static FAR_COPIED: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 
 fn anchor() -> usize {
     ptr::addr_of!(ANCHOR) as usize
@@ -76,7 +68,10 @@ impl VtableRef {
     /// The reference to `vtable`.
     #[inline]
     pub(super) fn new(vtable: &'static Vtable) -> VtableRef {
-        VtableRef::near(vtable).unwrap_or_else(|| VtableRef::far(vtable))
+        match VtableRef::near(vtable) {
+            Some(near) => near,
+            None => VtableRef::far(vtable),
+        }
     }
 
     /// The reference to `vtable` as a distance from the anchor, if it is within reach.
@@ -84,57 +79,46 @@ impl VtableRef {
     fn near(vtable: &'static Vtable) -> Option<VtableRef> {
         // The cast exposes the table's provenance, for `get` to take it back.
         let distance = (vtable as *const Vtable as usize).wrapping_sub(anchor()) as isize;
-        if distance % 8 != 0 {
-            return None;
-        }
-        let steps = i32::try_from(distance / 8).ok()?;
-        let word = (steps as u32) << 1;
-        // The shift drops the top bit: the steps must survive the trip back.
-        ((word as i32 >> 1) == steps).then_some(VtableRef(word))
+        i32::try_from(distance).ok().map(VtableRef)
     }
 
-    /// The reference to `vtable` as an index among the far tables, registering it if it is
-    /// not yet.
+    /// The reference to a copy of `vtable` among the far tables, copying it there the first
+    /// time.
     ///
     /// # Panics
     /// If more than `FAR_MAX` far tables are needed.
     #[cold]
     fn far(vtable: &'static Vtable) -> VtableRef {
-        let wanted = (vtable as *const Vtable).cast_mut();
-        let mut count = FAR_COUNT.lock().unwrap_or_else(PoisonError::into_inner);
-        let registered = &FAR_TABLES[..*count];
-        let index = match registered.iter().position(|t| t.load(Acquire) == wanted) {
-            Some(index) => index,
+        let address = vtable as *const Vtable as usize;
+        let mut copied = FAR_COPIED.lock().unwrap_or_else(PoisonError::into_inner);
+        let index = match copied.iter().find(|(far, _)| *far == address) {
+            Some(&(_, index)) => index,
             None => {
+                let index = copied.len();
                 assert!(
-                    *count < FAR_MAX,
-                    "nbio: more than {FAR_MAX} task types are spawned from code that lies over \
-                     8 GiB away from nbio's own (dynamically linked crates); link them statically"
+                    index < FAR_MAX,
+                    "nbio: more than {FAR_MAX} task types are spawned from code over 2 GiB \
+                     away from nbio's own (dynamically linked crates); link them statically"
                 );
-                FAR_TABLES[*count].store(wanted, Release);
-                *count += 1;
-                *count - 1
+                let _ = FAR_TABLES[index].set(vtable.clone());
+                copied.push((address, index));
+                index
             }
         };
-        VtableRef(((index as u32) << 1) | FAR)
+        let copy = FAR_TABLES[index]
+            .get()
+            .expect("a far table is copied before it is named");
+        VtableRef::near(copy).expect("the far tables are nbio's own statics, near the anchor")
     }
 
     /// The table.
     #[inline]
     pub(super) fn get(self) -> &'static Vtable {
-        if self.0 & FAR == 0 {
-            let distance = (self.0 as i32 >> 1) as isize * 8;
-            let address = anchor().wrapping_add_signed(distance);
-            // SAFETY: `near` made the word from the distance of a `&'static Vtable` from the
-            // anchor, and checked it survives the trip: this is that table's address again,
-            // with the provenance its cast to an integer exposed. A static table lives forever.
-            unsafe { &*ptr::with_exposed_provenance::<Vtable>(address) }
-        } else {
-            let table = FAR_TABLES[(self.0 >> 1) as usize].load(Acquire);
-            // SAFETY: `far` stored a `&'static Vtable` at this index before it made the word,
-            // and the entry never changes.
-            unsafe { &*table }
-        }
+        let address = anchor().wrapping_add_signed(self.0 as isize);
+        // SAFETY: `near` made the distance from the address of a `&'static Vtable` (the
+        // program's, or nbio's copy of a far one), exposing its provenance: this is that
+        // address again. A static table lives forever.
+        unsafe { &*ptr::with_exposed_provenance::<Vtable>(address) }
     }
 }
 
@@ -158,16 +142,20 @@ mod tests {
     #[test]
     fn a_table_in_the_program_is_named_by_its_distance() {
         let near = VtableRef::near(&TABLE).expect("a static of this crate is near the anchor");
-        assert_eq!(near.0 & FAR, 0);
         assert!(ptr::eq(near.get(), &TABLE));
         assert_eq!(VtableRef::new(&TABLE), near);
     }
 
     #[test]
-    fn a_far_table_is_named_by_its_index_once() {
+    fn a_far_table_is_named_through_its_copy_made_once() {
         let far = VtableRef::far(&TABLE);
-        assert_eq!(far.0 & FAR, FAR);
-        assert!(ptr::eq(far.get(), &TABLE));
-        assert_eq!(VtableRef::far(&TABLE), far, "registered once");
+        let copy = far.get();
+        assert!(!ptr::eq(copy, &TABLE), "a copy among the far tables");
+        assert!(ptr::eq(copy.poll as *const (), TABLE.poll as *const ()));
+        assert!(ptr::eq(
+            copy.dealloc as *const (),
+            TABLE.dealloc as *const ()
+        ));
+        assert_eq!(VtableRef::far(&TABLE), far, "copied once");
     }
 }
