@@ -118,7 +118,7 @@ impl VtableRef {
         // SAFETY: `near` made the distance from the address of a `&'static Vtable` (the
         // program's, or nbio's copy of a far one), exposing its provenance: this is that
         // address again. A static table lives forever.
-        unsafe { &*ptr::with_exposed_provenance::<Vtable>(address) }
+        unsafe { &*(address as *const Vtable) }
     }
 }
 
