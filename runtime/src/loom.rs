@@ -8,11 +8,15 @@
 //! dependencies that have loom modes of their own (tokio, concurrent-queue) out of it.
 
 #[cfg(nbio_loom)]
-pub(crate) use ::loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+pub(crate) use ::loom::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+};
 #[cfg(nbio_loom)]
 pub(crate) use ::loom::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(not(nbio_loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+pub(crate) use std::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+};
 #[cfg(not(nbio_loom))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 

@@ -60,6 +60,9 @@ pub(crate) enum Polled {
 }
 
 /// Polls `task` once, on the loop of runtime `runtime` that records into `observer`.
+///
+/// One match on what the poll came to tells the observer and makes the loop's answer: the
+/// hottest path of the runtime (a yield, a hand-off) takes no other branch on it.
 #[inline]
 pub(crate) fn poll_task(task: TaskRef, runtime: RuntimeNo, observer: &Observer) -> Polled {
     let header = task.header();
@@ -69,30 +72,28 @@ pub(crate) fn poll_task(task: TaskRef, runtime: RuntimeNo, observer: &Observer) 
     let waits = polled::begin(header, wait_word(header), runtime);
     let outcome = task.run();
     let waited = waits.end();
-    let polled = polled_as(&outcome);
-    observer.poll_ended(started, Who::Task(id), Some(site), polled, waited);
+    let ended = |outcome| observer.poll_ended(started, Who::Task(id), Some(site), outcome, waited);
     match outcome {
-        RunOutcome::Idle => Polled::Idle,
+        RunOutcome::Idle => {
+            ended(PollOutcome::Pending);
+            Polled::Idle
+        }
         RunOutcome::Requeue(task) => {
+            ended(PollOutcome::Yielded);
             // The journal recorded this wake with the poll; the dump's note is kept here.
             TaskNotes::of(notes(task.header())).record_wake(Cause::Itself);
             Polled::Requeue(task)
         }
         RunOutcome::Finished(task) => {
+            let completed = task.has_output();
+            ended(if completed {
+                PollOutcome::Done
+            } else {
+                PollOutcome::Cancelled
+            });
             observer.finished(id);
-            let completed = polled == PollOutcome::Done;
             Polled::Finished { task, completed }
         }
-    }
-}
-
-/// What the journal calls the outcome of one task poll.
-fn polled_as(outcome: &RunOutcome) -> PollOutcome {
-    match outcome {
-        RunOutcome::Idle => PollOutcome::Pending,
-        RunOutcome::Requeue(_) => PollOutcome::Yielded,
-        RunOutcome::Finished(task) if task.has_output() => PollOutcome::Done,
-        RunOutcome::Finished(_) => PollOutcome::Cancelled,
     }
 }
 

@@ -218,6 +218,8 @@ const CAUSE_SHIFT: u32 = 32;
 const CAUSE_MASK: u64 = 0b111 << CAUSE_SHIFT;
 const POLLS_SHIFT: u32 = 35;
 const POLLS_MAX: u64 = (1 << 29) - 1;
+/// The stamp and the worker: what a poll overwrites.
+const LOW_HALF: u64 = (1 << 32) - 1;
 
 /// Nanoseconds per unit of the poll stamp, as a shift.
 pub(crate) const STAMP_UNIT_SHIFT: u32 = 20;
@@ -228,17 +230,24 @@ impl<'a> TaskNotes<'a> {
         TaskNotes(word)
     }
 
-    /// A poll is starting at `stamp`, on `thread` (the worker code described above).
-    pub(crate) fn record_poll(&self, stamp: u32, thread: u8) {
+    /// The low half of the notes of a poll starting at `stamp` on `thread` (the worker code
+    /// described above): worked out once per turn, so that each poll stores it as it is.
+    pub(crate) fn poll_mark(stamp: u32, thread: u8) -> u32 {
+        ((u32::from(thread.min(15))) << WORKER_SHIFT) | (stamp & STAMP_MASK as u32)
+    }
+
+    /// A poll is starting, marked `mark` (see [`TaskNotes::poll_mark`]): one more poll, and
+    /// the mark in the low half; the cause is kept.
+    #[inline]
+    pub(crate) fn record_poll(&self, mark: u32) {
         let word = self.0.load(Relaxed);
-        let polls = ((word >> POLLS_SHIFT) + 1).min(POLLS_MAX);
-        self.0.store(
-            (polls << POLLS_SHIFT)
-                | (word & CAUSE_MASK)
-                | (u64::from(thread.min(15)) << WORKER_SHIFT)
-                | (u64::from(stamp) & STAMP_MASK),
-            Relaxed,
-        );
+        let counted = if word >> POLLS_SHIFT < POLLS_MAX {
+            word + (1 << POLLS_SHIFT)
+        } else {
+            word
+        };
+        self.0
+            .store((counted & !LOW_HALF) | u64::from(mark), Relaxed);
     }
 
     /// The task was just woken by code that `who` was running (the common case: one task
@@ -289,4 +298,31 @@ pub(crate) struct NotesRead {
     pub(crate) worker: Option<usize>,
     /// What last woke it.
     pub(crate) last_woken_by: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_poll_counts_one_and_overwrites_the_mark_but_keeps_the_cause() {
+        let word = AtomicU64::new(0);
+        let notes = TaskNotes::of(&word);
+        notes.record_poll(TaskNotes::poll_mark(77, 3));
+        notes.record_wake(Cause::Timer);
+        notes.record_poll(TaskNotes::poll_mark(78, 2));
+        let read = notes.read();
+        assert_eq!((read.polls, read.stamp, read.worker), (2, 78, Some(1)));
+        assert_eq!(read.last_woken_by, "a timer");
+    }
+
+    #[test]
+    fn the_poll_count_saturates() {
+        let word = AtomicU64::new(POLLS_MAX << POLLS_SHIFT);
+        TaskNotes::of(&word).record_poll(TaskNotes::poll_mark(STAMP_MASK as u32, 20));
+        let read = TaskNotes::of(&word).read();
+        assert_eq!(read.polls, POLLS_MAX);
+        assert_eq!(read.stamp, STAMP_MASK as u32);
+        assert_eq!(read.worker, Some(14), "a worker past the 14th is code 15");
+    }
 }

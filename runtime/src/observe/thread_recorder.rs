@@ -37,8 +37,9 @@ pub(crate) struct Observer {
     seq: Cell<u64>,
     /// How task notes name this thread: 0, or a worker's index + 1.
     worker_code: u8,
-    /// The coarse clock at the start of the current turn, as a dump stamp.
-    stamp: Cell<u32>,
+    /// The coarse clock at the start of the current turn, as a dump stamp, with the worker
+    /// code: the low half of the notes of the turn's polls (`TaskNotes::poll_mark`).
+    mark: Cell<u32>,
     /// Who is being polled right now.
     current: Cell<Who>,
     /// What the wakes happening right now should be blamed on, when the reactor says (while it
@@ -85,6 +86,7 @@ impl Observer {
             tracks.push(thread.to_string());
             tracks.len() as u32 - 1
         };
+        let worker_code = worker.map_or(0, |index| (index + 1).min(15) as u8);
         Observer {
             track,
             lane: shared
@@ -95,8 +97,8 @@ impl Observer {
             watched: Cell::new(false),
             shared: Arc::clone(shared),
             seq: Cell::new(0),
-            worker_code: worker.map_or(0, |index| (index + 1).min(15) as u8),
-            stamp: Cell::new(0),
+            worker_code,
+            mark: Cell::new(TaskNotes::poll_mark(0, worker_code)),
             current: Cell::new(Who::Nobody),
             waking: Cell::new(None),
             rate_limit: RefCell::default(),
@@ -209,8 +211,8 @@ impl Observer {
     /// per turn, not per poll).
     #[inline]
     pub(crate) fn begin_turn(&self) {
-        self.stamp
-            .set((clock::coarse_nanos() >> STAMP_UNIT_SHIFT) as u32);
+        let stamp = (clock::coarse_nanos() >> STAMP_UNIT_SHIFT) as u32;
+        self.mark.set(TaskNotes::poll_mark(stamp, self.worker_code));
     }
 
     /// `who` is about to be polled; `notes` is its task's notes word. One call per poll.
@@ -218,7 +220,7 @@ impl Observer {
     pub(crate) fn poll_started(&self, who: Who, notes: Option<&AtomicU64>) -> PollStart {
         self.current.set(who);
         if let Some(notes) = notes {
-            TaskNotes::of(notes).record_poll(self.stamp.get(), self.worker_code);
+            TaskNotes::of(notes).record_poll(self.mark.get());
         }
         if let Some(lane) = &self.lane {
             let seq = self.seq.get() + 1;

@@ -31,6 +31,7 @@ pub(crate) mod polled;
 pub(crate) mod raw;
 mod schedule;
 pub(crate) mod state;
+mod vtable;
 mod waker;
 
 pub use join::{JoinError, JoinHandle};

@@ -8,9 +8,10 @@
 //! the task layer changes them only through the functions below: the whole protocol reads in
 //! this one file, and the loom models (`loom_tests.rs`) check exactly these functions.
 //!
-//! The low byte holds flags, the rest of the word counts references. Every owner of a
-//! reference (a run-queue entry, a `Waker`, the `JoinHandle`, the runtime's list of live
-//! tasks) holds exactly one; the last one to let go frees the allocation.
+//! The word is 32 bits, so that it shares a word of the header with the vtable (`raw.rs`): the
+//! low seven bits hold flags, the other 25 count references. Every owner of a reference (a
+//! run-queue entry, a `Waker`, the `JoinHandle`, the runtime's list of live tasks) holds
+//! exactly one; the last one to let go frees the allocation.
 //!
 //! Most transitions are a compare-and-swap loop over [`State::transition`]: read the word,
 //! decide, write the new word only if nobody changed it meanwhile. The few that only ever add
@@ -19,54 +20,60 @@
 
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
-use crate::loom::AtomicUsize;
+use crate::loom::AtomicU32;
 
 /// The task is in a run queue, or will be put back in one when its current poll ends.
 ///
 /// Invariant: only the transition that sets this bit may queue the task, so a task sits in a
 /// run queue at most once however many times it is woken.
-const SCHEDULED: usize = 1 << 0;
+const SCHEDULED: u32 = 1 << 0;
 
 /// An executor is polling the future right now (or dropping it). Only the thread that took the
 /// task from a run queue sets it, and while it is set that thread alone touches the future.
 ///
 /// A wake that finds this bit set only marks the task `SCHEDULED`; the executor re-queues it
 /// when the poll returns, so a wake during a poll is never lost and never queues twice.
-const RUNNING: usize = 1 << 1;
+const RUNNING: u32 = 1 << 1;
 
 /// The future finished (returned or panicked) and was dropped; the slot holds its output.
-const COMPLETE: usize = 1 << 2;
+const COMPLETE: u32 = 1 << 2;
 
 /// The slot is empty for good: the future was dropped without an output (cancelled), or the
 /// output was taken by the `JoinHandle` or dropped. A closed task is never polled again.
-const CLOSED: usize = 1 << 3;
+const CLOSED: u32 = 1 << 3;
 
 /// `JoinHandle::abort` asked for the future to be dropped at its next turn.
-pub(crate) const CANCELLED: usize = 1 << 4;
+pub(crate) const CANCELLED: u32 = 1 << 4;
 
 /// A `JoinHandle` exists. While it does, the handle (not the executor) disposes of the output.
-const HANDLE: usize = 1 << 5;
+const HANDLE: u32 = 1 << 5;
 
 /// The join-waker slot holds a waker that the task side may read. While this bit is set and the
 /// task is not finished, the `JoinHandle` must not write the slot; it clears the bit first. Once
 /// the task has finished, the executor reads the waker, wakes it, then clears the bit.
-const JOIN_WAKER: usize = 1 << 6;
+const JOIN_WAKER: u32 = 1 << 6;
 
-/// One reference. The count lives in the bits from here up.
-const REF_ONE: usize = 1 << 8;
+/// One reference. The count lives in the bits from here up: 25 bits.
+const REF_ONE: u32 = 1 << 7;
 
 /// The bits that hold the reference count.
-const REF_MASK: usize = !(REF_ONE - 1);
+const REF_MASK: u32 = !(REF_ONE - 1);
+
+/// The most references a task may have: past it, `ref_inc` stops the process, as `Arc` does
+/// past `isize::MAX`. Half the count's range, so that the threads adding references at the
+/// moment one of them sees the limit cannot carry the count into the flags. Each reference is
+/// a waker or a queue entry held somewhere: 16 million of one task is a leak, not a program.
+const REF_LIMIT: u32 = 1 << 24;
 
 /// The state word of one task.
-pub(crate) struct State(AtomicUsize);
+pub(crate) struct State(AtomicU32);
 
 /// The word as one transition saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Snapshot(usize);
+pub(crate) struct Snapshot(u32);
 
 impl Snapshot {
-    fn has(self, bits: usize) -> bool {
+    fn has(self, bits: u32) -> bool {
         self.0 & bits != 0
     }
 
@@ -106,7 +113,7 @@ impl Snapshot {
     }
 
     fn refs(self) -> usize {
-        (self.0 & REF_MASK) / REF_ONE
+        ((self.0 & REF_MASK) / REF_ONE) as usize
     }
 
     /// How many references exist beyond those the runtime and the handle account for: the
@@ -128,7 +135,7 @@ impl Snapshot {
 /// What a transition does with the word it read.
 enum Step<R> {
     /// Write this word (if nobody changed the old one meanwhile), then answer `R`.
-    Set(usize, R),
+    Set(u32, R),
     /// Leave the word as it is and answer `R`.
     Keep(R),
 }
@@ -187,7 +194,7 @@ impl State {
     /// A new task: scheduled (it is runnable at once), with a handle, and three references (the
     /// run queue's, the list of live tasks', the handle's).
     pub(crate) fn new() -> State {
-        State(AtomicUsize::new(SCHEDULED | HANDLE | (3 * REF_ONE)))
+        State(AtomicU32::new(SCHEDULED | HANDLE | (3 * REF_ONE)))
     }
 
     /// The word now.
@@ -216,8 +223,8 @@ impl State {
     /// Adds one reference.
     pub(crate) fn ref_inc(&self) {
         let before = self.0.fetch_add(REF_ONE, Relaxed);
-        if before > isize::MAX as usize {
-            // The count would soon overflow into the flags; as `Arc` does, stop the process.
+        if Snapshot(before).refs() >= REF_LIMIT as usize {
+            // The count would soon wrap around; as `Arc` does, stop the process.
             std::process::abort();
         }
     }
@@ -232,7 +239,7 @@ impl State {
     /// Makes the task runnable, with `extra` (`CANCELLED` for an abort) set too: the single
     /// step behind `Waker::wake`, `wake_by_ref` and `JoinHandle::abort`. Only the caller that
     /// turns `SCHEDULED` on for an idle task is told to queue it.
-    pub(crate) fn wake(&self, extra: usize) -> Wake {
+    pub(crate) fn wake(&self, extra: u32) -> Wake {
         let before = Snapshot(self.0.fetch_or(SCHEDULED | extra, AcqRel));
         if before.has(SCHEDULED | RUNNING) || before.is_finished() {
             Wake::Nothing

@@ -162,12 +162,19 @@ impl CurrentThread {
             &self.tasks,
             &self.observer,
         );
+        // A task that woke itself while nothing else was ready goes next anyway: it skips the
+        // trip through the queue (a lone task that yields, in a loop).
+        let mut again = None;
         for _ in 0..self.event_interval {
-            let Some(task) = self.run_queue.pop() else {
+            let Some(task) = again.take().or_else(|| self.run_queue.pop()) else {
                 break;
             };
-            self.run_task(task);
+            again = self.run_task(task);
         }
+        if let Some(task) = again {
+            self.run_queue.push(task);
+        }
+        self.run_queue.shrink();
         if self.run_queue.is_empty() {
             self.park();
         } else {
@@ -175,14 +182,18 @@ impl CurrentThread {
         }
     }
 
-    /// Polls one task, and puts it where its outcome says.
-    fn run_task(&self, task: TaskRef) {
+    /// Polls one task, and puts it where its outcome says; or, if it woke itself and the queue
+    /// is empty, hands it back to be polled next.
+    fn run_task(&self, task: TaskRef) -> Option<TaskRef> {
         bump(&self.counters.polls);
         match poll_task(task, self.runtime, &self.observer) {
             Polled::Idle => {}
             Polled::Requeue(task) => {
                 // Woken while it ran: almost always by itself (yield_now).
                 bump(&self.counters.local_wakes);
+                if self.run_queue.is_empty() {
+                    return Some(task);
+                }
                 self.run_queue.push(task);
             }
             Polled::Finished { task, completed } => {
@@ -196,6 +207,7 @@ impl CurrentThread {
                 drop(listed);
             }
         }
+        None
     }
 
     /// Blocks in the reactor until something happens, unless work arrived meanwhile.
@@ -203,7 +215,6 @@ impl CurrentThread {
     /// # Panics
     /// If nothing can ever happen (`check.rs`): blocking would hang forever.
     fn park(&self) {
-        self.run_queue.shrink();
         if self.check_before_park() {
             return; // a virtual clock moved and made a task runnable
         }

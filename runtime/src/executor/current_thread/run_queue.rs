@@ -60,11 +60,18 @@ impl RunQueue {
         self.tasks.borrow_mut()
     }
 
-    /// The queue is empty: give back what a burst of spawns or wakes made it grow to.
+    /// Gives back what a burst of spawns or wakes made the queue grow to, once the burst is
+    /// over: when the queue is down to a quarter of its capacity, to twice what it holds (and
+    /// never below `KEPT`). The loop asks after each turn, not only when it parks: a runtime
+    /// that always has a task to run (one that yields, or waits on a busy socket) would
+    /// otherwise keep a burst's memory for the rest of its life.
+    #[inline]
     pub(crate) fn shrink(&self) {
         let mut tasks = self.tasks.borrow_mut();
-        if tasks.capacity() > KEPT {
-            tasks.shrink_to(KEPT);
+        let capacity = tasks.capacity();
+        if capacity > KEPT && tasks.len() <= capacity / 4 {
+            let keep = (2 * tasks.len()).max(KEPT);
+            tasks.shrink_to(keep);
         }
     }
 
