@@ -33,6 +33,8 @@ mod idle;
 #[cfg(all(test, nbio_loom))]
 mod loom_block_in_place;
 #[cfg(all(test, nbio_loom))]
+mod loom_overflow;
+#[cfg(all(test, nbio_loom))]
 mod loom_tests;
 mod pinned;
 mod queue;

@@ -196,23 +196,21 @@ impl Worker {
         self.steal().map(|task| (task, false))
     }
 
-    /// Takes a fair share of the injection queue: one to run now, the rest onto this queue.
+    /// Takes a fair share of the injection queue: one to run now, the rest onto this queue,
+    /// as much as fits there (so that nothing overflows back), behind one publication.
     fn take_injected(&self) -> Option<TaskRef> {
         let inject = &self.shared.inject;
         if inject.is_empty() {
             return None;
         }
+        let queue = self.queue();
         let share = inject.len() / self.shared.workers.len() + 1;
-        let mut batch = inject
-            .pop_batch(share.min(queue::CAPACITY / 2), || {})
-            .into_iter();
-        let first = batch.next()?;
-        for task in batch {
-            if let Some(overflow) = self.queue().push(task) {
-                self.shared.push_overflow(overflow);
-            }
-        }
-        Some(first)
+        let share = share.min(queue::CAPACITY / 2).min(queue.room() + 1);
+        inject.pop_with(share, |batch| {
+            let first = batch.next()?;
+            queue.push_batch(batch);
+            Some(first)
+        })
     }
 
     /// Takes half of another worker's queue; returns one of the tasks to run now.
