@@ -204,6 +204,7 @@ impl Shared {
 
     /// Work was published that a sleeping worker could take: wake one, unless one is already
     /// searching (it will find this too).
+    #[inline]
     fn announce(&self) {
         if let Some(worker) = self.idle.worker_to_wake() {
             self.unpark(worker);

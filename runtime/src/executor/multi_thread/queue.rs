@@ -51,7 +51,8 @@ pub(crate) struct Queue {
     head: AtomicUsize,
     /// The next position to fill. Only the owner writes it.
     tail: AtomicUsize,
-    slots: Box<[AtomicPtr<Header>]>,
+    /// A fixed-size array, so that `position & MASK` needs no bounds check.
+    slots: Box<[AtomicPtr<Header>; CAPACITY]>,
 }
 
 // SAFETY: the queue holds counted task references as raw pointers in atomics; every task
@@ -70,9 +71,7 @@ impl Queue {
         Queue {
             head: AtomicUsize::new(0),
             tail: AtomicUsize::new(0),
-            slots: (0..CAPACITY)
-                .map(|_| AtomicPtr::new(ptr::null_mut()))
-                .collect(),
+            slots: Box::new(std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut()))),
         }
     }
 
@@ -199,8 +198,8 @@ impl Queue {
         }
     }
 
-    /// Claims up to `wanted` tasks from the front, retrying until it succeeds or the queue is
-    /// empty.
+    /// Claims up to `wanted` tasks (at most half a queue) from the front, retrying until it
+    /// succeeds or the queue is empty.
     fn take(&self, wanted: usize) -> Option<Vec<TaskRef>> {
         loop {
             let head = self.head.load(Acquire);
@@ -218,7 +217,7 @@ impl Queue {
     /// One attempt to claim the `count` tasks from position `head`: read their slots, then
     /// move `head` past them with a CAS. `None` if another taker moved `head` first.
     fn take_from(&self, head: usize, count: usize) -> Option<Vec<TaskRef>> {
-        let mut pointers = [ptr::null_mut(); CAPACITY];
+        let mut pointers = [ptr::null_mut(); CAPACITY / 2];
         let pointers = &mut pointers[..count];
         for (position, pointer) in (head..).zip(pointers.iter_mut()) {
             *pointer = self.slots[position & MASK].load(Acquire);
@@ -247,7 +246,7 @@ impl Drop for Queue {
     fn drop(&mut self) {
         // The runtime empties its queues before it drops them; what is left loses its
         // reference here.
-        while let Some(batch) = self.take(CAPACITY) {
+        while let Some(batch) = self.take(CAPACITY / 2) {
             drop(batch);
         }
     }

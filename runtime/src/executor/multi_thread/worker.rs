@@ -298,19 +298,27 @@ impl Worker {
     }
 
     /// A task spawned by code running on this worker: work another worker may take.
+    #[inline]
     pub(crate) fn push_spawned(&self, task: TaskRef) {
         self.push_local(task, true);
     }
 
+    #[inline]
     fn push_local(&self, task: TaskRef, announce: bool) {
-        let mut announce = announce;
         if let Some(overflow) = self.queue().push(task) {
-            self.shared.push_overflow(overflow);
-            announce = true;
-        }
-        if announce {
+            self.spill(overflow);
+        } else if announce {
             self.shared.announce();
         }
+    }
+
+    /// This queue was full: half of it goes to the injection queue, for any worker. Out of
+    /// line, so that the common push stays small.
+    #[cold]
+    #[inline(never)]
+    fn spill(&self, overflow: queue::Overflow) {
+        self.shared.push_overflow(overflow);
+        self.shared.announce();
     }
 
     /// Nothing to do: sleep, in the reactor if no other worker waits there.
