@@ -33,7 +33,7 @@ TESTS=(nbio observe wait_graph budget abandoned blocking_trace
        sync_broadcast sync_watch
        sync_rwlock sync_owned
        blocking blocking_shutdown fs fs_dirs fs_open_options fs_file_extra async_fd signals
-       join_set lookup mt_blocking
+       join_set lookup mt_blocking mt_spawn_burst
        vectored drained_reads poll_forms hyper_io select join_macros task_local
        process process_many sync_mpsc_extras sync_mpsc_weak_blocking
        rt_entry block_in_place interval_missed io_cancel io_stdio io_copy io_duplex io_read_buf

@@ -82,6 +82,27 @@ impl<T> Inject<T> {
         batch
     }
 
+    /// Takes up to `max` items, oldest first, and hands them to `take` under the lock, which
+    /// moves them where they go (a worker's ring) without collecting them first. What `take`
+    /// leaves goes back to the front, in order, so that nothing is dropped under the lock.
+    /// `take` must not run user code, nor touch this queue.
+    pub(crate) fn pop_with<R>(
+        &self,
+        max: usize,
+        take: impl FnOnce(&mut std::collections::vec_deque::Drain<'_, T>) -> R,
+    ) -> R {
+        let mut queue = lock(&self.queue);
+        let count = queue.items.len().min(max);
+        let mut batch = queue.items.drain(..count);
+        let taken = take(&mut batch);
+        let left: Vec<T> = batch.collect();
+        for item in left.into_iter().rev() {
+            queue.items.push_front(item);
+        }
+        self.len.store(queue.items.len(), Release);
+        taken
+    }
+
     /// Refuses further pushes and returns what was queued.
     pub(crate) fn close(&self) -> VecDeque<T> {
         let mut queue = lock(&self.queue);

@@ -33,6 +33,8 @@ mod idle;
 #[cfg(all(test, nbio_loom))]
 mod loom_block_in_place;
 #[cfg(all(test, nbio_loom))]
+mod loom_overflow;
+#[cfg(all(test, nbio_loom))]
 mod loom_tests;
 mod pinned;
 mod queue;
@@ -202,6 +204,7 @@ impl Shared {
 
     /// Work was published that a sleeping worker could take: wake one, unless one is already
     /// searching (it will find this too).
+    #[inline]
     fn announce(&self) {
         if let Some(worker) = self.idle.worker_to_wake() {
             self.unpark(worker);

@@ -19,6 +19,18 @@
 //! The queue is FIFO for everyone: the owner takes the oldest task as a thief would. Its size
 //! is fixed (256); a push into a full queue moves half of it to the runtime's shared injection
 //! queue instead, where any worker finds it.
+//!
+//! Tasks move in batches wherever they can, since a burst of spawns (a loop that spawns
+//! thousands of tasks without awaiting) sends most of them through these moves:
+//!
+//! - a thief copies the slots it claims straight into its own ring and publishes them all with
+//!   one store of its `tail`, after its CAS has made them its own (`steal_half`);
+//! - the owner queues a batch from the injection queue the same way (`push_batch`), never more
+//!   than its free room (`room`), which only the owner's pushes can shrink;
+//! - a full ring gives up its older half with one CAS (`push`).
+//!
+//! Slots past `tail` are nobody's: a thief or a batch may write there before it publishes, and
+//! a taker never reads them as tasks, since it reads only below a `tail` it loaded.
 
 use std::ptr::{self, NonNull};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
@@ -26,8 +38,11 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::loom::{AtomicPtr, AtomicUsize};
 use crate::task::raw::{Header, TaskRef};
 
-/// How many tasks a local queue holds.
+/// How many tasks a local queue holds (four under loom, so that a model can fill it).
+#[cfg(not(nbio_loom))]
 pub(crate) const CAPACITY: usize = 256;
+#[cfg(nbio_loom)]
+pub(crate) const CAPACITY: usize = 4;
 const MASK: usize = CAPACITY - 1;
 
 /// One worker's queue.
@@ -36,7 +51,8 @@ pub(crate) struct Queue {
     head: AtomicUsize,
     /// The next position to fill. Only the owner writes it.
     tail: AtomicUsize,
-    slots: Box<[AtomicPtr<Header>]>,
+    /// A fixed-size array, so that `position & MASK` needs no bounds check.
+    slots: Box<[AtomicPtr<Header>; CAPACITY]>,
 }
 
 // SAFETY: the queue holds counted task references as raw pointers in atomics; every task
@@ -55,9 +71,7 @@ impl Queue {
         Queue {
             head: AtomicUsize::new(0),
             tail: AtomicUsize::new(0),
-            slots: (0..CAPACITY)
-                .map(|_| AtomicPtr::new(ptr::null_mut()))
-                .collect(),
+            slots: Box::new(std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut()))),
         }
     }
 
@@ -73,8 +87,34 @@ impl Queue {
         self.len() == 0
     }
 
+    /// How many more tasks fit. Owner only: thieves can only make room meanwhile, so the
+    /// owner may push this many, at once with `push_batch` or one by one.
+    pub(crate) fn room(&self) -> usize {
+        let tail = self.tail.load(Relaxed); // ours
+        let head = self.head.load(Acquire);
+        CAPACITY - (tail - head)
+    }
+
+    /// Queues what `tasks` yields at the back, up to the queue's room, and publishes them with
+    /// one store of `tail`. Owner only. What does not fit is left in `tasks`.
+    pub(crate) fn push_batch(&self, tasks: &mut impl Iterator<Item = TaskRef>) -> usize {
+        let start = self.tail.load(Relaxed); // ours
+        let room = self.room();
+        let mut tail = start;
+        for task in tasks.take(room) {
+            // Room means the position `tail - CAPACITY` was taken: the slot is free to reuse.
+            self.slots[tail & MASK].store(task.into_raw().as_ptr(), Relaxed);
+            tail += 1;
+        }
+        if tail != start {
+            self.tail.store(tail, Release);
+        }
+        tail - start
+    }
+
     /// Queues `task` at the back. Owner only. If the queue is full, moves half of it (the
     /// oldest) and `task` out, and returns them for the injection queue.
+    #[inline]
     pub(crate) fn push(&self, task: TaskRef) -> Option<Overflow> {
         let tail = self.tail.load(Relaxed); // ours
         let head = self.head.load(Acquire);
@@ -83,11 +123,17 @@ impl Queue {
             self.tail.store(tail + 1, Release);
             return None;
         }
-        let mut overflow = self.take(CAPACITY / 2).unwrap_or_default();
-        if overflow.is_empty() {
+        self.overflow(task)
+    }
+
+    /// `push` into a full queue, out of the way of the common case.
+    #[cold]
+    #[inline(never)]
+    fn overflow(&self, task: TaskRef) -> Option<Overflow> {
+        let Some(mut overflow) = self.take(CAPACITY / 2) else {
             // Thieves emptied it meanwhile: there is room after all.
             return self.push(task);
-        }
+        };
         overflow.push(task);
         Some(overflow)
     }
@@ -116,41 +162,44 @@ impl Queue {
     }
 
     /// Takes up to half of the queued tasks (at least one if there is any), oldest first,
-    /// into `into`, which belongs to the thief. Returns how many it took.
+    /// into `into`, which belongs to the thief (the caller is its owner). Returns how many it
+    /// took.
+    ///
+    /// The slots are copied straight into the thief's ring, past its `tail`, where nobody reads
+    /// them; only once the CAS on this queue's `head` has made them the thief's does one store
+    /// of the thief's `tail` publish them. A lost CAS leaves nothing published, and it tries
+    /// again.
     pub(crate) fn steal_half(&self, into: &Queue) -> usize {
-        let Some(batch) = self.take_half() else {
-            return 0;
-        };
-        let taken = batch.len();
-        for task in batch {
-            // The thief's own queue was empty (it steals only then), and a batch is at most
-            // half a queue: nothing overflows.
-            let overflow = into.push(task);
-            debug_assert!(
-                overflow.is_none(),
-                "a stolen batch overflowed the thief's queue"
-            );
-        }
-        taken
-    }
-
-    /// Claims half of what is queued, rounded up.
-    fn take_half(&self) -> Option<Vec<TaskRef>> {
+        let start = into.tail.load(Relaxed); // the thief's own
+        let room = into.room();
         loop {
             let head = self.head.load(Acquire);
             let tail = self.tail.load(Acquire);
-            let available = tail.saturating_sub(head);
-            if available == 0 {
-                return None;
+            let count = tail.saturating_sub(head).div_ceil(2).min(room);
+            if count == 0 {
+                return 0;
             }
-            if let Some(batch) = self.take_from(head, available.div_ceil(2)) {
-                return Some(batch);
+            for offset in 0..count {
+                let pointer = self.slots[(head + offset) & MASK].load(Acquire);
+                into.slots[(start + offset) & MASK].store(pointer, Relaxed);
+            }
+            if self
+                .head
+                .compare_exchange(head, head + count, AcqRel, Acquire)
+                .is_ok()
+            {
+                // The CAS gave us the positions [head, head + count), each filled by the
+                // owner before it published `tail`: the references copied are ours to
+                // publish. (A lost CAS may have copied stale pointers; they stay unpublished
+                // and are overwritten by the next try.)
+                into.tail.store(start + count, Release);
+                return count;
             }
         }
     }
 
-    /// Claims up to `wanted` tasks from the front, retrying until it succeeds or the queue is
-    /// empty.
+    /// Claims up to `wanted` tasks (at most half a queue) from the front, retrying until it
+    /// succeeds or the queue is empty.
     fn take(&self, wanted: usize) -> Option<Vec<TaskRef>> {
         loop {
             let head = self.head.load(Acquire);
@@ -168,9 +217,10 @@ impl Queue {
     /// One attempt to claim the `count` tasks from position `head`: read their slots, then
     /// move `head` past them with a CAS. `None` if another taker moved `head` first.
     fn take_from(&self, head: usize, count: usize) -> Option<Vec<TaskRef>> {
-        let mut pointers = Vec::with_capacity(count);
-        for position in head..head + count {
-            pointers.push(self.slots[position & MASK].load(Acquire));
+        let mut pointers = [ptr::null_mut(); CAPACITY / 2];
+        let pointers = &mut pointers[..count];
+        for (position, pointer) in (head..).zip(pointers.iter_mut()) {
+            *pointer = self.slots[position & MASK].load(Acquire);
         }
         if self
             .head
@@ -179,18 +229,16 @@ impl Queue {
         {
             return None; // what we read may be stale or someone else's: forget it
         }
-        Some(
-            pointers
-                .into_iter()
-                .map(|pointer| {
-                    let pointer = NonNull::new(pointer).expect("a queued slot holds a task");
-                    // SAFETY: the CAS gave us the positions [head, head + count), each of which
-                    // the owner filled (and published with `tail`) before we read it, and which
-                    // nobody else can take now: the reference pushed there is ours.
-                    unsafe { TaskRef::from_raw(pointer) }
-                })
-                .collect(),
-        )
+        // One more than the batch: a full `push` adds its own task, without a second allocation.
+        let mut batch = Vec::with_capacity(count + 1);
+        batch.extend(pointers.iter().map(|&pointer| {
+            let pointer = NonNull::new(pointer).expect("a queued slot holds a task");
+            // SAFETY: the CAS gave us the positions [head, head + count), each of which the
+            // owner filled (and published with `tail`) before we read it, and which nobody
+            // else can take now: the reference pushed there is ours.
+            unsafe { TaskRef::from_raw(pointer) }
+        }));
+        Some(batch)
     }
 }
 
@@ -198,7 +246,7 @@ impl Drop for Queue {
     fn drop(&mut self) {
         // The runtime empties its queues before it drops them; what is left loses its
         // reference here.
-        while let Some(batch) = self.take(CAPACITY) {
+        while let Some(batch) = self.take(CAPACITY / 2) {
             drop(batch);
         }
     }

@@ -196,23 +196,21 @@ impl Worker {
         self.steal().map(|task| (task, false))
     }
 
-    /// Takes a fair share of the injection queue: one to run now, the rest onto this queue.
+    /// Takes a fair share of the injection queue: one to run now, the rest onto this queue,
+    /// as much as fits there (so that nothing overflows back), behind one publication.
     fn take_injected(&self) -> Option<TaskRef> {
         let inject = &self.shared.inject;
         if inject.is_empty() {
             return None;
         }
+        let queue = self.queue();
         let share = inject.len() / self.shared.workers.len() + 1;
-        let mut batch = inject
-            .pop_batch(share.min(queue::CAPACITY / 2), || {})
-            .into_iter();
-        let first = batch.next()?;
-        for task in batch {
-            if let Some(overflow) = self.queue().push(task) {
-                self.shared.push_overflow(overflow);
-            }
-        }
-        Some(first)
+        let share = share.min(queue::CAPACITY / 2).min(queue.room() + 1);
+        inject.pop_with(share, |batch| {
+            let first = batch.next()?;
+            queue.push_batch(batch);
+            Some(first)
+        })
     }
 
     /// Takes half of another worker's queue; returns one of the tasks to run now.
@@ -300,19 +298,27 @@ impl Worker {
     }
 
     /// A task spawned by code running on this worker: work another worker may take.
+    #[inline]
     pub(crate) fn push_spawned(&self, task: TaskRef) {
         self.push_local(task, true);
     }
 
+    #[inline]
     fn push_local(&self, task: TaskRef, announce: bool) {
-        let mut announce = announce;
         if let Some(overflow) = self.queue().push(task) {
-            self.shared.push_overflow(overflow);
-            announce = true;
-        }
-        if announce {
+            self.spill(overflow);
+        } else if announce {
             self.shared.announce();
         }
+    }
+
+    /// This queue was full: half of it goes to the injection queue, for any worker. Out of
+    /// line, so that the common push stays small.
+    #[cold]
+    #[inline(never)]
+    fn spill(&self, overflow: queue::Overflow) {
+        self.shared.push_overflow(overflow);
+        self.shared.announce();
     }
 
     /// Nothing to do: sleep, in the reactor if no other worker waits there.
