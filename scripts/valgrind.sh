@@ -26,7 +26,7 @@ TESTS=(nbio observe wait_graph budget abandoned blocking_trace
        join runtime_drop panics shutdown block_on stats wakeups wake_storm
        stream_model faults timers timer_properties tcp readiness readiness_contract fd_reuse
        sigpipe udp unix unix_datagram fd_passing socket_options io_traits fairness connection_churn
-       mt_scheduling mt_wakes mt_lifecycle
+       mt_scheduling mt_wakes mt_lifecycle mt_idle_wakes
        sync_closed sync_delivery sync_backpressure sync_cancel sync_fairness sync_mutex
        sync_notify sync_semaphore sync_runtimes sync_who_waits sync_reentrant_wakers
        sync_barrier sync_once_cell sync_cancellation_token sync_reentrant sync_dump_waits

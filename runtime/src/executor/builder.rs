@@ -142,7 +142,9 @@ impl Builder {
 
     /// Warns on stderr, one line per offence, when a single poll holds its thread longer than
     /// `threshold` (default 10 ms); `None` turns the warning off. A watchdog thread looks at
-    /// the runtime's threads every quarter of the threshold to tell.
+    /// the runtime's busy threads once per threshold to tell (every quarter of it while a poll
+    /// is long): a poll twice the threshold long is always reported, a shorter one over the
+    /// threshold when a look falls early enough in it.
     pub fn slow_poll_threshold(mut self, threshold: Option<Duration>) -> Builder {
         self.config.observe.slow_poll_threshold = threshold;
         self

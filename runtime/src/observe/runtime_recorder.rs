@@ -156,7 +156,7 @@ impl RuntimeRecorder {
 
     /// How often the watchdog samples, if there is one.
     pub(crate) fn poll_sample_period(&self) -> Option<Duration> {
-        self.watchdog.as_ref().map(Watchdog::period)
+        self.watchdog.as_ref().map(Watchdog::busy_period)
     }
 
     /// The runtime is being dropped: stop the watchdog and write the trace file, if asked for.

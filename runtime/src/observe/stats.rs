@@ -55,12 +55,12 @@ pub struct Stats {
     pub timers_pending: u64,
     /// The longest single poll so far (of a task or of the `block_on` future), as the watchdog
     /// measured it: a lower bound, from its first sight of the poll to the poll's end (the
-    /// true length is at most one sampling period more). Polls shorter than a sampling period
-    /// are never measured, so zero means "none lasted `poll_sample_period`", not "no time".
+    /// true length is at most one sampling period more). Only a poll seen at two samples is
+    /// measured, so zero means "none lasted twice `poll_sample_period`", not "no time".
     pub longest_poll: Duration,
-    /// How often the watchdog samples the threads that poll tasks: a quarter of the slow-poll
-    /// threshold (2.5 ms by default), at least 1 ms. `None` when the warning is off, and then
-    /// `longest_poll` is not measured.
+    /// How often the watchdog samples the threads that poll tasks while they are busy: once
+    /// per slow-poll threshold (10 ms by default; every quarter of it while a poll is long),
+    /// at least 1 ms. `None` when the warning is off, and then `longest_poll` is not measured.
     pub poll_sample_period: Option<Duration>,
     /// Threads of the blocking pool alive now, running a job or idle (an idle one leaves after
     /// `Builder::blocking_keep_alive`). Zero until the first `spawn_blocking`.

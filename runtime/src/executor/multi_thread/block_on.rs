@@ -14,8 +14,9 @@
 //! (`diagnose`), it prints a report naming the cycle and sleeps on (or, under
 //! `OnCycle::Panic`, panics with it). The runtime's threads are not stopped while it looks,
 //! so it takes either answer only after a second look, 50 ms later, finds the same. It looks
-//! whenever it is about to sleep, and again when the last worker falls asleep (that worker
-//! wakes it for this).
+//! whenever it is about to sleep, and again when the last worker falls asleep while no socket
+//! or timer is awaited (that worker wakes it for this; with one awaited, the look would stop
+//! at once, and a server would pay a wake of this thread between any two requests).
 
 use std::cell::Cell;
 use std::future::Future;

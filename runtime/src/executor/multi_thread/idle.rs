@@ -157,8 +157,11 @@ impl Parker {
             Unparked::NotifyDriver
         } else {
             if before & ON_CONDVAR != 0 {
-                // Under the lock: the worker is inside `wait`, or will see NOTIFIED first.
-                let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+                // Through the lock: once we hold it, the worker is inside `wait` (which let go
+                // of it), or has seen NOTIFIED and will not wait. The notification goes after
+                // we let go, so that the worker it wakes does not find the lock still held
+                // and sleep on it again (two more futex calls per wake).
+                drop(self.lock.lock().unwrap_or_else(PoisonError::into_inner));
                 self.wakeup.notify_one();
             }
             Unparked::Done

@@ -9,7 +9,9 @@
 //! Each model fails when the guard it is about is removed: the CAS that claims queue slots
 //! (a task would be taken twice), the `SeqCst` fences of the sleep handshake (a sleeper would
 //! miss the work announced as it went to sleep, and sleep forever: loom reports the deadlock),
-//! the parker's `NOTIFIED` flag (an unpark before the park would be lost).
+//! the parker's `NOTIFIED` flag (an unpark before the park would be lost), and the unpark's
+//! pass through the parker's lock before it notifies (without it, a notification between the
+//! parker's last look at `NOTIFIED` and its wait is lost: `an_unpark_before_the_park` hangs).
 
 use std::collections::HashSet;
 use std::future::Future;

@@ -230,11 +230,23 @@ impl Shared {
 
     /// A worker is about to sleep: if it is the last one awake, the `block_on` thread looks
     /// again whether its future can still be woken.
+    ///
+    /// Not while a socket or a timer is awaited: the look would stop there (`diagnose`'s first
+    /// test) and the thread would only go back to sleep. A server whose workers all fall
+    /// asleep between two requests would pay that futile wake, a third thread's context
+    /// switch, every time. The last such wait ends on a thread that looks again: a worker
+    /// (the event or the timer wakes it, and it falls asleep again afterwards) or the
+    /// `block_on` thread itself (it looks before it sleeps).
     fn falling_asleep(&self) {
-        if self.idle.sleeping() == self.workers.len() {
-            if let Some(parker) = self.block_on_parker.get() {
-                parker.unpark();
-            }
+        if self.idle.sleeping() != self.workers.len() {
+            return;
+        }
+        let reactor = &self.reactor;
+        if reactor.has_waiters() || reactor.pending_timers() != 0 {
+            return;
+        }
+        if let Some(parker) = self.block_on_parker.get() {
+            parker.unpark();
         }
     }
 
