@@ -85,9 +85,11 @@ pub(crate) struct Reactor {
     clock: clock::Clock,
     sources: Mutex<SourceMap>,
     timers: Mutex<Timers>,
-    /// The buffer the poller's events are read into; holding its lock is the right to read
-    /// them (`wait.rs`).
-    events: Mutex<wait::RawEvents>,
+    /// What the thread that reads the poller's events keeps; holding its lock is the right to
+    /// read them (`wait.rs`).
+    events: Mutex<wait::EventReader>,
+    /// The timer that ends a wait at the earliest deadline (`None` if the system has none).
+    timer: Option<wait::DeadlineTimer>,
     /// How many (source, direction) pairs have a task waiting. When it is zero, a non-blocking
     /// look has no one to wake and skips the syscall; events wait in the poller meanwhile.
     waiting: AtomicUsize,
@@ -127,8 +129,10 @@ impl Reactor {
 
     /// A reactor on real time, or on a virtual clock (see `clock.rs`).
     pub(crate) fn with_clock(virtual_time: bool) -> io::Result<Reactor> {
+        let poller = Poller::new()?;
         Ok(Reactor {
-            poller: Poller::new()?,
+            timer: wait::DeadlineTimer::new(&poller),
+            poller,
             clock: clock::Clock::new(virtual_time),
             sources: Mutex::default(),
             timers: Mutex::default(),
@@ -388,6 +392,14 @@ impl Reactor {
     fn lock_timers(&self) -> MutexGuard<'_, Timers> {
         // As above: each timer operation is a single map update.
         self.timers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        if let Some(timer) = &self.timer {
+            timer.remove(&self.poller);
+        }
     }
 }
 

@@ -3,40 +3,39 @@
 //! `polling`'s own wait makes five system calls: it arms its timer descriptor for the timeout
 //! (`timerfd_settime` and an `epoll_ctl`), calls `epoll_wait`, then drains and re-arms its
 //! notification descriptor (a `read` and an `epoll_ctl`), whether or not anything was notified
-//! and whether or not the timeout needed a timer. Most waits need neither: a look between
-//! tasks has a zero timeout, a loop with no timer pending has none, and a wait that a socket
-//! ends never reaches its timeout. So the reactor reads the poller's events itself, with one
-//! `epoll_wait` on the poller's own descriptor, and hands the wait to `polling` only when
-//! `polling` has something of its own to do:
+//! and whether or not the timeout changed. Most waits need none of that: a look between tasks
+//! has a zero timeout, a loop with no timer pending has none, and a server's pending timers are
+//! mostly far-off timeouts that stay the earliest for many waits in a row. So the reactor
+//! reads the poller's events itself, with one `epoll_wait` on the poller's own descriptor, and
+//! keeps a timer descriptor of its own in the poller:
 //!
-//! - **A notification or polling's timer fired.** Both come as events under the key `polling`
-//!   reserves for itself (`usize::MAX`: it refuses to register anything under it). The
-//!   notification descriptor is armed for one event at a time, and `polling` sends no second
-//!   notification before its wait has drained the first, so the reactor then makes a
-//!   `polling` wait with a zero timeout, which drains it, re-arms it and collects anything else
-//!   ready. A notification is therefore never lost: it either ends an `epoll_wait` of the
-//!   reactor's, which hands it to `polling`, or is still pending for the next one.
-//! - **The earliest deadline is near.** The kernel ends an `epoll_wait` timeout on a whole
-//!   millisecond, rounded up, and lets it run late by its timer slack (50 µs, or 0.1% of the
-//!   timeout if that is more); `polling`'s timer descriptor fires at the exact nanosecond. A wait
-//!   whose deadline is within [`NEAR`] is made by `polling`, with its timer: a `sleep(1 ms)` is
-//!   as precise as before. A wait for a farther deadline ends, by the kernel's timeout, early
-//!   enough that no rounding and no slack can make it late ([`early_end`]); the next wait,
-//!   now near, is the precise one. A server whose pending timers are far-off timeouts pays one
-//!   `epoll_wait` per wait, as if it had none.
+//! - **The timer** ([`DeadlineTimer`]) fires at the earliest deadline, to the nanosecond (the
+//!   kernel's timer slack, which delays a `ppoll`, an `epoll_wait` timeout or a
+//!   `thread::sleep` by 50 µs or more, does not apply to a timer descriptor). It is armed only
+//!   when the earliest deadline changes: one `timerfd_settime` for a `sleep`, none for a wait
+//!   whose deadline was already armed.
+//! - **A notification** from another thread comes as an event under the key `polling` reserves
+//!   for itself (`usize::MAX`: `Poller::add` refuses it). `polling` arms its notification
+//!   descriptor for one event at a time and sends no second notification before its wait has
+//!   drained the first, so when the reactor sees that key it makes a `polling` wait with a zero
+//!   timeout, which drains and re-arms it (and collects anything else ready). A notification is
+//!   never lost: it either ends an `epoll_wait` of the reactor's, which hands it to `polling`,
+//!   or is still pending for the next one.
 //!
-//! Only one thread reads the poller's events at a time (`Reactor::events`, taken with
-//! `try_lock`, as `polling` guards its own wait): a thread that finds it taken looks no
+//! Only one thread reads the poller's events at a time (the reactor's `events` lock, taken
+//! with `try_lock`, as `polling` guards its own wait): a thread that finds it taken looks no
 //! further, so a look can never take a notification meant for the thread blocked in the wait.
 
 use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::sync::TryLockError;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use polling::Events;
+use polling::{Event, Events, PollMode, Poller};
 use rustix::buffer::spare_capacity;
 use rustix::event::{epoll, Timespec};
+use rustix::time::{Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags};
 
 use super::{Reactor, Woken};
 
@@ -44,24 +43,73 @@ use super::{Reactor, Woken};
 /// `Poller::add` refuses it, so no source of ours has it.
 const POLLER_KEY: u64 = usize::MAX as u64;
 
+/// The key of the reactor's timer descriptor. Source keys count up from zero and never reach
+/// it.
+const TIMER_KEY: usize = usize::MAX - 1;
+
 /// How many events one `epoll_wait` takes (the rest wait for the next).
 const BATCH: usize = 1024;
 
-/// The longest timeout of one `epoll_wait` of the reactor's.
+/// The longest timeout of one `epoll_wait` (only without a timer descriptor): the kernel takes
+/// it in milliseconds, in an `i32`. A longer wait ends early and is made again.
 const LONGEST: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// A deadline at most this far away is waited for with `polling`'s exact timer.
-pub(super) const NEAR: Duration = Duration::from_millis(4);
-
-/// The poller's events, as the kernel reports them (the reactor's lock on them is the right
-/// to read them).
+/// What the thread that reads the poller's events keeps between waits (the reactor's lock on
+/// it is the right to read them).
 #[derive(Default)]
-pub(super) struct RawEvents(Vec<epoll::Event>);
+pub(super) struct EventReader {
+    /// The poller's events, as the kernel reports them.
+    buffer: Vec<epoll::Event>,
+    /// The deadline the timer descriptor is armed for, until it fires.
+    armed: Option<Instant>,
+}
 
 // SAFETY: an `epoll::Event` is not `Send` only because its data may be read as a pointer. The
 // data of every event here is a key (an integer) put there by `Poller::add`, never read as a
 // pointer, so the buffer may move between threads like any vector of integers.
-unsafe impl Send for RawEvents {}
+unsafe impl Send for EventReader {}
+
+/// A timer descriptor in the poller, that ends a wait at the earliest deadline.
+pub(super) struct DeadlineTimer {
+    fd: OwnedFd,
+}
+
+impl DeadlineTimer {
+    /// A timer descriptor on the monotonic clock (the clock `Instant` reads), added to
+    /// `poller`. `None` if the system refuses one: waits then end by `epoll_wait`'s timeout,
+    /// to the millisecond.
+    pub(super) fn new(poller: &Poller) -> Option<DeadlineTimer> {
+        let flags = TimerfdFlags::CLOEXEC | TimerfdFlags::NONBLOCK;
+        let fd = rustix::time::timerfd_create(TimerfdClockId::Monotonic, flags).ok()?;
+        // SAFETY: the descriptor is deleted from the poller before it is closed: by
+        // `DeadlineTimer::remove`, which the reactor's `Drop` calls, or just below.
+        let added = unsafe {
+            poller.add_with_mode(fd.as_raw_fd(), Event::readable(TIMER_KEY), PollMode::Edge)
+        };
+        added.ok().map(|()| DeadlineTimer { fd })
+    }
+
+    /// Arms the timer to fire `after` from now (a zero `after` would disarm it: the caller
+    /// never asks for that).
+    fn arm(&self, after: Duration) -> io::Result<()> {
+        let zero = Timespec::default();
+        let value = Itimerspec {
+            it_interval: zero,
+            it_value: Timespec {
+                tv_sec: after.as_secs().try_into().unwrap_or(i64::MAX),
+                tv_nsec: after.subsec_nanos().into(),
+            },
+        };
+        rustix::time::timerfd_settime(&self.fd, TimerfdTimerFlags::empty(), &value)?;
+        Ok(())
+    }
+
+    /// Deletes the descriptor from `poller` (before it is closed).
+    pub(super) fn remove(&self, poller: &Poller) {
+        // Failure means it is already gone from the poller; nothing to undo.
+        let _ = poller.delete(self.fd.as_fd());
+    }
+}
 
 /// One readiness event, decoded.
 struct Readied {
@@ -70,40 +118,6 @@ struct Readied {
     writable: bool,
     /// A hang-up or an error: see `Source::clear_drained`.
     hung_up: bool,
-}
-
-/// How a wait is made.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Plan {
-    /// Only look: a zero timeout, and only if a task waits on a socket.
-    Look,
-    /// One `epoll_wait` of the reactor's, until an event or the timeout (`None`: no timeout).
-    Epoll(Option<Duration>),
-    /// `polling`'s wait, with its exact timer for a deadline this far away.
-    Exact(Duration),
-}
-
-/// The timeout of an `epoll_wait` that must end before a deadline `until` away, late as the
-/// kernel may be: its milliseconds are rounded up (up to 1 ms) and its slack is at most 0.1%
-/// of the timeout, or 0.5% for a thread with a positive nice value (both below `until / 128`),
-/// or 50 µs. `None` if `until` is too near for that: wait with the exact timer instead.
-pub(super) fn early_end(until: Duration) -> Option<Duration> {
-    if until <= NEAR {
-        return None;
-    }
-    let margin = Duration::from_millis(2) + until / 128;
-    until.checked_sub(margin).filter(|early| !early.is_zero())
-}
-
-impl Plan {
-    /// How to wait until `until` from now (`None`: until an event).
-    fn blocking(until: Option<Duration>) -> Plan {
-        match until {
-            None => Plan::Epoll(None),
-            Some(until) if until.is_zero() => Plan::Epoll(Some(Duration::ZERO)),
-            Some(until) => early_end(until).map_or(Plan::Exact(until), |t| Plan::Epoll(Some(t))),
-        }
-    }
 }
 
 impl Reactor {
@@ -121,9 +135,10 @@ impl Reactor {
         block: bool,
     ) -> io::Result<Option<usize>> {
         let delivered = match self.events.try_lock() {
-            Ok(mut raw) => self.wait_with(&mut raw, events, woken, block),
+            Ok(mut reader) => self.wait_with(&mut reader, events, woken, block),
             Err(TryLockError::Poisoned(poisoned)) => {
-                // The buffer is refilled by every wait: a panic cannot leave it inconsistent.
+                // Every wait refills the buffer and `armed` is set only after the timer is:
+                // a panic cannot leave them inconsistent.
                 self.wait_with(&mut poisoned.into_inner(), events, woken, block)
             }
             Err(TryLockError::WouldBlock) => Ok(None),
@@ -135,105 +150,126 @@ impl Reactor {
     /// `wait`, by the thread that holds the right to read the poller's events.
     fn wait_with(
         &self,
-        raw: &mut RawEvents,
+        reader: &mut EventReader,
         events: &mut Events,
         woken: &mut Vec<Woken>,
         block: bool,
     ) -> io::Result<Option<usize>> {
-        let plan = if block {
-            self.plan_blocking()
-        } else {
-            Plan::Look
-        };
-        let delivered = match plan {
-            Plan::Look if self.waiting.load(Acquire) == 0 => {
+        if !block {
+            if self.waiting.load(Acquire) == 0 {
                 return Ok(None);
             }
-            Plan::Look => self.epoll_wait(raw, events, Some(Duration::ZERO), woken),
-            Plan::Epoll(timeout) => self.epoll_wait(raw, events, timeout, woken),
-            Plan::Exact(until) => self.polling_wait(events, Some(until), woken),
-        };
-        if block {
-            self.lock_timers().blocked_until = None;
+            return self
+                .epoll_wait(reader, events, Some(Duration::ZERO), woken)
+                .map(Some);
         }
+        let delivered = match self.timeout(reader) {
+            Ok(timeout) => self.epoll_wait(reader, events, timeout, woken),
+            Err(err) => Err(err),
+        };
+        self.lock_timers().blocked_until = None;
         delivered.map(Some)
     }
 
-    /// Decides how a blocking wait waits, and tells the timers until when it may block.
-    fn plan_blocking(&self) -> Plan {
+    /// The timeout of a blocking wait's `epoll_wait`, arming the timer for the earliest
+    /// deadline if it is not armed for it already; tells the timers until when the wait may
+    /// block.
+    fn timeout(&self, reader: &mut EventReader) -> io::Result<Option<Duration>> {
         let mut timers = self.lock_timers();
         // On a virtual clock a blocking wait waits for events only: the loop moves the clock
         // to the next deadline itself, when nothing else can happen.
         let deadline = timers.next_deadline().filter(|_| !self.clock.is_virtual());
         timers.blocked_until = Some(deadline);
-        Plan::blocking(
-            deadline.map(|deadline| deadline.saturating_duration_since(self.clock.now())),
-        )
+        drop(timers);
+        let Some(deadline) = deadline else {
+            return Ok(None);
+        };
+        let after = deadline.saturating_duration_since(self.clock.now());
+        match &self.timer {
+            _ if after.is_zero() => Ok(Some(Duration::ZERO)),
+            Some(timer) => {
+                if reader.armed != Some(deadline) {
+                    timer.arm(after)?;
+                    reader.armed = Some(deadline);
+                }
+                Ok(None)
+            }
+            None => Ok(Some(after.min(LONGEST))),
+        }
     }
 
     /// One `epoll_wait` on the poller's descriptor; if it brought `polling`'s own event (a
-    /// notification, its timer), a zero-timeout `polling` wait after it, to re-arm them.
+    /// notification), a zero-timeout `polling` wait after it, to drain and re-arm it.
     fn epoll_wait(
         &self,
-        raw: &mut RawEvents,
+        reader: &mut EventReader,
         events: &mut Events,
         timeout: Option<Duration>,
         woken: &mut Vec<Woken>,
     ) -> io::Result<usize> {
-        let raw = &mut raw.0;
-        raw.clear();
-        if raw.capacity() < BATCH {
-            raw.reserve_exact(BATCH);
+        let buffer = &mut reader.buffer;
+        buffer.clear();
+        if buffer.capacity() < BATCH {
+            buffer.reserve_exact(BATCH);
         }
-        // A wait longer than a day ends early and is made again: the kernel's `epoll_wait`
-        // takes its timeout in milliseconds, in an `i32`.
-        let timeout = timeout.map(|t| {
-            let t = t.min(LONGEST);
-            Timespec {
-                tv_sec: t.as_secs() as i64,
-                tv_nsec: t.subsec_nanos().into(),
-            }
+        let timeout = timeout.map(|t| Timespec {
+            tv_sec: t.as_secs() as i64,
+            tv_nsec: t.subsec_nanos().into(),
         });
-        match epoll::wait(&self.poller, spare_capacity(raw), timeout.as_ref()) {
+        match epoll::wait(&self.poller, spare_capacity(buffer), timeout.as_ref()) {
             Ok(_) => {}
             // A signal ended the wait: it found nothing, and the loop comes back.
             Err(rustix::io::Errno::INTR) => return Ok(0),
             Err(err) => return Err(err.into()),
         }
         self.counters.waits.fetch_add(1, Relaxed);
-        let mut polling_has_work = false;
-        let readied = raw.iter().filter_map(|event| {
-            let (flags, data) = (event.flags, event.data);
-            if data.u64() == POLLER_KEY {
-                polling_has_work = true;
-                return None;
+        let (mut polling_has_work, mut timer_fired) = (false, false);
+        let readied = buffer.iter().filter_map(|event| {
+            let (flags, key) = (event.flags, event.data.u64());
+            match key {
+                POLLER_KEY => polling_has_work = true,
+                _ if key == TIMER_KEY as u64 => timer_fired = true,
+                _ => return Some(decode(key as usize, flags)),
             }
-            Some(decode(data.u64() as usize, flags))
+            None
         });
         let mut delivered = self.dispatch(readied, woken);
+        if timer_fired {
+            reader.armed = None;
+        }
         if polling_has_work {
-            delivered += self.polling_wait(events, Some(Duration::ZERO), woken)?;
+            delivered += self.polling_wait(reader, events, woken)?;
         }
         Ok(delivered)
     }
 
-    /// `polling`'s own wait (which also drains and re-arms its notification).
+    /// `polling`'s own wait, with a zero timeout: drains and re-arms its notification.
     fn polling_wait(
         &self,
+        reader: &mut EventReader,
         events: &mut Events,
-        timeout: Option<Duration>,
         woken: &mut Vec<Woken>,
     ) -> io::Result<usize> {
         events.clear();
-        self.poller.wait(events, timeout)?;
-        self.counters.waits.fetch_add(1, Relaxed);
-        let readied = events.iter().map(|event| Readied {
-            key: event.key,
-            readable: event.readable,
-            writable: event.writable,
-            hung_up: event.is_interrupt() || event.is_err() == Some(true),
+        self.poller.wait(events, Some(Duration::ZERO))?;
+        let mut timer_fired = false;
+        let readied = events.iter().filter_map(|event| {
+            if event.key == TIMER_KEY {
+                timer_fired = true;
+                return None;
+            }
+            Some(Readied {
+                key: event.key,
+                readable: event.readable,
+                writable: event.writable,
+                hung_up: event.is_interrupt() || event.is_err() == Some(true),
+            })
         });
-        Ok(self.dispatch(readied, woken))
+        let delivered = self.dispatch(readied, woken);
+        if timer_fired {
+            reader.armed = None;
+        }
+        Ok(delivered)
     }
 
     /// Hands out the events of one wait: mark each source ready in the directions named, then
@@ -291,52 +327,57 @@ mod tests {
         Waker::from(Arc::new(Nobody))
     }
 
-    /// The latest an `epoll_wait` with timeout `timeout` can end: rounded up to a millisecond,
-    /// plus the kernel's largest slack.
-    fn latest_end(timeout: Duration) -> Duration {
-        let millis = Duration::from_millis(timeout.as_nanos().div_ceil(1_000_000) as u64);
-        millis + (millis / 200).max(Duration::from_micros(50))
-    }
-
     #[test]
-    fn an_early_epoll_wait_ends_before_its_deadline_however_late_the_kernel_is() {
-        assert_eq!(
-            early_end(NEAR),
-            None,
-            "a near deadline gets the exact timer"
-        );
-        assert_eq!(early_end(Duration::from_micros(300)), None);
-        let mut until = NEAR + Duration::from_nanos(1);
-        while until < Duration::from_secs(30 * 24 * 60 * 60) {
-            let early = early_end(until).expect("a far deadline is waited for by epoll_wait");
+    fn a_timer_is_armed_once_per_deadline_and_fires_never_early() {
+        let reactor = Reactor::new().expect("a reactor");
+        assert!(reactor.timer.is_some(), "Linux has timer descriptors");
+        let deadline = Instant::now() + Duration::from_millis(20);
+        reactor.insert_timer(deadline, &nobody());
+        let (mut events, mut woken) = (Events::new(), Vec::new());
+        // A far timer that never fires, and a notification that ends the first wait early:
+        // the second wait finds the timer already armed for the same deadline.
+        reactor.notify();
+        reactor.wait(&mut events, &mut woken, true).expect("a wait");
+        assert_eq!(reactor.events.lock().unwrap().armed, Some(deadline));
+        while woken.is_empty() {
+            reactor.wait(&mut events, &mut woken, true).expect("a wait");
             assert!(
-                latest_end(early) < until,
-                "{early:?} may end after {until:?}"
+                woken.is_empty() || Instant::now() >= deadline,
+                "a timer fired early"
             );
-            until = until * 3 / 2;
         }
-        // A far deadline is reached in a few early waits, then one exact wait.
-        let (mut until, mut early_waits) = (Duration::from_secs(24 * 60 * 60), 0);
-        while let Some(early) = early_end(until) {
-            until -= early;
-            early_waits += 1;
-        }
-        assert!(early_waits <= 6, "{early_waits} early waits for a day");
+        assert_eq!(woken[0].1, Trigger::Timer);
+        assert_eq!(
+            reactor.events.lock().unwrap().armed,
+            None,
+            "the timer is spent"
+        );
     }
 
     #[test]
-    fn a_blocking_wait_plans_by_its_deadline() {
-        assert_eq!(Plan::blocking(None), Plan::Epoll(None));
-        assert_eq!(
-            Plan::blocking(Some(Duration::ZERO)),
-            Plan::Epoll(Some(Duration::ZERO))
+    fn an_earlier_timer_rearms_and_a_due_one_does_not_wait() {
+        let reactor = Reactor::new().expect("a reactor");
+        let (mut events, mut woken) = (Events::new(), Vec::new());
+        let far = Instant::now() + Duration::from_secs(10);
+        reactor.insert_timer(far, &nobody());
+        reactor.notify();
+        reactor.wait(&mut events, &mut woken, true).expect("a wait");
+        assert_eq!(reactor.events.lock().unwrap().armed, Some(far));
+        let near = Instant::now() + Duration::from_millis(5);
+        reactor.insert_timer(near, &nobody());
+        let started = Instant::now();
+        while woken.is_empty() {
+            reactor.wait(&mut events, &mut woken, true).expect("a wait");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the earlier deadline re-armed it"
         );
-        let near = Duration::from_millis(1);
-        assert_eq!(Plan::blocking(Some(near)), Plan::Exact(near));
-        assert!(matches!(
-            Plan::blocking(Some(Duration::from_secs(30))),
-            Plan::Epoll(Some(t)) if t < Duration::from_secs(30)
-        ));
+        assert_eq!(woken.len(), 1, "only the near timer fired");
+        // A deadline already past: the wait only looks.
+        reactor.insert_timer(Instant::now(), &nobody());
+        reactor.wait(&mut events, &mut woken, true).expect("a wait");
+        assert_eq!(woken.len(), 2);
     }
 
     #[test]
@@ -389,24 +430,6 @@ mod tests {
             assert!(started.elapsed() < Duration::from_secs(5));
         });
         assert!(woken.is_empty(), "the far timer has not fired");
-    }
-
-    #[test]
-    fn a_far_timer_fires_on_time_never_before_its_deadline() {
-        let reactor = Reactor::new().expect("a reactor");
-        let deadline = Instant::now() + Duration::from_millis(30);
-        reactor.insert_timer(deadline, &nobody());
-        let (mut events, mut woken) = (Events::new(), Vec::new());
-        // The first wait is an early `epoll_wait` (`Plan::blocking`), which ends before the
-        // deadline unless this thread is kept off the CPU; the timer fires in a later one.
-        while woken.is_empty() {
-            reactor.wait(&mut events, &mut woken, true).expect("a wait");
-            assert!(
-                woken.is_empty() || Instant::now() >= deadline,
-                "a timer fired early"
-            );
-        }
-        assert_eq!(woken[0].1, Trigger::Timer);
     }
 
     #[test]
