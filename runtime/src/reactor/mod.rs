@@ -5,11 +5,14 @@
 //! back into `tasks`. The reactor does the same with three changes:
 //!
 //! - **epoll instead of select**, through the `polling` crate. The kernel keeps the interest
-//!   list, so a wait costs what the ready sockets cost, not what all of them cost.
+//!   list, so a wait costs what the ready sockets cost, not what all of them cost. A wait is
+//!   one `epoll_wait` on the poller's descriptor (`wait.rs` says why, and when `polling`'s own
+//!   wait is made instead).
 //! - **Wakers instead of generators.** A source keeps, per direction, the wakers of the tasks
 //!   waiting on it; an event wakes them and the executor does the rest.
-//! - **Timers.** The wait ends at the earliest timer deadline, so a sleeping task costs no CPU
-//!   and no thread, unlike the article's `time.sleep(0.02)`.
+//! - **Timers.** The wait ends at the earliest timer deadline (a timer descriptor in the
+//!   poller fires then), so a sleeping task costs no CPU and no thread, unlike the article's
+//!   `time.sleep(0.02)`.
 //!
 //! # Edge-triggered readiness, and why no wakeup is lost
 //!
