@@ -328,29 +328,34 @@ mod tests {
     }
 
     #[test]
-    fn a_timer_is_armed_once_per_deadline_and_fires_never_early() {
+    fn the_timer_stays_armed_for_its_deadline_and_is_spent_when_it_fires() {
         let reactor = Reactor::new().expect("a reactor");
         assert!(reactor.timer.is_some(), "Linux has timer descriptors");
-        let deadline = Instant::now() + Duration::from_millis(20);
-        reactor.insert_timer(deadline, &nobody());
         let (mut events, mut woken) = (Events::new(), Vec::new());
-        // A far timer that never fires, and a notification that ends the first wait early:
-        // the second wait finds the timer already armed for the same deadline.
-        reactor.notify();
-        reactor.wait(&mut events, &mut woken, true).expect("a wait");
-        assert_eq!(reactor.events.lock().unwrap().armed, Some(deadline));
+        // A far timer, and notifications that end the waits early: the timer is armed for
+        // its deadline by the first wait and still is after the second.
+        let far = Instant::now() + Duration::from_secs(10);
+        reactor.insert_timer(far, &nobody());
+        for _ in 0..2 {
+            reactor.notify();
+            reactor.wait(&mut events, &mut woken, true).expect("a wait");
+            assert_eq!(reactor.events.lock().unwrap().armed, Some(far));
+        }
+        let near = Instant::now() + Duration::from_millis(20);
+        reactor.insert_timer(near, &nobody());
         while woken.is_empty() {
             reactor.wait(&mut events, &mut woken, true).expect("a wait");
             assert!(
-                woken.is_empty() || Instant::now() >= deadline,
+                woken.is_empty() || Instant::now() >= near,
                 "a timer fired early"
             );
         }
         assert_eq!(woken[0].1, Trigger::Timer);
-        assert_eq!(
-            reactor.events.lock().unwrap().armed,
-            None,
-            "the timer is spent"
+        let armed = reactor.events.lock().unwrap().armed;
+        assert_ne!(
+            armed,
+            Some(near),
+            "a timer that fired is not armed any more"
         );
     }
 
