@@ -8,8 +8,11 @@
 //! Guarantees: a timer never completes before its deadline (the deadline is checked against
 //! the clock, not just the wake); timers due together wake in deadline order; dropping a
 //! pending timer removes it from the reactor at once (O(log n)), so cancelled timers leave
-//! nothing behind. Precision is the kernel's: `polling` waits with a timerfd on Linux, so
-//! deadlines below a millisecond are honoured.
+//! nothing behind. Precision is the kernel's: the reactor ends its wait with a timer descriptor
+//! of its own, armed for the earliest deadline to the nanosecond (the kernel's timer slack,
+//! which makes a `std::thread::sleep` 50 µs late or more, does not apply to it), so deadlines
+//! below a millisecond are honoured. What is left is the time the kernel takes to run the
+//! thread again once the timer fires.
 
 use std::fmt;
 use std::future::{Future, IntoFuture};

@@ -5,11 +5,14 @@
 //! back into `tasks`. The reactor does the same with three changes:
 //!
 //! - **epoll instead of select**, through the `polling` crate. The kernel keeps the interest
-//!   list, so a wait costs what the ready sockets cost, not what all of them cost.
+//!   list, so a wait costs what the ready sockets cost, not what all of them cost. A wait is
+//!   one `epoll_wait` on the poller's descriptor (`wait.rs` says why, and when `polling`'s own
+//!   wait is made instead).
 //! - **Wakers instead of generators.** A source keeps, per direction, the wakers of the tasks
 //!   waiting on it; an event wakes them and the executor does the rest.
-//! - **Timers.** The wait ends at the earliest timer deadline, so a sleeping task costs no CPU
-//!   and no thread, unlike the article's `time.sleep(0.02)`.
+//! - **Timers.** The wait ends at the earliest timer deadline (a timer descriptor in the
+//!   poller fires then), so a sleeping task costs no CPU and no thread, unlike the article's
+//!   `time.sleep(0.02)`.
 //!
 //! # Edge-triggered readiness, and why no wakeup is lost
 //!
@@ -51,13 +54,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use polling::{Event, Events, PollMode, Poller};
+use polling::{Event, PollMode, Poller};
 
 mod clock;
 #[cfg(all(test, nbio_loom))]
 mod loom_tests;
 mod source;
 mod timers;
+mod wait;
 
 use source::Waiters;
 pub(crate) use source::{Direction, Readiness, Source};
@@ -84,6 +88,11 @@ pub(crate) struct Reactor {
     clock: clock::Clock,
     sources: Mutex<SourceMap>,
     timers: Mutex<Timers>,
+    /// What the thread that reads the poller's events keeps; holding its lock is the right to
+    /// read them (`wait.rs`).
+    events: Mutex<wait::EventReader>,
+    /// The timer that ends a wait at the earliest deadline (`None` if the system has none).
+    timer: Option<wait::DeadlineTimer>,
     /// How many (source, direction) pairs have a task waiting. When it is zero, a non-blocking
     /// look has no one to wake and skips the syscall; events wait in the poller meanwhile.
     waiting: AtomicUsize,
@@ -123,11 +132,14 @@ impl Reactor {
 
     /// A reactor on real time, or on a virtual clock (see `clock.rs`).
     pub(crate) fn with_clock(virtual_time: bool) -> io::Result<Reactor> {
+        let poller = Poller::new()?;
         Ok(Reactor {
-            poller: Poller::new()?,
+            timer: wait::DeadlineTimer::new(&poller),
+            poller,
             clock: clock::Clock::new(virtual_time),
             sources: Mutex::default(),
             timers: Mutex::default(),
+            events: Mutex::default(),
             waiting: AtomicUsize::new(0),
             shut_down: AtomicBool::new(false),
             counters: ReactorCounters::default(),
@@ -278,84 +290,6 @@ impl Reactor {
         taken
     }
 
-    /// Waits for readiness events and due timers, and collects the wakers to wake in `woken`.
-    ///
-    /// With `block`, waits until an event, a notification or the earliest timer deadline;
-    /// without, only looks. The caller wakes `woken` once it holds no borrow the wakes need.
-    /// Returns how many events the poller gave, or `None` if it was not asked (a look while
-    /// no task waits on a socket has no one to wake).
-    pub(crate) fn wait(
-        &self,
-        events: &mut Events,
-        woken: &mut Vec<Woken>,
-        block: bool,
-    ) -> io::Result<Option<usize>> {
-        let timeout = if block {
-            let mut timers = self.lock_timers();
-            // On a virtual clock a blocking wait waits for events only: the loop moves the
-            // clock to the next deadline itself, when nothing else can happen.
-            let deadline = timers.next_deadline().filter(|_| !self.clock.is_virtual());
-            timers.blocked_until = Some(deadline);
-            deadline.map(|deadline| deadline.saturating_duration_since(self.clock.now()))
-        } else {
-            Some(Duration::ZERO)
-        };
-        let mut delivered = None;
-        if block || (self.waiting.load(Acquire) != 0 && self.anything_ready()) {
-            events.clear();
-            let waited = self.poller.wait(events, timeout);
-            if block {
-                self.lock_timers().blocked_until = None;
-            }
-            delivered = Some(waited?);
-            self.counters.waits.fetch_add(1, Relaxed);
-            self.dispatch(events, woken);
-        }
-        self.fire_timers(woken);
-        Ok(delivered)
-    }
-
-    /// Whether a look would find anything: one `poll(2)` of the poller's own descriptor, with a
-    /// zero timeout. An epoll descriptor is readable while its list of ready events is not
-    /// empty (a socket's edge, a notification, polling's timer), so "no" means a full wait
-    /// would return nothing, and the four calls `polling` makes around every `epoll_wait`
-    /// (arm its timer, re-arm its notifier) are saved. If the question itself fails, the full
-    /// wait is made, as before.
-    fn anything_ready(&self) -> bool {
-        let mut fds = [rustix::event::PollFd::new(
-            &self.poller,
-            rustix::event::PollFlags::IN,
-        )];
-        let zero = rustix::event::Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        !matches!(rustix::event::poll(&mut fds, Some(&zero)), Ok(0))
-    }
-
-    /// Hands out the events of one wait: mark each source ready in the directions named, then
-    /// take those directions' wakers.
-    fn dispatch(&self, events: &Events, woken: &mut Vec<Woken>) {
-        if events.is_empty() {
-            return;
-        }
-        self.counters
-            .io_events
-            .fetch_add(events.len() as u64, Relaxed);
-        let sources = self.lock_sources();
-        for event in events.iter() {
-            let Some(source) = sources.by_key.get(&event.key) else {
-                continue; // The source was dropped after the event was queued.
-            };
-            // Readiness first, wakers second: see step 3 of the protocol. A hang-up or an
-            // error is remembered: a read that drained the socket must not clear readiness
-            // after one (`Source::clear_drained`).
-            let hung_up = event.is_interrupt() || event.is_err() == Some(true);
-            let emptied = source.dispatch(event.readable, event.writable, hung_up, woken);
-            self.waiting.fetch_sub(emptied, AcqRel);
-        }
-    }
-
     /// Moves the wakers of every due timer into `woken`.
     fn fire_timers(&self, woken: &mut Vec<Woken>) {
         let mut timers = self.lock_timers();
@@ -464,6 +398,14 @@ impl Reactor {
     }
 }
 
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        if let Some(timer) = &self.timer {
+            timer.remove(&self.poller);
+        }
+    }
+}
+
 /// The error for using a socket after the runtime it is registered with was dropped.
 fn shut_down_error() -> io::Error {
     io::Error::other(
@@ -490,48 +432,5 @@ impl Hasher for KeyHasher {
 
     fn write_usize(&mut self, key: usize) {
         self.0 = (key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-#[cfg(all(test, not(nbio_loom)))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_look_asks_the_poller_only_when_it_has_something() {
-        let reactor = Reactor::new().expect("a reactor");
-        assert!(
-            !reactor.anything_ready(),
-            "a new poller has nothing to report"
-        );
-        reactor.notify();
-        assert!(reactor.anything_ready(), "a notification is something");
-        let (mut events, mut woken) = (Events::new(), Vec::new());
-        reactor.wait(&mut events, &mut woken, true).expect("a wait");
-        assert!(!reactor.anything_ready(), "the wait took the notification");
-        // A socket that became ready is something too, until a wait takes its event.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let source = reactor.attach(std::os::fd::AsRawFd::as_raw_fd(&listener));
-        reactor.register(&source).expect("register");
-        let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let mut ready = false;
-        for _ in 0..1000 {
-            ready = reactor.anything_ready();
-            if ready {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        assert!(ready, "a connection waiting to be accepted is reported");
-        // A look without a waiter leaves the event in the poller; a blocking wait takes it.
-        reactor.wait(&mut events, &mut woken, false).unwrap();
-        assert!(
-            reactor.anything_ready(),
-            "nobody waits on it: the look left the event"
-        );
-        reactor.wait(&mut events, &mut woken, true).unwrap();
-        assert!(!reactor.anything_ready(), "edge-triggered: reported once");
-        reactor.detach(&source);
     }
 }
