@@ -202,3 +202,59 @@ fn a_deadlock_fails_at_the_virtual_time_limit() {
     );
     assert!(err.to_string().contains("a deadlock?"), "{err}");
 }
+
+#[test]
+fn a_real_socket_inside_a_host_is_an_error_naming_its_call_site() {
+    let mut sim = Sim::builder().seed(16).build();
+    sim.client("c", async {
+        let err = nbio::net::AsyncUnixStream::pair().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+        assert!(err.to_string().contains("sim_faults.rs:"), "{err}");
+    });
+    let err = sim.run().unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("AsyncUnixStream::pair at tests/tests/sim_faults.rs:"),
+        "{text}"
+    );
+    assert!(text.contains("inside simulated host c"), "{text}");
+    // Outside a simulation the same call is fine.
+    nbio::block_on(async { nbio::net::AsyncUnixStream::pair().map(drop) }).unwrap();
+}
+
+#[test]
+fn a_hold_delays_tcp_until_release_and_loses_nothing() {
+    let arrived = Arc::new(Mutex::new(None));
+    let noted = Arc::clone(&arrived);
+    let mut sim = Sim::builder().seed(17).build();
+    sim.host("server", move || {
+        let noted = Arc::clone(&noted);
+        async move {
+            let start = nbio::time::now();
+            let listener = AsyncTcpListener::bind("0.0.0.0:7")?;
+            let (conn, _) = listener.accept().await?;
+            let mut buf = [0u8; 3];
+            conn.read_exact(&mut buf).await?;
+            *noted.lock().unwrap() = Some(nbio::time::now() - start);
+            io::Result::Ok(())
+        }
+    });
+    sim.client("c", async {
+        let conn = AsyncTcpStream::connect("server:7").await?;
+        nbio::sim::hold("c", "server");
+        conn.write_all(b"abc").await?;
+        nbio::time::sleep(secs(3)).await;
+        nbio::sim::release("c", "server");
+        nbio::time::sleep(secs(1)).await;
+        io::Result::Ok(())
+    });
+    sim.run().unwrap_or_else(|err| panic!("{err}"));
+    let arrived = arrived
+        .lock()
+        .unwrap()
+        .expect("delivered after the release");
+    assert!(
+        (secs(3)..secs(4)).contains(&arrived),
+        "arrived at {arrived:?}"
+    );
+}

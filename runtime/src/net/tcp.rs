@@ -150,7 +150,9 @@ impl AsyncTcpListener {
     pub const DEFAULT_BACKLOG: u32 = 1024;
 
     /// Wraps a std listener, switching it to non-blocking mode.
+    #[track_caller]
     pub fn from_std(listener: TcpListener) -> io::Result<AsyncTcpListener> {
+        crate::sim::refuse_real("AsyncTcpListener::from_std")?;
         listener.set_nonblocking(true)?;
         Ok(AsyncTcpListener {
             inner: ListenerIo::Real(Registered::new(listener)),
@@ -366,7 +368,9 @@ impl AsyncTcpStream {
 
     /// Wraps a connected std stream, switching it to non-blocking mode (and turning on
     /// `TCP_INQ`, see `net/inq.rs`).
+    #[track_caller]
     pub fn from_std(stream: TcpStream) -> io::Result<AsyncTcpStream> {
+        crate::sim::refuse_real("AsyncTcpStream::from_std")?;
         stream.set_nonblocking(true)?;
         inq::enable(&stream);
         Ok(AsyncTcpStream::wrap(stream))

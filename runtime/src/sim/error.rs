@@ -43,6 +43,13 @@ pub enum SimFailure {
         /// When the network last did anything.
         last_event: Duration,
     },
+    /// Code inside a host reached outside the simulation (a real socket).
+    Leak {
+        /// The host.
+        host: String,
+        /// What it did, and where (the call site).
+        message: String,
+    },
     /// The runtime stopped the run (a deadlock it proved, a cycle of waits), or could not
     /// start it.
     Stuck(String),
@@ -60,6 +67,7 @@ impl fmt::Display for SimFailure {
                 "the virtual time limit of {limit:?} passed with a client still running (the \
                  network last did something at {last_event:?}: a deadlock?)"
             ),
+            SimFailure::Leak { message, .. } => write!(f, "{message}"),
             SimFailure::Stuck(report) => write!(f, "the runtime stopped the run: {report}"),
         }
     }

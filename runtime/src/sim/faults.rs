@@ -37,7 +37,7 @@ fn find(call: &str, names: &[&str]) -> (Hosted, Vec<HostId>) {
 pub fn partition(a: &str, b: &str) {
     let (hosted, ids) = find("partition", &[a, b]);
     hosted.world.with(|state, _| {
-        if state.set_partition(ids[0], ids[1], true) {
+        if state.set_link(ids[0], ids[1], false, true) {
             state.fault(format!("partition({a}, {b})"), ids[0], ids[1]);
         }
     });
@@ -52,8 +52,39 @@ pub fn partition(a: &str, b: &str) {
 pub fn repair(a: &str, b: &str) {
     let (hosted, ids) = find("repair", &[a, b]);
     hosted.world.with(|state, wakes| {
-        if state.set_partition(ids[0], ids[1], false) {
+        if state.set_link(ids[0], ids[1], false, false) {
             state.fault(format!("repair({a}, {b})"), ids[0], ids[1]);
+            state.reschedule_between(ids[0], ids[1], wakes);
+        }
+    });
+}
+
+/// Holds what `a` and `b` send each other, in both directions, until [`release`]: nothing is
+/// lost (datagrams included, unlike a [`partition`]), everything arrives late. The tool for
+/// "this message arrives only after that one".
+///
+/// # Panics
+/// Outside a simulated host, or if either name is not a host's.
+#[track_caller]
+pub fn hold(a: &str, b: &str) {
+    let (hosted, ids) = find("hold", &[a, b]);
+    hosted.world.with(|state, _| {
+        if state.set_link(ids[0], ids[1], true, true) {
+            state.fault(format!("hold({a}, {b})"), ids[0], ids[1]);
+        }
+    });
+}
+
+/// Lets what [`hold`] kept between `a` and `b` go, each message after a fresh latency.
+///
+/// # Panics
+/// Outside a simulated host, or if either name is not a host's.
+#[track_caller]
+pub fn release(a: &str, b: &str) {
+    let (hosted, ids) = find("release", &[a, b]);
+    hosted.world.with(|state, wakes| {
+        if state.set_link(ids[0], ids[1], true, false) {
+            state.fault(format!("release({a}, {b})"), ids[0], ids[1]);
             state.reschedule_between(ids[0], ids[1], wakes);
         }
     });
@@ -106,6 +137,7 @@ fn crash_now(hosted: &Hosted, host: HostId, what: &str) -> Vec<Arc<TaskSlot>> {
             return Vec::new();
         }
         state.crash_tcp(host, wakes);
+        state.crash_udp(host);
         world.kill(state, host)
     })
 }

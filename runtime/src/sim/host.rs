@@ -196,3 +196,33 @@ impl Hosted {
         })
     }
 }
+
+/// Inside a simulated host, a real socket is an error (and fails the run): it would reach the
+/// real network, outside the seed's control. `what` names the call; the message names where
+/// it was made. Outside a simulation: `Ok`, after one look at a thread-local.
+#[track_caller]
+pub(crate) fn refuse_real(what: &str) -> std::io::Result<()> {
+    let Some(hosted) = current() else {
+        return Ok(());
+    };
+    let at = std::panic::Location::caller();
+    let message = hosted.world.with(|state, wakes| {
+        let host = state.name(hosted.host).to_string();
+        let message = format!(
+            "{what} at {at} made a real socket inside simulated host {host}: it would reach \
+             the real network, which no seed replays; inside nbio::sim use the addresses and \
+             calls that reach the simulated one (AsyncTcpListener::bind, \
+             AsyncTcpStream::connect, AsyncUdpSocket::bind)"
+        );
+        let failure = super::SimFailure::Leak {
+            host,
+            message: message.clone(),
+        };
+        state.fail(failure, wakes);
+        message
+    });
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        message,
+    ))
+}

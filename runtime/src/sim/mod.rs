@@ -70,14 +70,16 @@ mod rng;
 mod run;
 pub(crate) mod stream;
 mod tcp;
+pub(crate) mod udp;
 mod world;
 
 #[doc(inline)]
 pub use crate::__sim_buggify as buggify;
 pub use determinism::{check_determinism, Divergence};
 pub use error::{SimError, SimFailure};
-pub use faults::{buggify_now, crash, partition, repair, restart};
+pub use faults::{buggify_now, crash, hold, partition, release, repair, restart};
 pub use run::{Sim, SimBuilder, SimOutput, SimReport};
 
-pub(crate) use host::{current, Hosted};
+pub(crate) use host::{current, refuse_real, Hosted};
 pub(crate) use stream::{SimListener, SimStream};
+pub(crate) use udp::SimUdp;

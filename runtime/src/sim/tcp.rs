@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::task::Waker;
 use std::time::Instant;
 
-use super::world::{EventKind, HostId, State};
+use super::world::{Due, EventKind, HostId, State};
 
 /// An end's index among all ends of the run (never reused).
 pub(crate) type EndId = usize;
@@ -156,7 +156,7 @@ impl State {
             .back()
             .map_or(now + latency, |last| last.at.max(now + latency));
         queue.push_back(Segment { at, kind });
-        self.schedule(at, end, wakes);
+        self.schedule(at, Due::Tcp(end), wakes);
     }
 
     /// Delivers the due head segments of `end`'s queue, stopping at a partition.
@@ -173,7 +173,7 @@ impl State {
                 Kind::Refused => (record.peer_host, record.host),
                 _ => (record.host, record.peer_host),
             };
-            if self.partitioned(from, to) {
+            if self.blocked(from, to) {
                 if !record.stalled {
                     self.tcp.ends[end].stalled = true;
                     self.note(EventKind::Stalled, from, to, 0);

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use super::host::TaskSlot;
 use super::rng::Rng;
 use super::tcp::{EndId, Tcp};
+use super::udp::Udp;
 use super::SimFailure;
 
 /// A host's index in the world, in the order `Sim::host` and `Sim::client` added them.
@@ -100,13 +101,16 @@ pub(crate) struct State {
     pub(crate) rng: Rng,
     pub(crate) hosts: Vec<Host>,
     pub(crate) tcp: Tcp,
+    pub(crate) udp: Udp,
     /// Pairs of hosts that cannot reach each other, smaller id first.
     partitions: HashSet<(HostId, HostId)>,
+    /// Pairs of hosts whose messages wait (are held, not lost) until released.
+    held: HashSet<(HostId, HostId)>,
     pub(crate) start: Instant,
     /// The clock's reading when the run ended: what is dropped afterwards reads this.
     pub(crate) frozen: Option<Instant>,
     /// Deliveries to make: when, in which order among equals, and which end's queue.
-    schedule: BinaryHeap<Reverse<(Instant, u64, EndId)>>,
+    schedule: BinaryHeap<Reverse<(Instant, u64, Due)>>,
     order: u64,
     pub(crate) log: Vec<Event>,
     pub(crate) faults: Vec<String>,
@@ -152,7 +156,9 @@ impl World {
                 config,
                 hosts,
                 tcp: Tcp::default(),
+                udp: Udp::default(),
                 partitions: HashSet::new(),
+                held: HashSet::new(),
                 start,
                 frozen: None,
                 schedule: BinaryHeap::new(),
@@ -306,20 +312,37 @@ impl State {
         !self.partitions.is_empty() && self.partitions.contains(&pair(a, b))
     }
 
-    /// Cuts (`on`) or mends the link between `a` and `b`. True if that changed anything.
-    pub(crate) fn set_partition(&mut self, a: HostId, b: HostId, on: bool) -> bool {
-        if on {
-            self.partitions.insert(pair(a, b))
+    /// Whether messages between `a` and `b` are held.
+    pub(crate) fn held(&self, a: HostId, b: HostId) -> bool {
+        !self.held.is_empty() && self.held.contains(&pair(a, b))
+    }
+
+    /// Whether a TCP segment from `a` to `b` must wait (a partition or a hold: TCP
+    /// retransmits, so neither loses it).
+    pub(crate) fn blocked(&self, a: HostId, b: HostId) -> bool {
+        self.partitioned(a, b) || self.held(a, b)
+    }
+
+    /// Cuts (`on`) or mends the link between `a` and `b` (`hold`: holds or releases it).
+    /// True if that changed anything.
+    pub(crate) fn set_link(&mut self, a: HostId, b: HostId, hold: bool, on: bool) -> bool {
+        let set = if hold {
+            &mut self.held
         } else {
-            self.partitions.remove(&pair(a, b))
+            &mut self.partitions
+        };
+        if on {
+            set.insert(pair(a, b))
+        } else {
+            set.remove(&pair(a, b))
         }
     }
 
     /// Asks the driver to look at `end`'s queue at `at`, waking it if that is sooner than it
     /// planned.
-    pub(crate) fn schedule(&mut self, at: Instant, end: EndId, wakes: &mut Vec<Waker>) {
+    pub(crate) fn schedule(&mut self, at: Instant, due: Due, wakes: &mut Vec<Waker>) {
         self.order += 1;
-        self.schedule.push(Reverse((at, self.order, end)));
+        self.schedule.push(Reverse((at, self.order, due)));
         if !matches!(self.driver_deadline, Some(deadline) if at >= deadline) {
             wakes.extend(self.driver_waker.take());
         }
@@ -333,12 +356,15 @@ impl State {
         wakes: &mut Vec<Waker>,
     ) -> Option<Instant> {
         let now = self.now();
-        while let Some(Reverse((at, _, end))) = self.schedule.peek().copied() {
+        while let Some(Reverse((at, _, due))) = self.schedule.peek().copied() {
             if at > now {
                 break;
             }
             self.schedule.pop();
-            self.deliver_from(end, now, wakes);
+            match due {
+                Due::Tcp(end) => self.deliver_from(end, now, wakes),
+                Due::Udp(datagram) => self.deliver_datagram(datagram, wakes),
+            }
         }
         let next = self.schedule.peek().map(|Reverse((at, _, _))| *at);
         self.driver_deadline = next;
@@ -352,17 +378,37 @@ impl State {
         next
     }
 
-    /// Puts a repaired link's stalled queues back on the schedule.
+    /// Puts a repaired or released link's stalled queues and held datagrams back on the
+    /// schedule, each after a fresh latency.
     pub(crate) fn reschedule_between(&mut self, a: HostId, b: HostId, wakes: &mut Vec<Waker>) {
         let now = self.now();
-        for end in self.tcp.stalled_between(a, b) {
+        let stalled = match self.blocked(a, b) {
+            true => Vec::new(),
+            false => self.tcp.stalled_between(a, b),
+        };
+        for end in stalled {
             let latency = self.latency();
             let at = self.tcp.delay_queue(end, now + latency);
             if let Some(at) = at {
-                self.schedule(at, end, wakes);
+                self.schedule(at, Due::Tcp(end), wakes);
+            }
+        }
+        if !self.held(a, b) {
+            for datagram in self.udp.held_between(a, b) {
+                let at = now + self.latency();
+                self.schedule(at, Due::Udp(datagram), wakes);
             }
         }
     }
+}
+
+/// What the driver must look at when its time comes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Due {
+    /// The queue of a TCP end.
+    Tcp(EndId),
+    /// A datagram in flight.
+    Udp(usize),
 }
 
 fn pair(a: HostId, b: HostId) -> (HostId, HostId) {
