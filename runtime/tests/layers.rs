@@ -44,7 +44,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ),
     // The simulator runs on the executor and the virtual clock. `net` and the executor's
     // spawn name it too (above): the one place the diagram has a loop, kept to the seam.
-    ("sim", &["executor", "time"]),
+    ("sim", &["executor", "time", "context"]),
     ("attributes", &["executor", "macros"]),
     // `select!` and `join!` (their `$crate::` paths resolve where they are used, not here).
     ("macros", &[]),

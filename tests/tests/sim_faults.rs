@@ -258,3 +258,23 @@ fn a_hold_delays_tcp_until_release_and_loses_nothing() {
         "arrived at {arrived:?}"
     );
 }
+
+#[test]
+fn a_task_that_never_waits_fails_the_run_as_a_livelock_instead_of_hanging() {
+    let mut sim = Sim::builder().seed(18).build();
+    sim.host("spinner", || async {
+        // A retry loop with no sleep: it yields, but the virtual clock can never move.
+        loop {
+            nbio::yield_now().await;
+        }
+        #[allow(unreachable_code)]
+        ()
+    });
+    sim.client("c", nbio::time::sleep(secs(1)));
+    let err = sim.run().unwrap_err();
+    assert!(
+        matches!(&err.failure, SimFailure::Livelock { host, .. } if host == "spinner"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("a livelock"), "{err}");
+}

@@ -13,11 +13,18 @@ fn a_thousand_seeds_find_the_bug_its_seed_replays_it_and_the_fix_passes_them_all
         .find_map(|seed| run(seed, Version::Buggy).err().map(|err| (seed, err)))
         .expect("no seed of 1,000 found the stale read");
     let text = failure.to_string();
-    assert!(text.starts_with(&format!("NBIO_SEED={seed} replays this run")), "{text}");
+    assert!(
+        text.starts_with(&format!("NBIO_SEED={seed} replays this run")),
+        "{text}"
+    );
     assert!(text.contains("stale read"), "{text}");
     assert!(text.contains("partition(leader, f2)"), "{text}");
     let replayed = run(seed, Version::Buggy).unwrap_err();
-    assert_eq!(replayed.to_string(), text, "the seed did not replay its run");
+    assert_eq!(
+        replayed.to_string(),
+        text,
+        "the seed did not replay its run"
+    );
     for seed in 0..1000 {
         if let Err(err) = run(seed, Version::Fixed) {
             panic!("the fixed store failed: {err}");

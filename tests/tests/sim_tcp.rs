@@ -185,3 +185,47 @@ fn lookup_host_inside_a_host_resolves_host_names() {
     });
     sim.run().unwrap_or_else(|err| panic!("{err}"));
 }
+
+#[test]
+fn a_reader_whose_data_never_runs_out_still_lets_other_tasks_run() {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    let ticks_while_reading = Arc::new(AtomicU64::new(0));
+    let noted = Arc::clone(&ticks_while_reading);
+    let mut sim = Sim::builder().seed(7).build();
+    sim.host("sink", move || {
+        let noted = Arc::clone(&noted);
+        async move {
+            let listener = AsyncTcpListener::bind("0.0.0.0:9")?;
+            let (conn, _) = listener.accept().await?;
+            let mut byte = [0u8; 1];
+            conn.read_exact(&mut byte).await?; // all 10,000 bytes are in the buffer now
+                                               // Ticks until the reading is over. (Started only now: while a task is always
+                                               // runnable the virtual clock stands still, and the data would never arrive.)
+            let ticks = Arc::new(AtomicU64::new(0));
+            let ticking = Arc::clone(&ticks);
+            nbio::spawn(async move {
+                while ticking.fetch_add(1, Relaxed) != u64::MAX {
+                    nbio::yield_now().await;
+                }
+            });
+            let before = ticks.load(Relaxed);
+            for _ in 1..10_000 {
+                conn.read_exact(&mut byte).await?;
+            }
+            noted.store(ticks.swap(u64::MAX, Relaxed) - before, Relaxed);
+            io::Result::Ok(())
+        }
+    });
+    sim.client("source", async {
+        let conn = AsyncTcpStream::connect("sink:9").await?;
+        conn.write_all(&[1u8; 10_000]).await?;
+        nbio::time::sleep(Duration::from_secs(1)).await;
+        io::Result::Ok(())
+    });
+    sim.run().unwrap_or_else(|err| panic!("{err}"));
+    // The budget makes a read that could go on return Pending now and then.
+    assert!(
+        ticks_while_reading.load(Relaxed) > 10,
+        "{ticks_while_reading:?}"
+    );
+}

@@ -43,6 +43,14 @@ pub enum SimFailure {
         /// When the network last did anything.
         last_event: Duration,
     },
+    /// Tasks were polled over and over while the virtual clock stood still: some task never
+    /// waits (a retry loop with no sleep), and time could never move again.
+    Livelock {
+        /// The host whose task was polled last.
+        host: String,
+        /// How many polls one instant saw.
+        polls: u64,
+    },
     /// Code inside a host reached outside the simulation (a real socket).
     Leak {
         /// The host.
@@ -66,6 +74,11 @@ impl fmt::Display for SimFailure {
                 f,
                 "the virtual time limit of {limit:?} passed with a client still running (the \
                  network last did something at {last_event:?}: a deadlock?)"
+            ),
+            SimFailure::Livelock { host, polls } => write!(
+                f,
+                "a livelock: {polls} polls of hosts' tasks (the last on {host}) without the \
+                 virtual clock moving; a task that never waits holds it still"
             ),
             SimFailure::Leak { message, .. } => write!(f, "{message}"),
             SimFailure::Stuck(report) => write!(f, "the runtime stopped the run: {report}"),

@@ -129,6 +129,7 @@ impl<F: Future> Future for OnHost<F> {
             return Poll::Pending;
         };
         this.slot.file(cx.waker());
+        this.hosted.world.count_poll(this.hosted.host);
         let _host = HostGuard::enter(Some(this.hosted.clone()));
         match panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
             Ok(poll) => poll,

@@ -177,6 +177,9 @@ impl SimStream {
         cx: Option<&mut Context<'_>>,
         copy: impl FnOnce(&mut VecDeque<u8>) -> usize,
     ) -> Poll<io::Result<usize>> {
+        if spent(cx.as_deref()) {
+            return Poll::Pending;
+        }
         self.world.with(|state, wakes| {
             let record = &mut state.tcp.ends[self.end];
             if record.phase == Phase::Reset {
@@ -211,6 +214,9 @@ impl SimStream {
         len: usize,
         take: impl FnOnce(usize) -> Vec<u8>,
     ) -> Poll<io::Result<usize>> {
+        if spent(cx.as_deref()) {
+            return Poll::Pending;
+        }
         self.world.with(|state, wakes| {
             let record = &state.tcp.ends[self.end];
             match record.phase {
@@ -350,6 +356,20 @@ impl SimStream {
 impl Drop for SimStream {
     fn drop(&mut self) {
         self.world.with(|state, wakes| state.close(self.end, wakes));
+    }
+}
+
+/// Whether the polled task has spent its budget of socket operations for this poll (as on a
+/// real socket): then it is woken to come back, and the operation is `Pending`, so that a
+/// peer that always has data cannot keep one task polling forever. A `try_` call (no `cx`)
+/// does not count.
+fn spent(cx: Option<&Context<'_>>) -> bool {
+    match cx {
+        Some(cx) if !crate::context::spend_budget() => {
+            cx.waker().wake_by_ref();
+            true
+        }
+        _ => false,
     }
 }
 

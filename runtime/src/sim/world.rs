@@ -92,8 +92,17 @@ pub(crate) struct World {
     /// Each host's epoch, bumped by a crash: read on every poll of a host's task, so kept out
     /// of the lock.
     epochs: Box<[AtomicU64]>,
+    /// The virtual time of the latest poll of a host's task, and how many polls it has seen:
+    /// while any task is runnable the virtual clock stands still, so a task that never waits
+    /// (a retry loop with no sleep) would hold it still for good. Past `SPIN_LIMIT` polls at
+    /// one instant, the run fails instead of hanging.
+    spin: Mutex<(Option<Instant>, u64)>,
     state: Mutex<State>,
 }
+
+/// How many polls of hosts' tasks one instant of virtual time may see before the run is
+/// declared a livelock.
+const SPIN_LIMIT: u64 = 1_000_000;
 
 /// What the lock guards.
 pub(crate) struct State {
@@ -151,6 +160,7 @@ impl World {
         World {
             seed,
             epochs: hosts.iter().map(|_| AtomicU64::new(0)).collect(),
+            spin: Mutex::new((None, 0)),
             state: Mutex::new(State {
                 rng: Rng::new(seed),
                 config,
@@ -217,6 +227,26 @@ impl World {
             .iter()
             .filter_map(Weak::upgrade)
             .collect()
+    }
+
+    /// Counts a poll of a task of `host`; fails the run once the clock has stood still for
+    /// `SPIN_LIMIT` of them.
+    pub(crate) fn count_poll(&self, host: HostId) {
+        let now = crate::time::now();
+        let polls = {
+            let mut spin = self.spin.lock().unwrap_or_else(PoisonError::into_inner);
+            if spin.0 != Some(now) {
+                *spin = (Some(now), 0);
+            }
+            spin.1 += 1;
+            spin.1
+        };
+        if polls == SPIN_LIMIT {
+            self.with(|state, wakes| {
+                let host = state.name(host).to_string();
+                state.fail(SimFailure::Livelock { host, polls }, wakes);
+            });
+        }
     }
 
     /// A task of `host` panicked: the run fails (the first failure is the one reported).
