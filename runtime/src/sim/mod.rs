@@ -13,8 +13,20 @@
 //! Simulated TCP behaves as Linux's does where a program can tell: bounded buffers (so
 //! `WouldBlock` and short writes happen, and `write_all`'s loop is exercised), data in order,
 //! end of stream (a read returns 0) after a FIN, `ConnectionReset` after an RST,
-//! `ConnectionRefused` where nothing listens, and half-close (`shutdown(Write)`). Faults are
-//! called from inside: [`partition`] and [`repair`] a link, [`crash`] and [`restart`] a host.
+//! `ConnectionRefused` where nothing listens, and half-close (`shutdown(Write)`). Simulated UDP
+//! loses datagrams (`SimBuilder::loss`), duplicates them (`SimBuilder::duplicate`) and
+//! reorders them (each draws its own latency).
+//!
+//! Faults are called from inside, by a client's script or a "nemesis" host: [`partition`] and
+//! [`repair`] a link (TCP waits, UDP is lost), [`hold`] and [`release`] it (everything waits),
+//! [`crash`] a host (its tasks are dropped, its connections reset) and [`restart`] it (its
+//! factory runs again). [`buggify!`] is true at a seeded rate inside a simulation and false
+//! everywhere else: production code can take its rare paths on purpose.
+//!
+//! What is not simulated, and is refused inside a host: a real socket (`from_std`,
+//! `TcpSocket`, Unix sockets) fails with `Unsupported`, names its call site and fails the run.
+//! A task that never waits (a retry loop with no sleep) holds the virtual clock still; after a
+//! million polls at one instant the run fails as a livelock.
 //!
 //! ```
 //! use nbio::net::{AsyncTcpListener, AsyncTcpStream};
@@ -56,8 +68,13 @@
 //! assert!(report.elapsed >= Duration::from_millis(4)); // SYN, SYN-ACK, ping, echo
 //! ```
 //!
-//! A failure (a panic, an `Err`, the virtual time limit passed) is a [`SimError`] whose
-//! message starts with `NBIO_SEED=<n> replays this run` and lists the faults injected so far.
+//! A failure (a panic, an `Err`, the virtual time limit passed, a livelock) is a [`SimError`]
+//! whose message starts with `NBIO_SEED=<n> replays this run` and lists the faults injected
+//! so far. A run that passes gives a [`SimReport`]: virtual time, messages delivered and
+//! dropped, `WouldBlock`s and short writes, the faults, and a log of every network event that
+//! two runs under one seed share line for line. `runtime/examples/sim_kv.rs` is a whole
+//! example: a replicated store whose bug only a partition during a write shows, found by
+//! seed.
 //!
 //! [`check_determinism`] is the smaller tool: it runs one body twice under a seed and says
 //! where the two runs' decisions first differ.
