@@ -35,12 +35,7 @@ fn find(call: &str, names: &[&str]) -> (Hosted, Vec<HostId>) {
 /// Outside a simulated host, or if either name is not a host's.
 #[track_caller]
 pub fn partition(a: &str, b: &str) {
-    let (hosted, ids) = find("partition", &[a, b]);
-    hosted.world.with(|state, _| {
-        if state.set_link(ids[0], ids[1], false, true) {
-            state.fault(format!("partition({a}, {b})"), ids[0], ids[1]);
-        }
-    });
+    set_link("partition", a, b, false, true);
 }
 
 /// Mends the link between `a` and `b`: what waited on it is on its way again, each segment
@@ -50,13 +45,7 @@ pub fn partition(a: &str, b: &str) {
 /// Outside a simulated host, or if either name is not a host's.
 #[track_caller]
 pub fn repair(a: &str, b: &str) {
-    let (hosted, ids) = find("repair", &[a, b]);
-    hosted.world.with(|state, wakes| {
-        if state.set_link(ids[0], ids[1], false, false) {
-            state.fault(format!("repair({a}, {b})"), ids[0], ids[1]);
-            state.reschedule_between(ids[0], ids[1], wakes);
-        }
-    });
+    set_link("repair", a, b, false, false);
 }
 
 /// Holds what `a` and `b` send each other, in both directions, until [`release`]: nothing is
@@ -67,12 +56,7 @@ pub fn repair(a: &str, b: &str) {
 /// Outside a simulated host, or if either name is not a host's.
 #[track_caller]
 pub fn hold(a: &str, b: &str) {
-    let (hosted, ids) = find("hold", &[a, b]);
-    hosted.world.with(|state, _| {
-        if state.set_link(ids[0], ids[1], true, true) {
-            state.fault(format!("hold({a}, {b})"), ids[0], ids[1]);
-        }
-    });
+    set_link("hold", a, b, true, true);
 }
 
 /// Lets what [`hold`] kept between `a` and `b` go, each message after a fresh latency.
@@ -81,11 +65,20 @@ pub fn hold(a: &str, b: &str) {
 /// Outside a simulated host, or if either name is not a host's.
 #[track_caller]
 pub fn release(a: &str, b: &str) {
-    let (hosted, ids) = find("release", &[a, b]);
+    set_link("release", a, b, true, false);
+}
+
+/// Cuts or mends (`on`) a partition or a hold (`hold`) between `a` and `b`, records the fault
+/// if that changed anything, and sends on what a mend lets go.
+#[track_caller]
+fn set_link(call: &str, a: &str, b: &str, hold: bool, on: bool) {
+    let (hosted, ids) = find(call, &[a, b]);
     hosted.world.with(|state, wakes| {
-        if state.set_link(ids[0], ids[1], true, false) {
-            state.fault(format!("release({a}, {b})"), ids[0], ids[1]);
-            state.reschedule_between(ids[0], ids[1], wakes);
+        if state.set_link(ids[0], ids[1], hold, on) {
+            state.fault(format!("{call}({a}, {b})"), ids[0], ids[1]);
+            if !on {
+                state.reschedule_between(ids[0], ids[1], wakes);
+            }
         }
     });
 }
