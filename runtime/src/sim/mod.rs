@@ -91,7 +91,7 @@ pub(crate) mod udp;
 mod world;
 
 #[doc(inline)]
-pub use crate::__sim_buggify as buggify;
+pub use super::__sim_buggify as buggify;
 pub use determinism::{check_determinism, Divergence};
 pub use error::{SimError, SimFailure};
 pub use faults::{buggify_now, crash, hold, partition, release, repair, restart};
