@@ -143,23 +143,28 @@ async fn greet() -> io::Result<()> {
 
 #[test]
 fn a_restarted_host_runs_its_factory_again_and_serves() {
-    let starts = Arc::new(AtomicUsize::new(0));
-    let counted = Arc::clone(&starts);
-    let mut sim = Sim::builder().seed(13).build();
-    sim.host("db", move || {
-        counted.fetch_add(1, SeqCst);
-        greet()
-    });
-    sim.client("c", async {
-        nbio::sim::restart("db");
-        nbio::time::sleep(secs(1)).await;
-        let conn = AsyncTcpStream::connect("db:5432").await?;
-        let mut buf = [0u8; 1];
-        conn.read_exact(&mut buf).await?;
-        io::Result::Ok(())
-    });
-    sim.run().unwrap_or_else(|err| panic!("{err}"));
-    assert_eq!(starts.load(SeqCst), 2);
+    // Under every seed: whichever runs first, the new incarnation binding its port or the old
+    // one's listener being dropped, the new listener stays.
+    for seed in 0..64 {
+        let starts = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&starts);
+        let mut sim = Sim::builder().seed(seed).build();
+        sim.host("db", move || {
+            counted.fetch_add(1, SeqCst);
+            greet()
+        });
+        sim.client("c", async {
+            nbio::time::sleep(secs(1)).await;
+            nbio::sim::restart("db");
+            nbio::time::sleep(secs(1)).await;
+            let conn = AsyncTcpStream::connect("db:5432").await?;
+            let mut buf = [0u8; 1];
+            conn.read_exact(&mut buf).await?;
+            io::Result::Ok(())
+        });
+        sim.run().unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(starts.load(SeqCst), 2);
+    }
 }
 
 #[test]

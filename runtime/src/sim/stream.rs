@@ -19,6 +19,7 @@ use super::world::World;
 pub(crate) struct SimListener {
     world: Arc<World>,
     addr: SocketAddr,
+    epoch: u64,
 }
 
 /// One end of a simulated TCP connection.
@@ -32,6 +33,7 @@ impl SimListener {
     /// picks a free port).
     pub(crate) fn bind(hosted: &Hosted, addr: SocketAddr) -> io::Result<SimListener> {
         let host = hosted.host;
+        let epoch = hosted.world.epoch(host);
         let addr = hosted.world.with(|state, _| {
             let ip = state.hosts[host as usize].ip;
             if !addr.ip().is_unspecified() && addr.ip() != ip && !addr.ip().is_loopback() {
@@ -60,6 +62,7 @@ impl SimListener {
             }
             let listener = Listener {
                 host,
+                epoch,
                 backlog: VecDeque::new(),
                 waker: None,
             };
@@ -69,6 +72,7 @@ impl SimListener {
         Ok(SimListener {
             world: Arc::clone(&hosted.world),
             addr,
+            epoch,
         })
     }
 
@@ -112,9 +116,14 @@ impl SimListener {
 
 impl Drop for SimListener {
     fn drop(&mut self) {
-        let addr = self.addr;
+        let (addr, epoch) = (self.addr, self.epoch);
         self.world.with(|state, wakes| {
-            let Some(listener) = state.tcp.listeners.remove(&addr) else {
+            let mine = state
+                .tcp
+                .listeners
+                .get(&addr)
+                .is_some_and(|l| l.epoch == epoch);
+            let Some(listener) = mine.then(|| state.tcp.listeners.remove(&addr)).flatten() else {
                 return;
             };
             for end in listener.backlog {

@@ -71,6 +71,9 @@ pub(crate) struct End {
 /// A listening socket.
 pub(crate) struct Listener {
     pub(crate) host: HostId,
+    /// The host's epoch when it was bound: a listener of a crashed incarnation, dropped late,
+    /// must not remove the one its restarted host bound on the same address.
+    pub(crate) epoch: u64,
     pub(crate) backlog: VecDeque<EndId>,
     pub(crate) waker: Option<Waker>,
 }

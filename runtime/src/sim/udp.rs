@@ -29,6 +29,8 @@ pub(crate) struct Udp {
 
 struct Socket {
     host: HostId,
+    /// The host's epoch when bound (see `tcp::Listener::epoch`).
+    epoch: u64,
     received: VecDeque<(SocketAddr, Vec<u8>)>,
     waker: Option<Waker>,
 }
@@ -132,6 +134,7 @@ impl State {
 pub(crate) struct SimUdp {
     world: Arc<World>,
     host: HostId,
+    epoch: u64,
     addr: SocketAddr,
     connected: std::sync::Mutex<Option<SocketAddr>>,
 }
@@ -141,6 +144,7 @@ impl SimUdp {
     /// one).
     pub(crate) fn bind(hosted: &Hosted, addr: SocketAddr) -> io::Result<SimUdp> {
         let host = hosted.host;
+        let epoch = hosted.world.epoch(host);
         let addr = hosted.world.with(|state, _| {
             let ip = state.hosts[host as usize].ip;
             let port = match addr.port() {
@@ -159,6 +163,7 @@ impl SimUdp {
             }
             let socket = Socket {
                 host,
+                epoch,
                 received: VecDeque::new(),
                 waker: None,
             };
@@ -168,6 +173,7 @@ impl SimUdp {
         Ok(SimUdp {
             world: Arc::clone(&hosted.world),
             host,
+            epoch,
             addr,
             connected: std::sync::Mutex::new(None),
         })
@@ -253,15 +259,10 @@ impl SimUdp {
 
 impl Drop for SimUdp {
     fn drop(&mut self) {
-        let addr = self.addr;
-        let host = self.host;
+        let (addr, host, epoch) = (self.addr, self.host, self.epoch);
         self.world.with(|state, _| {
-            if state
-                .udp
-                .sockets
-                .get(&addr)
-                .is_some_and(|socket| socket.host == host)
-            {
+            let mine = |socket: &Socket| socket.host == host && socket.epoch == epoch;
+            if state.udp.sockets.get(&addr).is_some_and(mine) {
                 state.udp.sockets.remove(&addr);
             }
         });
