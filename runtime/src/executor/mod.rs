@@ -120,8 +120,25 @@ where
     spawn_local_named(future, None, Location::caller())
 }
 
-/// Spawns a `Send` task on the current runtime, with an optional name.
+/// Spawns a `Send` task on the current runtime, with an optional name. Inside a simulated
+/// host (`nbio::sim`) the task is the host's: the host is current while it runs, and dies with it.
 pub(crate) fn spawn_named<F>(
+    future: F,
+    name: Option<Arc<str>>,
+    location: &'static Location<'static>,
+) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match crate::sim::current() {
+        Some(host) => spawn_here(host.wrap(future), name, location),
+        None => spawn_here(future, name, location),
+    }
+}
+
+/// `spawn_named`, for the future as it is given.
+fn spawn_here<F>(
     future: F,
     name: Option<Arc<str>>,
     location: &'static Location<'static>,
@@ -149,8 +166,25 @@ where
     )
 }
 
-/// Spawns a task pinned to this thread on the current runtime, with an optional name.
+/// Spawns a task pinned to this thread on the current runtime, with an optional name (a
+/// simulated host's, inside one, as `spawn_named`).
 pub(crate) fn spawn_local_named<F>(
+    future: F,
+    name: Option<Arc<str>>,
+    location: &'static Location<'static>,
+) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    match crate::sim::current() {
+        Some(host) => spawn_local_here(host.wrap(future), name, location),
+        None => spawn_local_here(future, name, location),
+    }
+}
+
+/// `spawn_local_named`, for the future as it is given.
+fn spawn_local_here<F>(
     future: F,
     name: Option<Arc<str>>,
     location: &'static Location<'static>,

@@ -160,6 +160,9 @@ pub(crate) async fn resolve(
     match target {
         Target::Resolved(addrs) => Ok(addrs),
         Target::Lookup { host, port } => {
+            if let Some(hosted) = crate::sim::current() {
+                return hosted.resolve(&host, port);
+            }
             let flight = Flight::join(host, port, at);
             poll_fn(|cx| flight.poll(cx.waker())).await
         }

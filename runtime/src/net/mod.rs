@@ -72,6 +72,7 @@ mod socket;
 mod stream;
 mod stream_api;
 mod tcp;
+mod tcp_io;
 mod udp;
 mod unix;
 mod unix_datagram;

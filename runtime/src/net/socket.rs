@@ -55,12 +55,16 @@ pub struct TcpSocket {
 
 impl TcpSocket {
     /// A new IPv4 TCP socket.
+    #[track_caller]
     pub fn new_v4() -> io::Result<TcpSocket> {
+        crate::sim::refuse_real("TcpSocket::new_v4")?;
         TcpSocket::new(AddressFamily::INET)
     }
 
     /// A new IPv6 TCP socket.
+    #[track_caller]
     pub fn new_v6() -> io::Result<TcpSocket> {
+        crate::sim::refuse_real("TcpSocket::new_v6")?;
         TcpSocket::new(AddressFamily::INET6)
     }
 

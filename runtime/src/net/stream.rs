@@ -227,6 +227,11 @@ impl<T: StreamIo> Registered<T> {
         self.try_write_io(total_len(bufs), |io| io.write_vectored_now(bufs))
     }
 
+    /// Shuts down the read half, the write half or both, as std's `shutdown`.
+    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.get_ref().shutdown_now(how)
+    }
+
     /// Shuts the write half, as `AsyncWrite::poll_close` wants. A stream that is already
     /// disconnected counts as closed.
     pub(crate) fn poll_close(&self) -> Poll<io::Result<()>> {

@@ -124,7 +124,7 @@ macro_rules! stream_methods {
 
             /// Shuts down the read half, the write half or both, as std's `shutdown`.
             pub fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
-                self.inner.get_ref().shutdown(how)
+                self.inner.shutdown(how)
             }
 
             /// Waits until the kernel reports the socket readable: data, end of stream or an

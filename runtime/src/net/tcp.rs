@@ -47,11 +47,13 @@ use super::inq;
 use super::lookup::{self, ToSocketAddrs};
 use super::registered::Registered;
 use super::stream_api::{impl_async_read_write, stream_methods};
+use super::tcp_io::TcpIo;
 use crate::reactor::Direction;
+use crate::sim::{Hosted, SimListener, SimStream};
 
 /// A TCP listener whose `accept` waits without blocking the thread.
 pub struct AsyncTcpListener {
-    inner: Registered<TcpListener>,
+    inner: ListenerIo,
     /// The back-off of `poll_accept` when the process is out of descriptors, kept between
     /// its calls (`accept` and `incoming` keep their own).
     patience: Mutex<Patience>,
@@ -62,7 +64,10 @@ impl Listen for AsyncTcpListener {
     type Conn = (AsyncTcpStream, SocketAddr);
 
     fn registered(&self) -> &Registered<TcpListener> {
-        &self.inner
+        match &self.inner {
+            ListenerIo::Real(registered) => registered,
+            ListenerIo::Sim(_) => unreachable!("a simulated listener accepts through sim"),
+        }
     }
 
     fn accept_once(listener: &TcpListener) -> io::Result<(AsyncTcpStream, SocketAddr)> {
@@ -115,6 +120,9 @@ impl AsyncTcpListener {
     /// # Errors
     /// If no address could be bound; the message names the address.
     pub fn bind<A: std::net::ToSocketAddrs>(addr: A) -> io::Result<AsyncTcpListener> {
+        if let Some(hosted) = crate::sim::current() {
+            return bind_simulated(&hosted, addr);
+        }
         let mut last_err = None;
         for addr in addr.to_socket_addrs()? {
             let bound = (|| {
@@ -142,10 +150,12 @@ impl AsyncTcpListener {
     pub const DEFAULT_BACKLOG: u32 = 1024;
 
     /// Wraps a std listener, switching it to non-blocking mode.
+    #[track_caller]
     pub fn from_std(listener: TcpListener) -> io::Result<AsyncTcpListener> {
+        crate::sim::refuse_real("AsyncTcpListener::from_std")?;
         listener.set_nonblocking(true)?;
         Ok(AsyncTcpListener {
-            inner: Registered::new(listener),
+            inner: ListenerIo::Real(Registered::new(listener)),
             patience: Mutex::new(Patience::new()),
         })
     }
@@ -156,7 +166,10 @@ impl AsyncTcpListener {
     /// If the process is out of file descriptors, waits (backing off up to 100 ms between
     /// attempts) until one is free instead of failing, so an accept loop never spins.
     pub async fn accept(&self) -> io::Result<(AsyncTcpStream, SocketAddr)> {
-        accept::accept(self).await
+        match &self.inner {
+            ListenerIo::Real(_) => accept::accept(self).await,
+            ListenerIo::Sim(sim) => std::future::poll_fn(|cx| accept_simulated(sim, cx)).await,
+        }
     }
 
     /// [`accept`](Self::accept) in poll form, for code that writes its own futures (a server
@@ -180,6 +193,9 @@ impl AsyncTcpListener {
         &self,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<(AsyncTcpStream, SocketAddr)>> {
+        if let ListenerIo::Sim(sim) = &self.inner {
+            return accept_simulated(sim, cx);
+        }
         let mut patience = self.patience.lock().unwrap_or_else(PoisonError::into_inner);
         patience.poll(cx, |cx| accept::poll_accept_once(self, cx, &mut None))
     }
@@ -206,15 +222,91 @@ impl AsyncTcpListener {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn incoming(&self) -> impl Stream<Item = io::Result<AsyncTcpStream>> + Send + Unpin + '_ {
-        futures_lite::StreamExt::map(Incoming::new(self), |accepted| {
-            accepted.map(|(stream, _)| stream)
+        let mut real = match &self.inner {
+            ListenerIo::Real(_) => Some(Incoming::new(self)),
+            ListenerIo::Sim(_) => None,
+        };
+        futures_lite::stream::poll_fn(move |cx| {
+            let accepted = match real.as_mut() {
+                Some(incoming) => futures_lite::StreamExt::poll_next(incoming, cx),
+                None => self.poll_accept(cx).map(Some),
+            };
+            accepted.map(|accepted| accepted.map(|accepted| accepted.map(|(stream, _)| stream)))
         })
     }
 
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get_ref().local_addr()
+        match &self.inner {
+            ListenerIo::Real(registered) => registered.get_ref().local_addr(),
+            ListenerIo::Sim(sim) => Ok(sim.local_addr()),
+        }
     }
+}
+
+/// A listener's transport: a kernel socket, or a listener of the simulated network.
+enum ListenerIo {
+    Real(Registered<TcpListener>),
+    Sim(SimListener),
+}
+
+impl ListenerIo {
+    /// The kernel socket (for `AsFd`).
+    ///
+    /// # Panics
+    /// For a simulated listener, which has none.
+    fn get_ref(&self) -> &TcpListener {
+        match self {
+            ListenerIo::Real(registered) => registered.get_ref(),
+            ListenerIo::Sim(_) => {
+                panic!("nbio: a simulated TCP listener (inside nbio::sim) has no socket descriptor")
+            }
+        }
+    }
+}
+
+impl fmt::Debug for ListenerIo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenerIo::Real(registered) => registered.fmt(f),
+            ListenerIo::Sim(sim) => write!(f, "simulated {}", sim.local_addr()),
+        }
+    }
+}
+
+/// `bind` inside a simulated host: the first address that binds on the simulated network.
+fn bind_simulated<A: std::net::ToSocketAddrs>(
+    hosted: &Hosted,
+    addr: A,
+) -> io::Result<AsyncTcpListener> {
+    let mut last_err = None;
+    for addr in addr.to_socket_addrs()? {
+        match SimListener::bind(hosted, addr) {
+            Ok(sim) => {
+                return Ok(AsyncTcpListener {
+                    inner: ListenerIo::Sim(sim),
+                    patience: Mutex::new(Patience::new()),
+                })
+            }
+            Err(err) => last_err = Some(err),
+        }
+    }
+    Err(last_err.unwrap_or_else(no_address))
+}
+
+/// `poll_accept` of a simulated listener.
+fn accept_simulated(
+    sim: &SimListener,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<(AsyncTcpStream, SocketAddr)>> {
+    sim.poll_accept(cx).map(|accepted| {
+        accepted.map(|(stream, peer)| {
+            let stream = AsyncTcpStream {
+                inner: TcpIo::Sim(stream),
+            };
+            (stream, peer)
+        })
+    })
 }
 
 impl fmt::Debug for AsyncTcpListener {
@@ -230,7 +322,7 @@ impl fmt::Debug for AsyncTcpListener {
 /// Every method takes `&self`, as std's `&TcpStream` does; `AsyncRead` and `AsyncWrite` are
 /// implemented for both `AsyncTcpStream` and `&AsyncTcpStream`.
 pub struct AsyncTcpStream {
-    inner: Registered<TcpStream>,
+    inner: TcpIo,
 }
 
 impl AsyncTcpStream {
@@ -255,9 +347,18 @@ impl AsyncTcpStream {
     /// and its message names the address, as in "connection refused by 127.0.0.1:5678".
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<AsyncTcpStream> {
         let addrs = lookup::resolve(addr.target()?, Location::caller()).await?;
+        let simulated = crate::sim::current();
         let mut last_err = None;
         for addr in addrs {
-            match connect_to(addr).await {
+            let connected = match &simulated {
+                None => connect_to(addr).await,
+                Some(hosted) => SimStream::connect(hosted, addr)
+                    .await
+                    .map(|sim| AsyncTcpStream {
+                        inner: TcpIo::Sim(sim),
+                    }),
+            };
+            match connected {
                 Ok(stream) => return Ok(stream),
                 Err(err) => last_err = Some(err),
             }
@@ -267,7 +368,9 @@ impl AsyncTcpStream {
 
     /// Wraps a connected std stream, switching it to non-blocking mode (and turning on
     /// `TCP_INQ`, see `net/inq.rs`).
+    #[track_caller]
     pub fn from_std(stream: TcpStream) -> io::Result<AsyncTcpStream> {
+        crate::sim::refuse_real("AsyncTcpStream::from_std")?;
         stream.set_nonblocking(true)?;
         inq::enable(&stream);
         Ok(AsyncTcpStream::wrap(stream))
@@ -276,28 +379,41 @@ impl AsyncTcpStream {
     /// Wraps a stream that is non-blocking already.
     fn wrap(stream: TcpStream) -> AsyncTcpStream {
         AsyncTcpStream {
-            inner: Registered::new(stream),
+            inner: TcpIo::Real(Registered::new(stream)),
         }
     }
 
     /// The remote address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get_ref().peer_addr()
+        match &self.inner {
+            TcpIo::Real(registered) => registered.get_ref().peer_addr(),
+            TcpIo::Sim(sim) => Ok(sim.peer_addr()),
+        }
     }
 
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get_ref().local_addr()
+        match &self.inner {
+            TcpIo::Real(registered) => registered.get_ref().local_addr(),
+            TcpIo::Sim(sim) => Ok(sim.local_addr()),
+        }
     }
 
-    /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm). A simulated stream sends each write
+    /// at once: it takes the setting and ignores it.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.inner.get_ref().set_nodelay(nodelay)
+        match &self.inner {
+            TcpIo::Real(registered) => registered.get_ref().set_nodelay(nodelay),
+            TcpIo::Sim(_) => Ok(()),
+        }
     }
 
-    /// Whether `TCP_NODELAY` is set.
+    /// Whether `TCP_NODELAY` is set (always, on a simulated stream).
     pub fn nodelay(&self) -> io::Result<bool> {
-        self.inner.get_ref().nodelay()
+        match &self.inner {
+            TcpIo::Real(registered) => registered.get_ref().nodelay(),
+            TcpIo::Sim(_) => Ok(true),
+        }
     }
 
     super::options::socket_options!();

@@ -64,7 +64,9 @@ impl AsyncUnixListener {
     ///
     /// # Errors
     /// If the file exists or cannot be made; the message names the path.
+    #[track_caller]
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<AsyncUnixListener> {
+        crate::sim::refuse_real("AsyncUnixListener::bind")?;
         let path = path.as_ref();
         let listener = UnixListener::bind(path).map_err(|err| {
             io::Error::new(
@@ -172,7 +174,9 @@ impl AsyncUnixStream {
     }
 
     /// A connected pair, handy in tests.
+    #[track_caller]
     pub fn pair() -> io::Result<(AsyncUnixStream, AsyncUnixStream)> {
+        crate::sim::refuse_real("AsyncUnixStream::pair")?;
         let (a, b) = UnixStream::pair()?;
         Ok((AsyncUnixStream::from_std(a)?, AsyncUnixStream::from_std(b)?))
     }

@@ -73,7 +73,9 @@ impl AsyncUnixDatagram {
     /// # Errors
     /// If the file exists (`AddrInUse`; remove it first) or cannot be made; the message names
     /// the path.
+    #[track_caller]
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<AsyncUnixDatagram> {
+        crate::sim::refuse_real("AsyncUnixDatagram::bind")?;
         let path = path.as_ref();
         let socket = UnixDatagram::bind(path).map_err(naming("bind to", path))?;
         AsyncUnixDatagram::from_std(socket)
@@ -82,12 +84,16 @@ impl AsyncUnixDatagram {
     /// A socket bound to no path: it can send (with [`send_to`](Self::send_to), or after
     /// [`connect`](Self::connect)), and receive only replies to a peer it connected to, since
     /// no one can address it.
+    #[track_caller]
     pub fn unbound() -> io::Result<AsyncUnixDatagram> {
+        crate::sim::refuse_real("AsyncUnixDatagram::unbound")?;
         AsyncUnixDatagram::from_std(UnixDatagram::unbound()?)
     }
 
     /// Two sockets connected to each other, bound to no path.
+    #[track_caller]
     pub fn pair() -> io::Result<(AsyncUnixDatagram, AsyncUnixDatagram)> {
+        crate::sim::refuse_real("AsyncUnixDatagram::pair")?;
         let (a, b) = UnixDatagram::pair()?;
         Ok((
             AsyncUnixDatagram::from_std(a)?,

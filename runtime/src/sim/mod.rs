@@ -1,0 +1,102 @@
+//! Simulation: many hosts in one process, under one seed, on a network that fails on purpose.
+//!
+//! A [`Sim`] runs every host and client on ONE current-thread runtime, built with
+//! `Builder::seed` and `Builder::virtual_time`: the seed fixes the order of polls, the clock
+//! moves only when nothing can run, and one seeded generator draws every latency and loss. So
+//! a run is a function of its seed, and a failing seed replays exactly.
+//!
+//! Inside a host the ordinary `nbio::net` reaches the simulated network: the code under test
+//! is the production code, unchanged. `AsyncTcpListener::bind` listens on the host's address,
+//! `AsyncTcpStream::connect("db1:7000")` resolves a host's name, `nbio::time` sleeps on the
+//! virtual clock, and `nbio::spawn` from a host's task makes a task of the same host.
+//!
+//! Simulated TCP behaves as Linux's does where a program can tell: bounded buffers (so
+//! `WouldBlock` and short writes happen, and `write_all`'s loop is exercised), data in order,
+//! end of stream (a read returns 0) after a FIN, `ConnectionReset` after an RST,
+//! `ConnectionRefused` where nothing listens, and half-close (`shutdown(Write)`). Simulated UDP
+//! loses datagrams (`SimBuilder::loss`), duplicates them (`SimBuilder::duplicate`) and
+//! reorders them (each draws its own latency).
+//!
+//! Faults are called from inside, by a client's script or a "nemesis" host: [`partition`] and
+//! [`repair`] a link (TCP waits, UDP is lost), [`hold`] and [`release`] it (everything waits),
+//! [`crash`] a host (its tasks are dropped, its connections reset) and [`restart`] it (its
+//! factory runs again). [`buggify!`] is true at a seeded rate inside a simulation and false
+//! everywhere else: production code can take its rare paths on purpose.
+//!
+//! What is not simulated, and is refused inside a host: a real socket (`from_std`,
+//! `TcpSocket`, Unix sockets) fails with `Unsupported`, names its call site and fails the run.
+//! A task that never waits (a retry loop with no sleep) holds the virtual clock still; after a
+//! million polls at one instant the run fails as a livelock.
+//!
+//! ```
+//! use nbio::net::{AsyncTcpListener, AsyncTcpStream};
+//! use nbio::sim::Sim;
+//! use std::time::Duration;
+//!
+//! // The production server, unchanged: it knows nothing of the simulation.
+//! async fn echo() -> std::io::Result<()> {
+//!     let listener = AsyncTcpListener::bind("0.0.0.0:7000")?;
+//!     loop {
+//!         let (conn, _) = listener.accept().await?;
+//!         nbio::spawn(async move {
+//!             let mut buf = [0u8; 1024];
+//!             loop {
+//!                 let n = conn.read(&mut buf).await?;
+//!                 if n == 0 {
+//!                     return std::io::Result::Ok(());
+//!                 }
+//!                 conn.write_all(&buf[..n]).await?;
+//!             }
+//!         });
+//!     }
+//! }
+//!
+//! let mut sim = Sim::builder()
+//!     .seed(7)
+//!     .latency(Duration::from_millis(1)..=Duration::from_millis(10))
+//!     .build();
+//! sim.host("echo", echo);
+//! sim.client("c1", async {
+//!     let conn = AsyncTcpStream::connect("echo:7000").await?;
+//!     conn.write_all(b"ping").await?;
+//!     let mut buf = [0u8; 4];
+//!     conn.read_exact(&mut buf).await?;
+//!     assert_eq!(&buf, b"ping");
+//!     std::io::Result::Ok(())
+//! });
+//! let report = sim.run().unwrap_or_else(|err| panic!("{err}"));
+//! assert!(report.elapsed >= Duration::from_millis(4)); // SYN, SYN-ACK, ping, echo
+//! ```
+//!
+//! A failure (a panic, an `Err`, the virtual time limit passed, a livelock) is a [`SimError`]
+//! whose message starts with `NBIO_SEED=<n> replays this run` and lists the faults injected
+//! so far. A run that passes gives a [`SimReport`]: virtual time, messages delivered and
+//! dropped, `WouldBlock`s and short writes, the faults, and a log of every network event that
+//! two runs under one seed share line for line. `runtime/examples/sim_kv.rs` is a whole
+//! example: a replicated store whose bug only a partition during a write shows, found by
+//! seed.
+//!
+//! [`check_determinism`] is the smaller tool: it runs one body twice under a seed and says
+//! where the two runs' decisions first differ.
+
+mod determinism;
+mod error;
+mod faults;
+pub(crate) mod host;
+mod rng;
+mod run;
+pub(crate) mod stream;
+mod tcp;
+pub(crate) mod udp;
+mod world;
+
+#[doc(inline)]
+pub use super::__sim_buggify as buggify;
+pub use determinism::{check_determinism, Divergence};
+pub use error::{SimError, SimFailure};
+pub use faults::{buggify_now, crash, hold, partition, release, repair, restart};
+pub use run::{Sim, SimBuilder, SimOutput, SimReport};
+
+pub(crate) use host::{current, refuse_real, Hosted};
+pub(crate) use stream::{SimListener, SimStream};
+pub(crate) use udp::SimUdp;
