@@ -70,6 +70,8 @@ mod guide {
     pub struct Ecosystem;
     #[doc = include_str!("../../docs/14-programs.md")]
     pub struct Programs;
+    #[doc = include_str!("../../docs/15-simulation.md")]
+    pub struct Simulation;
 
     #[doc = include_str!("../../docs/performance.md")]
     pub struct Performance;

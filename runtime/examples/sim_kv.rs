@@ -13,7 +13,9 @@
 //!
 //! ```text
 //! cargo run -p nbio --release --example sim_kv
-//! NBIO_SEED=17 cargo run -p nbio --example sim_kv      # replay one seed, buggy and fixed
+//! NBIO_SEED=9 cargo run -p nbio --example sim_kv         # replay one seed, buggy and fixed
+//! NBIO_TRACE=kv.json NBIO_SEED=9 cargo run -p nbio --example sim_kv -- buggy
+//!                                                       # one version, its trace in kv.json
 //! ```
 //!
 //! Nothing here knows it is simulated: the servers bind, connect by host name, time out and
@@ -244,11 +246,29 @@ fn cpu_time() -> Duration {
 
 #[allow(dead_code)] // the test includes this file for `run`
 fn main() {
-    if let Ok(seed) = std::env::var("NBIO_SEED") {
-        let seed = seed.parse().expect("NBIO_SEED is a number");
-        for version in [Version::Buggy, Version::Fixed] {
+    let versions = match std::env::args().nth(1).as_deref() {
+        None => vec![Version::Buggy, Version::Fixed],
+        Some("buggy") => vec![Version::Buggy],
+        Some("fixed") => vec![Version::Fixed],
+        Some(other) => {
+            eprintln!("sim_kv: unknown version {other:?}: say buggy, fixed, or nothing for both");
+            std::process::exit(2);
+        }
+    };
+    if let Ok(text) = std::env::var("NBIO_SEED") {
+        let Ok(seed) = text.trim().parse() else {
+            eprintln!("sim_kv: NBIO_SEED={text:?} is not a number: set it to the seed to replay");
+            std::process::exit(2);
+        };
+        for version in versions {
             match run(seed, version) {
-                Ok(report) => println!("{version:?}: passed, {report:?}"),
+                Ok(report) => println!(
+                    "{version:?}: passed in {:?} of virtual time, {} messages delivered, faults: \
+                     {}",
+                    report.elapsed,
+                    report.delivered,
+                    report.faults.join(", ")
+                ),
                 Err(err) => println!("{version:?}: {err}"),
             }
         }
@@ -271,7 +291,10 @@ fn main() {
     for seed in 0..seeds {
         match run(seed, Version::Fixed) {
             Ok(report) => delivered += report.delivered,
-            Err(err) => panic!("the fixed store failed: {err}"),
+            Err(err) => {
+                eprintln!("sim_kv: the fixed store failed: {err}");
+                std::process::exit(1);
+            }
         }
     }
     let spent = cpu_time() - before;

@@ -108,6 +108,7 @@ const EXTERNAL_NAMES: &[&str] = &[
     "Ok",
     "Err",
     "ConnectionReset",
+    "ConnectionRefused",
     "Interrupted",
     "InvalidInput",
     "NotFound",
