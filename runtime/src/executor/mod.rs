@@ -132,9 +132,26 @@ where
     F::Output: Send + 'static,
 {
     match crate::sim::current() {
-        Some(host) => spawn_here(host.wrap(future), name, location),
         None => spawn_here(future, name, location),
+        Some(host) => spawn_on_host(host, future, name, location),
     }
+}
+
+/// `spawn_named` inside a simulated host: out of line, so that the real path's spawn stays
+/// small enough to be inlined where it is called.
+#[cold]
+#[inline(never)]
+fn spawn_on_host<F>(
+    host: crate::sim::Hosted,
+    future: F,
+    name: Option<Arc<str>>,
+    location: &'static Location<'static>,
+) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    spawn_here(host.wrap(future), name, location)
 }
 
 /// `spawn_named`, for the future as it is given.
@@ -178,9 +195,25 @@ where
     F::Output: 'static,
 {
     match crate::sim::current() {
-        Some(host) => spawn_local_here(host.wrap(future), name, location),
         None => spawn_local_here(future, name, location),
+        Some(host) => spawn_local_on_host(host, future, name, location),
     }
+}
+
+/// `spawn_local_named` inside a simulated host, out of line as `spawn_on_host`.
+#[cold]
+#[inline(never)]
+fn spawn_local_on_host<F>(
+    host: crate::sim::Hosted,
+    future: F,
+    name: Option<Arc<str>>,
+    location: &'static Location<'static>,
+) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    spawn_local_here(host.wrap(future), name, location)
 }
 
 /// `spawn_local_named`, for the future as it is given.

@@ -63,7 +63,7 @@ pub(crate) enum Polled {
 ///
 /// One match on what the poll came to tells the observer and makes the loop's answer: the
 /// hottest path of the runtime (a yield, a hand-off) takes no other branch on it.
-#[inline]
+#[inline(always)]
 pub(crate) fn poll_task(task: TaskRef, runtime: RuntimeNo, observer: &Observer) -> Polled {
     let header = task.header();
     let (id, site) = (header.id(), header.meta.tag());

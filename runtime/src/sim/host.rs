@@ -14,7 +14,7 @@
 //! epoch that is not its own, drops its future (the destructors run, with the host still
 //! current) and stays pending for good: nothing of the crashed host runs again.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
@@ -33,13 +33,25 @@ pub(crate) struct Hosted {
 thread_local! {
     /// The host whose code is being polled on this thread, if any.
     static CURRENT: RefCell<Option<Hosted>> = const { RefCell::new(None) };
+    /// Whether `CURRENT` holds a host. A plain flag, with no destructor to register, is one
+    /// load on every spawn and socket of the real path; `CURRENT` is read only when it is set.
+    static HOSTED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The host whose code runs now, or `None` outside a simulation (the real path: one look at
-/// a thread-local).
+/// a thread-local flag).
 #[inline]
 pub(crate) fn current() -> Option<Hosted> {
+    if !HOSTED.with(Cell::get) {
+        return None;
+    }
     CURRENT.with(|current| current.borrow().clone())
+}
+
+/// Makes `host` (or no host) the current one, and says whether one is.
+fn set_current(host: Option<Hosted>) -> Option<Hosted> {
+    HOSTED.with(|hosted| hosted.set(host.is_some()));
+    CURRENT.with(|current| current.replace(host))
 }
 
 /// Makes `host` (or no host) current until dropped; puts back what was current before.
@@ -50,15 +62,14 @@ pub(crate) struct HostGuard {
 impl HostGuard {
     pub(crate) fn enter(host: Option<Hosted>) -> HostGuard {
         HostGuard {
-            previous: CURRENT.with(|current| current.replace(host)),
+            previous: set_current(host),
         }
     }
 }
 
 impl Drop for HostGuard {
     fn drop(&mut self) {
-        let previous = self.previous.take();
-        CURRENT.with(|current| *current.borrow_mut() = previous);
+        set_current(self.previous.take());
     }
 }
 

@@ -124,6 +124,7 @@ impl CurrentThread {
     }
 
     /// The fast path of a wake: on this thread, no lock.
+    #[inline]
     fn push_woken(&self, task: TaskRef) {
         bump(&self.counters.local_wakes);
         self.observer
