@@ -24,6 +24,7 @@ pub(crate) fn task_info(task: &Header, observed: &observe::RuntimeRecorder) -> T
     TaskInfo {
         id: task.id(),
         name: observed.name_of(task.id()).map(|name| name.to_string()),
+        place: observed.place_of(task.id()).map(|place| place.to_string()),
         spawned_at: observed.site(task.meta.tag()),
         state: if state.is_running() {
             TaskState::Running

@@ -253,6 +253,14 @@ impl Runtime {
 }
 
 impl Runtime {
+    /// Says where tasks live, for the dump and the trace (`nbio::sim`'s hosts).
+    pub(crate) fn set_places(&self, places: crate::observe::Places) {
+        match &self.flavor {
+            Flavor::CurrentThread(scheduler) => scheduler.observer.shared().set_places(places),
+            Flavor::MultiThread(runtime) => runtime.shared().observe.set_places(places),
+        }
+    }
+
     /// The journal as decisions, for `sim::check_determinism`.
     pub(crate) fn decisions(&self) -> Option<(Vec<String>, u64)> {
         match &self.flavor {

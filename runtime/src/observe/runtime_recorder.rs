@@ -45,7 +45,13 @@ pub(crate) struct RuntimeRecorder {
     /// The runtime has several threads: the narrative says which one each line comes from.
     pub(super) many_threads: AtomicBool,
     trace_path: Option<PathBuf>,
+    /// Where each task lives, for a runtime that runs several places in one (`nbio::sim`'s
+    /// hosts): the dump says "task#7 on db2".
+    places: std::sync::OnceLock<Places>,
 }
+
+/// Says which place (a simulated host) a task belongs to, if any.
+pub(crate) type Places = Box<dyn Fn(TaskId) -> Option<Arc<str>> + Send + Sync>;
 
 impl RuntimeRecorder {
     /// The shared part of a runtime's observer. A task records its spawn site as an index
@@ -84,6 +90,7 @@ impl RuntimeRecorder {
                 other_track: std::sync::OnceLock::new(),
                 many_threads: AtomicBool::new(false),
                 trace_path: config.trace_path.clone(),
+                places: std::sync::OnceLock::new(),
             }
         })
     }
@@ -94,6 +101,16 @@ impl RuntimeRecorder {
             return None;
         }
         lock(&self.names).get(&id).cloned()
+    }
+
+    /// Says where tasks live from now on (set once; a second call is ignored).
+    pub(crate) fn set_places(&self, places: Places) {
+        let _ = self.places.set(places);
+    }
+
+    /// The place (simulated host) task `id` belongs to, if places are kept and it has one.
+    pub(crate) fn place_of(&self, id: TaskId) -> Option<Arc<str>> {
+        self.places.get().and_then(|places| places(id))
     }
 
     /// `fetch#12`, or `task#12` for a task without a name.

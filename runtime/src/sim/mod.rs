@@ -68,7 +68,15 @@
 //! assert!(report.elapsed >= Duration::from_millis(4)); // SYN, SYN-ACK, ping, echo
 //! ```
 //!
-//! A failure (a panic, an `Err`, the virtual time limit passed, a livelock) is a [`SimError`]
+//! A run that can no longer move fails at once as a deadlock ([`SimFailure::Deadlock`]): no
+//! task can run, no timer is pending, no message is in flight, yet a client is not done (every
+//! host reading, say, with nothing sent). So does a cycle of tasks waiting on each other (two
+//! `nbio::sync::Mutex`es locked in opposite orders), even while other hosts' timers go on. The
+//! report names each task with its host ("task#7 on db2") and what it waits on;
+//! `Runtime::dump` says "on db2" too. [`check_determinism`] runs with `OnCycle::Panic`: a cycle
+//! fails it instead of hanging.
+//!
+//! A failure (a panic, an `Err`, a deadlock, the virtual time limit passed, a livelock) is a [`SimError`]
 //! whose message starts with `NBIO_SEED=<n> replays this run` and lists the faults injected
 //! so far. A run that passes gives a [`SimReport`]: virtual time, messages delivered and
 //! dropped, `WouldBlock`s and short writes, the faults, and a log of every network event that
@@ -83,6 +91,7 @@ mod determinism;
 mod error;
 mod faults;
 pub(crate) mod host;
+mod liveness;
 mod rng;
 mod run;
 pub(crate) mod stream;

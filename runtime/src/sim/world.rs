@@ -11,7 +11,7 @@
 //! clock jumps to it.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
@@ -26,6 +26,7 @@ use super::rng::Rng;
 use super::tcp::{EndId, Tcp};
 use super::udp::Udp;
 use super::SimFailure;
+use crate::task::TaskId;
 
 /// A host's index in the world, in the order `Sim::host` and `Sim::client` added them.
 pub(crate) type HostId = u32;
@@ -97,6 +98,11 @@ pub(crate) struct World {
     /// (a retry loop with no sleep) would hold it still for good. Past `SPIN_LIMIT` polls at
     /// one instant, the run fails instead of hanging.
     spin: Mutex<(Option<Instant>, u64)>,
+    /// Each host's name, for what names tasks by host (`liveness.rs`) without the lock.
+    pub(crate) names: Box<[Arc<str>]>,
+    /// The host of each live task that has been polled, by the runtime's task id: the dump
+    /// and the trace say "task#7 on db2" (`liveness.rs`).
+    pub(crate) task_hosts: Mutex<HashMap<TaskId, HostId>>,
     state: Mutex<State>,
 }
 
@@ -161,6 +167,11 @@ impl World {
             seed,
             epochs: hosts.iter().map(|_| AtomicU64::new(0)).collect(),
             spin: Mutex::new((None, 0)),
+            names: hosts
+                .iter()
+                .map(|host| Arc::from(host.name.as_str()))
+                .collect(),
+            task_hosts: Mutex::default(),
             state: Mutex::new(State {
                 rng: Rng::new(seed),
                 config,
@@ -249,6 +260,11 @@ impl World {
         }
     }
 
+    /// The virtual time of the latest poll of a host's task: when a stuck run last moved.
+    pub(crate) fn last_poll(&self) -> Option<Instant> {
+        self.spin.lock().unwrap_or_else(PoisonError::into_inner).0
+    }
+
     /// A task of `host` panicked: the run fails (the first failure is the one reported).
     pub(crate) fn host_panicked(&self, host: HostId, message: String) {
         self.with(|state, wakes| {
@@ -308,6 +324,11 @@ impl State {
             self.failure = Some(failure);
             wakes.extend(self.main_waker.take());
         }
+    }
+
+    /// A segment or datagram is on its way: the network will do something yet.
+    pub(crate) fn in_flight(&self) -> bool {
+        !self.schedule.is_empty()
     }
 
     /// A latency drawn from the configured range.
