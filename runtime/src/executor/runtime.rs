@@ -261,6 +261,14 @@ impl Runtime {
         }
     }
 
+    /// Calls `told` with each task woken from off the runtime's loop (another thread, say):
+    /// `nbio::sim` fails the run on it. Only the current-thread flavour tells.
+    pub(crate) fn on_wake_off_loop(&self, told: super::current_thread::OffLoopWake) {
+        if let Flavor::CurrentThread(scheduler) = &self.flavor {
+            let _ = scheduler.remote.woken_off_loop.set(told);
+        }
+    }
+
     /// The journal as decisions, for `sim::check_determinism`.
     pub(crate) fn decisions(&self) -> Option<(Vec<String>, u64)> {
         match &self.flavor {

@@ -61,7 +61,8 @@ pub enum SimFailure {
         /// How many polls one instant saw.
         polls: u64,
     },
-    /// Code inside a host reached outside the simulation (a real socket).
+    /// Code inside a host reached outside the simulation: a real socket, a blocking job, a
+    /// wake from a thread outside the simulation, a wait on another runtime's task.
     Leak {
         /// The host.
         host: String,

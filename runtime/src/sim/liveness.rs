@@ -21,8 +21,9 @@ use std::time::Duration;
 
 use super::world::{HostId, World};
 use super::SimFailure;
+
 use crate::observe::{Dump, Places, TaskState};
-use crate::task::TaskId;
+use crate::task::{TaskId, WaitOn};
 
 impl World {
     /// Files `task` (if it is a task) as one of `host`'s.
@@ -80,6 +81,9 @@ pub(crate) fn stuck_or_late(world: &World, limit: Duration) -> SimFailure {
         && !in_flight
         && stats.blocking_jobs_running == 0
         && stats.blocking_jobs_queued == 0;
+    if let Some(leak) = quiet.then(|| waits_on_real_time(&dump)).flatten() {
+        return leak;
+    }
     if quiet || !cycles.is_empty() {
         SimFailure::Deadlock {
             cycles,
@@ -92,6 +96,25 @@ pub(crate) fn stuck_or_late(world: &World, limit: Duration) -> SimFailure {
             last_event: last.unwrap_or_default(),
         }
     }
+}
+
+/// A host task that waits on something that ends in real time (a task of another runtime, a
+/// child process): not a deadlock but a leak (`leaks.rs`), named by the task and its host.
+fn waits_on_real_time(dump: &Dump) -> Option<SimFailure> {
+    let task = dump.tasks().iter().find(|task| {
+        task.place.is_some()
+            && matches!(
+                task.waits_on,
+                Some(WaitOn::JoinElsewhere(_) | WaitOn::ChildExit { .. })
+            )
+    })?;
+    Some(SimFailure::Leak {
+        host: task.place.clone().unwrap_or_default(),
+        message: format!(
+            "{task}: it waits on something outside the simulation, which ends in real time \
+             and which no seed replays"
+        ),
+    })
 }
 
 /// One line for each task of a host ("task#7 on db2 (spawned at ...): idle, ...; waits on

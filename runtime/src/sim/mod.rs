@@ -23,10 +23,20 @@
 //! factory runs again). [`buggify!`] is true at a seeded rate inside a simulation and false
 //! everywhere else: production code can take its rare paths on purpose.
 //!
-//! What is not simulated, and is refused inside a host: a real socket (`from_std`,
-//! `TcpSocket`, Unix sockets) fails with `Unsupported`, names its call site and fails the run.
-//! A task that never waits (a retry loop with no sleep) holds the virtual clock still; after a
-//! million polls at one instant the run fails as a livelock.
+//! Nothing real leaks in ([`SimFailure::Leak`]). A real socket (`from_std`, `TcpSocket`, Unix
+//! sockets) fails with `Unsupported`, names its call site and fails the run. So does
+//! `nbio::spawn_blocking` inside a host (its job runs on a real thread, for a real time). A
+//! wake from a thread outside the simulation (a `std::thread` the host started, a blocking
+//! job, another runtime's timer or task) fails the run naming the task woken, its host and the
+//! thread: a waker has no call site. A host task still waiting on a task of another runtime or
+//! on a child process when nothing else can happen fails the run the same way. What cannot be
+//! caught: `std::thread::sleep` and other blocking calls (they stall the one thread all hosts
+//! run on; the virtual clock does not move meanwhile, so they cost real time and change
+//! nothing simulated), reads of the real clock (`Instant::now`, `SystemTime::now`), randomness
+//! not drawn from the seed, and a future of another runtime whose wake has not come yet (a
+//! tokio timer polled inside a host shows as a deadlock whose task "waits on something that
+//! does not say what"). A task that never waits (a retry loop with no sleep) holds the virtual
+//! clock still; after a million polls at one instant the run fails as a livelock.
 //!
 //! ```
 //! use nbio::net::{AsyncTcpListener, AsyncTcpStream};
@@ -91,6 +101,7 @@ mod determinism;
 mod error;
 mod faults;
 pub(crate) mod host;
+mod leaks;
 mod liveness;
 mod rng;
 mod run;
@@ -107,5 +118,6 @@ pub use faults::{buggify_now, crash, hold, partition, release, repair, restart};
 pub use run::{Sim, SimBuilder, SimOutput, SimReport};
 
 pub(crate) use host::{current, refuse_real, Hosted};
+pub(crate) use leaks::refuse_blocking;
 pub(crate) use stream::{SimListener, SimStream};
 pub(crate) use udp::SimUdp;

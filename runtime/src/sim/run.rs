@@ -150,6 +150,7 @@ impl Sim {
             Err(err) => return Err(world.error(SimFailure::Stuck(err.to_string()))),
         };
         runtime.set_places(world.places());
+        runtime.on_wake_off_loop(world.woken_off_loop(std::thread::current().id()));
         let run = AssertUnwindSafe(|| runtime.block_on(main(Arc::clone(&world), self.clients)));
         let outcome = panic::catch_unwind(run);
         drop(runtime);
