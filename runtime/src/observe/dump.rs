@@ -103,7 +103,10 @@ impl Dump {
                 label: &|id| self.label(id),
             }
             .to_string(),
-            None => "waits on something that does not say what".to_string(),
+            None => match &task.net_wait {
+                Some(wait) => format!("waits on {wait}"),
+                None => "waits on something that does not say what".to_string(),
+            },
         }
     }
 
@@ -214,6 +217,9 @@ pub struct TaskInfo {
     /// The simulated host it belongs to (`nbio::sim`), printed as "task#7 on db2"; `None`
     /// outside a simulation.
     pub place: Option<String>,
+    /// What it waits on in the simulated network (`nbio::sim`), if it waits there: "recv from
+    /// db3:7000, partitioned since 4.2 s"; `None` outside a simulation.
+    pub net_wait: Option<String>,
     /// Where it was spawned (unknown only past a million distinct spawn sites).
     pub spawned_at: Option<&'static Location<'static>>,
     /// Whether it is running, queued or waiting.
@@ -351,6 +357,8 @@ impl fmt::Display for TaskInfo {
                     label: &label
                 }
             )?;
+        } else if let (Some(wait), TaskState::Idle) = (&self.net_wait, self.state) {
+            write!(f, "; waits on {wait}")?;
         }
         if self.wait_cycle.contains(&self.id) {
             write!(

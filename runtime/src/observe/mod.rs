@@ -46,7 +46,7 @@ pub(crate) use config::ObserveConfig;
 pub use dump::{Awaiter, Dump, JobInfo, JobState, TaskInfo, TaskState};
 pub(crate) use event::{Cause, PollOutcome, StallReason, TaskNotes, Who};
 pub(crate) use explain::human;
-pub(crate) use runtime_recorder::{Places, RuntimeRecorder};
+pub(crate) use runtime_recorder::{Place, Places, RuntimeRecorder};
 pub use stats::{Stats, WorkerStats};
 pub(crate) use stuck::{cycle_report, deadlock_message};
 pub(crate) use thread_recorder::{since_stamp, JobRun, Observer};

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::event::{Event, Record, Who};
@@ -50,8 +51,18 @@ pub(crate) struct RuntimeRecorder {
     places: std::sync::OnceLock<Places>,
 }
 
-/// Says which place (a simulated host) a task belongs to, if any.
-pub(crate) type Places = Box<dyn Fn(TaskId) -> Option<Arc<str>> + Send + Sync>;
+/// Says which place (a simulated host) a task belongs to, if any, given its id and a waker of
+/// it (to find among the wakers its place holds).
+pub(crate) type Places = Box<dyn Fn(TaskId, &Waker) -> Option<Place> + Send + Sync>;
+
+/// Where a task lives, in a runtime that runs several places in one (`nbio::sim`'s hosts).
+pub(crate) struct Place {
+    /// The host's name.
+    pub(crate) host: Arc<str>,
+    /// What the task waits on in the place's own world (its simulated network), if it does:
+    /// "recv from db3:7000, partitioned since 4.2 s".
+    pub(crate) waits: Option<String>,
+}
 
 impl RuntimeRecorder {
     /// The shared part of a runtime's observer. A task records its spawn site as an index
@@ -109,8 +120,8 @@ impl RuntimeRecorder {
     }
 
     /// The place (simulated host) task `id` belongs to, if places are kept and it has one.
-    pub(crate) fn place_of(&self, id: TaskId) -> Option<Arc<str>> {
-        self.places.get().and_then(|places| places(id))
+    pub(crate) fn place_of(&self, id: TaskId, waker: &Waker) -> Option<Place> {
+        self.places.get().and_then(|places| places(id, waker))
     }
 
     /// `fetch#12`, or `task#12` for a task without a name.

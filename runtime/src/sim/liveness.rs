@@ -22,7 +22,7 @@ use std::time::Duration;
 use super::world::{HostId, World};
 use super::SimFailure;
 
-use crate::observe::{Dump, Places, TaskState};
+use crate::observe::{Dump, Place, Places, TaskState};
 use crate::task::{TaskId, WaitOn};
 
 impl World {
@@ -58,11 +58,16 @@ impl World {
         Some(Arc::clone(&self.names[host as usize]))
     }
 
-    /// What the runtime asks to name a task's host. It holds the world weakly: the runtime's
-    /// recorder may outlive the run.
+    /// What the runtime asks to name a task's host and what it waits on in the network. It
+    /// holds the world weakly: the runtime's recorder may outlive the run.
     pub(crate) fn places(self: &Arc<World>) -> Places {
         let world: Weak<World> = Arc::downgrade(self);
-        Box::new(move |task| world.upgrade()?.host_of(task))
+        Box::new(move |task, waker| {
+            let world = world.upgrade()?;
+            let host = world.host_of(task)?;
+            let waits = world.with(|state, _| state.net_wait_of(waker));
+            Some(Place { host, waits })
+        })
     }
 }
 

@@ -82,8 +82,9 @@
 //! task can run, no timer is pending, no message is in flight, yet a client is not done (every
 //! host reading, say, with nothing sent). So does a cycle of tasks waiting on each other (two
 //! `nbio::sync::Mutex`es locked in opposite orders), even while other hosts' timers go on. The
-//! report names each task with its host ("task#7 on db2") and what it waits on;
-//! `Runtime::dump` says "on db2" too. [`check_determinism`] runs with `OnCycle::Panic`: a cycle
+//! report names each task with its host and what it waits on, in the network too ("task#7 on
+//! db2 ...; waits on recv from db3:7000, partitioned since 4.21 s"); so does `nbio::dump()`
+//! inside a host. [`check_determinism`] runs with `OnCycle::Panic`: a cycle
 //! fails it instead of hanging.
 //!
 //! A failure (a panic, an `Err`, a deadlock, the virtual time limit passed, a livelock) is a [`SimError`]
@@ -108,6 +109,7 @@ mod run;
 pub(crate) mod stream;
 mod tcp;
 pub(crate) mod udp;
+mod waits;
 mod world;
 
 #[doc(inline)]

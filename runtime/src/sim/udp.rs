@@ -59,6 +59,14 @@ impl Udp {
         self.held = kept;
         between
     }
+
+    /// The address of the socket whose waiting receiver `task` wakes, if one is.
+    pub(crate) fn waited_on_by(&self, task: &Waker) -> Option<SocketAddr> {
+        let waits = |socket: &Socket| socket.waker.as_ref().is_some_and(|w| w.will_wake(task));
+        (self.sockets.iter())
+            .find(|(_, socket)| waits(socket))
+            .map(|(addr, _)| *addr)
+    }
 }
 
 impl State {

@@ -11,7 +11,7 @@
 //! clock jumps to it.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
@@ -117,10 +117,10 @@ pub(crate) struct State {
     pub(crate) hosts: Vec<Host>,
     pub(crate) tcp: Tcp,
     pub(crate) udp: Udp,
-    /// Pairs of hosts that cannot reach each other, smaller id first.
-    partitions: HashSet<(HostId, HostId)>,
+    /// Pairs of hosts that cannot reach each other, smaller id first, and since when.
+    partitions: HashMap<(HostId, HostId), Instant>,
     /// Pairs of hosts whose messages wait (are held, not lost) until released.
-    held: HashSet<(HostId, HostId)>,
+    held: HashMap<(HostId, HostId), Instant>,
     pub(crate) start: Instant,
     /// The clock's reading when the run ended: what is dropped afterwards reads this.
     pub(crate) frozen: Option<Instant>,
@@ -178,8 +178,8 @@ impl World {
                 hosts,
                 tcp: Tcp::default(),
                 udp: Udp::default(),
-                partitions: HashSet::new(),
-                held: HashSet::new(),
+                partitions: HashMap::new(),
+                held: HashMap::new(),
                 start,
                 frozen: None,
                 schedule: BinaryHeap::new(),
@@ -360,12 +360,23 @@ impl State {
 
     /// Whether `a` and `b` cannot reach each other.
     pub(crate) fn partitioned(&self, a: HostId, b: HostId) -> bool {
-        !self.partitions.is_empty() && self.partitions.contains(&pair(a, b))
+        !self.partitions.is_empty() && self.partitions.contains_key(&pair(a, b))
     }
 
     /// Whether messages between `a` and `b` are held.
     pub(crate) fn held(&self, a: HostId, b: HostId) -> bool {
-        !self.held.is_empty() && self.held.contains(&pair(a, b))
+        !self.held.is_empty() && self.held.contains_key(&pair(a, b))
+    }
+
+    /// What keeps `a` and `b` apart, if anything: "partitioned" or "held", and since when (from
+    /// the start).
+    pub(crate) fn cut_since(&self, a: HostId, b: HostId) -> Option<(&'static str, Duration)> {
+        let since = |at: &Instant| at.saturating_duration_since(self.start);
+        (self
+            .partitions
+            .get(&pair(a, b))
+            .map(|at| ("partitioned", since(at))))
+        .or_else(|| self.held.get(&pair(a, b)).map(|at| ("held", since(at))))
     }
 
     /// Whether a TCP segment from `a` to `b` must wait (a partition or a hold: TCP
@@ -377,15 +388,16 @@ impl State {
     /// Cuts (`on`) or mends the link between `a` and `b` (`hold`: holds or releases it).
     /// True if that changed anything.
     pub(crate) fn set_link(&mut self, a: HostId, b: HostId, hold: bool, on: bool) -> bool {
+        let now = self.now();
         let set = if hold {
             &mut self.held
         } else {
             &mut self.partitions
         };
         if on {
-            set.insert(pair(a, b))
+            set.insert(pair(a, b), now).is_none()
         } else {
-            set.remove(&pair(a, b))
+            set.remove(&pair(a, b)).is_some()
         }
     }
 
