@@ -254,10 +254,19 @@ impl Runtime {
 
 impl Runtime {
     /// Says where tasks live, for the dump and the trace (`nbio::sim`'s hosts).
-    pub(crate) fn set_places(&self, places: crate::observe::Places) {
+    pub(crate) fn set_places(&self, places: Box<dyn crate::observe::Places>) {
+        self.recorder().set_places(places);
+    }
+
+    /// Whether the journal keeps records for a trace (`Builder::trace`, `NBIO_TRACE`).
+    pub(crate) fn keeps_trace(&self) -> bool {
+        self.recorder().keeps_trace()
+    }
+
+    fn recorder(&self) -> &crate::observe::RuntimeRecorder {
         match &self.flavor {
-            Flavor::CurrentThread(scheduler) => scheduler.observer.shared().set_places(places),
-            Flavor::MultiThread(runtime) => runtime.shared().observe.set_places(places),
+            Flavor::CurrentThread(scheduler) => scheduler.observer.shared(),
+            Flavor::MultiThread(runtime) => &runtime.shared().observe,
         }
     }
 

@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 
 use super::event::{Event, Record, Who};
 use super::journal::Journal;
+use super::places::{Place, Places};
 use super::sites::Sites;
 use super::watchdog::Watchdog;
-use super::{chrome, explain, lock, replay, ObserveConfig};
+use super::{chrome, explain, hosts, lock, replay, ObserveConfig};
 use crate::task::TaskId;
 
 /// What the threads of one runtime record into together.
@@ -48,20 +49,7 @@ pub(crate) struct RuntimeRecorder {
     trace_path: Option<PathBuf>,
     /// Where each task lives, for a runtime that runs several places in one (`nbio::sim`'s
     /// hosts): the dump says "task#7 on db2".
-    places: std::sync::OnceLock<Places>,
-}
-
-/// Says which place (a simulated host) a task belongs to, if any, given its id and a waker of
-/// it (to find among the wakers its place holds).
-pub(crate) type Places = Box<dyn Fn(TaskId, &Waker) -> Option<Place> + Send + Sync>;
-
-/// Where a task lives, in a runtime that runs several places in one (`nbio::sim`'s hosts).
-pub(crate) struct Place {
-    /// The host's name.
-    pub(crate) host: Arc<str>,
-    /// What the task waits on in the place's own world (its simulated network), if it does:
-    /// "recv from db3:7000, partitioned since 4.2 s".
-    pub(crate) waits: Option<String>,
+    places: std::sync::OnceLock<Box<dyn Places>>,
 }
 
 impl RuntimeRecorder {
@@ -114,14 +102,21 @@ impl RuntimeRecorder {
         lock(&self.names).get(&id).cloned()
     }
 
+    /// Whether the journal keeps records for a trace.
+    pub(crate) fn keeps_trace(&self) -> bool {
+        (self.journal.as_ref()).is_some_and(|journal| lock(journal).keeps_records())
+    }
+
     /// Says where tasks live from now on (set once; a second call is ignored).
-    pub(crate) fn set_places(&self, places: Places) {
+    pub(crate) fn set_places(&self, places: Box<dyn Places>) {
         let _ = self.places.set(places);
     }
 
     /// The place (simulated host) task `id` belongs to, if places are kept and it has one.
     pub(crate) fn place_of(&self, id: TaskId, waker: &Waker) -> Option<Place> {
-        self.places.get().and_then(|places| places(id, waker))
+        self.places
+            .get()
+            .and_then(|places| places.place_of(id, waker))
     }
 
     /// `fetch#12`, or `task#12` for a task without a name.
@@ -221,9 +216,21 @@ impl RuntimeRecorder {
                 )
             })?;
         let tracks = lock(&self.tracks).clone();
-        chrome::write(out, journal.records(), journal.dropped(), &tracks, &|id| {
-            self.name_of(id)
-        })
+        let names = |id| self.name_of(id);
+        match self.places.get() {
+            None => {
+                let (records, dropped) = (journal.records(), journal.dropped());
+                chrome::write(out, records, dropped, &tracks, &names, &mut Vec::new())
+            }
+            Some(places) => {
+                let by_host = hosts::by_host(journal.records(), tracks, &**places);
+                let dropped = journal.dropped();
+                drop(journal);
+                let mut flows = by_host.message_flows(&**places, self.epoch);
+                let (records, tracks) = (&by_host.records, &by_host.tracks);
+                chrome::write(out, records, dropped, tracks, &names, &mut flows)
+            }
+        }
     }
 
     /// Writes the trace to the `NBIO_TRACE` path, if one was given. A failure is reported on

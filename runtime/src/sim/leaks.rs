@@ -48,7 +48,7 @@ impl World {
 
     /// Task `task` was woken by this thread, which is not the simulation's: the run fails.
     fn woken_from_outside(&self, task: TaskId) {
-        let host = self.host_of(task);
+        let host = self.host_of(task, false);
         let woken = match &host {
             Some(host) => format!("task#{} on {host}", task.0),
             None => format!("task#{} (of no host)", task.0),

@@ -12,64 +12,14 @@
 //! locked in opposite orders, a `JoinHandle` awaited both ways) is reported the same way even
 //! if some other host still has timers going: under a seed the cycle replays, so it is
 //! treated as proof, as `OnCycle::Panic` treats it.
-//!
-//! This file also keeps the map from the runtime's task ids to hosts ([`World::places`]),
-//! which the dump and the trace use to say "task#7 on db2".
 
-use std::sync::{Arc, PoisonError, Weak};
 use std::time::Duration;
 
-use super::world::{HostId, World};
+use super::world::World;
 use super::SimFailure;
 
-use crate::observe::{Dump, Place, Places, TaskState};
-use crate::task::{TaskId, WaitOn};
-
-impl World {
-    /// Files `task` (if it is a task) as one of `host`'s.
-    pub(crate) fn file_task(&self, task: Option<TaskId>, host: HostId) {
-        if let Some(task) = task {
-            let mut hosts = self
-                .task_hosts
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            hosts.insert(task, host);
-        }
-    }
-
-    /// `task` is no longer a task of any host (it ended, or its host crashed).
-    pub(crate) fn forget_task(&self, task: Option<TaskId>) {
-        if let Some(task) = task {
-            let mut hosts = self
-                .task_hosts
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            hosts.remove(&task);
-        }
-    }
-
-    /// The host of a task, by name.
-    pub(crate) fn host_of(&self, task: TaskId) -> Option<Arc<str>> {
-        let hosts = self
-            .task_hosts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let host = *hosts.get(&task)?;
-        Some(Arc::clone(&self.names[host as usize]))
-    }
-
-    /// What the runtime asks to name a task's host and what it waits on in the network. It
-    /// holds the world weakly: the runtime's recorder may outlive the run.
-    pub(crate) fn places(self: &Arc<World>) -> Places {
-        let world: Weak<World> = Arc::downgrade(self);
-        Box::new(move |task, waker| {
-            let world = world.upgrade()?;
-            let host = world.host_of(task)?;
-            let waits = world.with(|state, _| state.net_wait_of(waker));
-            Some(Place { host, waits })
-        })
-    }
-}
+use crate::observe::{Dump, TaskState};
+use crate::task::WaitOn;
 
 /// Why the run's deadline came: the run is stuck (a deadlock, or a cycle of waits) or it is
 /// only slow (a task was woken at the deadline's instant, a timer is pending after it, a

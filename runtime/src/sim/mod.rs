@@ -87,6 +87,11 @@
 //! inside a host. [`check_determinism`] runs with `OnCycle::Panic`: a cycle
 //! fails it instead of hanging.
 //!
+//! With the journal on (`NBIO_TRACE=trace.json`), the Perfetto trace written as the run ends
+//! has a track per host ("host db2") carrying the polls of the host's tasks, and draws each
+//! message (a TCP write, a datagram) as an arrow from the poll that sent it to the poll that
+//! read it (for TCP, the read that took its last byte).
+//!
 //! A failure (a panic, an `Err`, a deadlock, the virtual time limit passed, a livelock) is a [`SimError`]
 //! whose message starts with `NBIO_SEED=<n> replays this run` and lists the faults injected
 //! so far. A run that passes gives a [`SimReport`]: virtual time, messages delivered and
@@ -104,6 +109,7 @@ mod faults;
 pub(crate) mod host;
 mod leaks;
 mod liveness;
+mod observed;
 mod rng;
 mod run;
 pub(crate) mod stream;

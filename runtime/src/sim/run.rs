@@ -149,7 +149,10 @@ impl Sim {
             Ok(runtime) => runtime,
             Err(err) => return Err(world.error(SimFailure::Stuck(err.to_string()))),
         };
-        runtime.set_places(world.places());
+        runtime.set_places(world.observed());
+        if runtime.keeps_trace() {
+            world.with(|state, _| state.flows = Some(Vec::new()));
+        }
         runtime.on_wake_off_loop(world.woken_off_loop(std::thread::current().id()));
         let run = AssertUnwindSafe(|| runtime.block_on(main(Arc::clone(&world), self.clients)));
         let outcome = panic::catch_unwind(run);

@@ -100,9 +100,10 @@ pub(crate) struct World {
     spin: Mutex<(Option<Instant>, u64)>,
     /// Each host's name, for what names tasks by host (`liveness.rs`) without the lock.
     pub(crate) names: Box<[Arc<str>]>,
-    /// The host of each live task that has been polled, by the runtime's task id: the dump
-    /// and the trace say "task#7 on db2" (`liveness.rs`).
-    pub(crate) task_hosts: Mutex<HashMap<TaskId, HostId>>,
+    /// The host of each task that has been polled, by the runtime's task id, and whether it
+    /// is still the host's (not ended, not dropped by a crash): the dump and the trace say
+    /// "task#7 on db2" (`observed.rs`).
+    pub(crate) task_hosts: Mutex<HashMap<TaskId, (HostId, bool)>>,
     state: Mutex<State>,
 }
 
@@ -129,6 +130,9 @@ pub(crate) struct State {
     order: u64,
     pub(crate) log: Vec<Event>,
     pub(crate) faults: Vec<String>,
+    /// Every message sent while the trace is on, for its flows (`observed.rs`); `None` while
+    /// it is off.
+    pub(crate) flows: Option<Vec<super::observed::Flow>>,
     pub(crate) delivered: u64,
     pub(crate) dropped: u64,
     pub(crate) would_block: u64,
@@ -186,6 +190,7 @@ impl World {
                 order: 0,
                 log: Vec::new(),
                 faults: Vec::new(),
+                flows: None,
                 delivered: 0,
                 dropped: 0,
                 would_block: 0,
