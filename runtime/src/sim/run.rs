@@ -173,7 +173,12 @@ async fn main(world: Arc<World>, clients: Vec<(HostId, Run)>) -> Result<(), SimF
         state.start = start;
         state.config.time_limit
     });
-    let driver = crate::executor::spawn(drive(Arc::clone(&world)));
+    // Named, so that a dump tells the network's task from the hosts'.
+    let driver = crate::executor::spawn_named(
+        drive(Arc::clone(&world)),
+        Some(Arc::from("sim network")),
+        std::panic::Location::caller(),
+    );
     let factories = world.with(|state, _| {
         (state.hosts.iter().enumerate())
             .filter_map(|(id, host)| host.factory.clone().map(|f| (id as HostId, f)))
