@@ -37,7 +37,7 @@ TESTS=(nbio observe wait_graph budget abandoned blocking_trace
        vectored drained_reads poll_forms hyper_io select join_macros task_local
        process process_many sync_mpsc_extras sync_mpsc_weak_blocking
        rt_entry block_in_place interval_missed io_cancel io_stdio io_copy io_duplex io_read_buf
-       cycle_policy sim_tcp sim_udp sim_faults sim_determinism)
+       cycle_policy sim_tcp sim_udp sim_faults sim_determinism sim_liveness sim_leaks sim_dump sim_trace)
 
 # Tests skipped inside a binary, with the reason.
 #   readiness_contract: the two loops that must not spin are bounded by the CPU time of the

@@ -43,8 +43,9 @@ const MAY_USE: &[(&str, &[&str])] = &[
         ],
     ),
     // The simulator runs on the executor and the virtual clock. `net` and the executor's
-    // spawn name it too (above): the one place the diagram has a loop, kept to the seam.
-    ("sim", &["executor", "time", "context"]),
+    // spawn name it too (above): the one place the diagram has a loop, kept to the seam. It
+    // files each host's tasks by id (`task`) and tells the observer which host each is on.
+    ("sim", &["executor", "time", "context", "task", "observe"]),
     ("attributes", &["executor", "macros"]),
     // `select!` and `join!` (their `$crate::` paths resolve where they are used, not here).
     ("macros", &[]),

@@ -206,30 +206,6 @@ fn a_panic_in_a_hosts_task_fails_the_run() {
 }
 
 #[test]
-fn a_deadlock_fails_at_the_virtual_time_limit() {
-    let mut sim = Sim::builder().seed(15).time_limit(secs(60)).build();
-    sim.host("silent", || async {
-        let listener = AsyncTcpListener::bind("0.0.0.0:1")?;
-        let (conn, _) = listener.accept().await?;
-        let mut buf = [0u8; 1];
-        conn.read(&mut buf).await?; // both sides read: neither ever writes
-        io::Result::Ok(())
-    });
-    sim.client("c", async {
-        let conn = AsyncTcpStream::connect("silent:1").await?;
-        let mut buf = [0u8; 1];
-        conn.read(&mut buf).await?;
-        io::Result::Ok(())
-    });
-    let err = sim.run().unwrap_err();
-    assert!(
-        matches!(err.failure, SimFailure::TimeLimit { limit, .. } if limit == secs(60)),
-        "{err}"
-    );
-    assert!(err.to_string().contains("a deadlock?"), "{err}");
-}
-
-#[test]
 fn a_real_socket_inside_a_host_is_an_error_naming_its_call_site() {
     let mut sim = Sim::builder().seed(16).build();
     sim.client("c", async {

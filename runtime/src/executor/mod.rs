@@ -38,6 +38,7 @@ pub(crate) mod task_builder;
 
 pub use block_in_place::block_in_place;
 use current::Current;
+pub(crate) use current_thread::OffLoopWake;
 pub use enter::{EnterGuard, TryCurrentError};
 pub use handle::Handle;
 pub use runtime::{Builder, OnCycle, Runtime};
@@ -280,6 +281,7 @@ where
     T: Send + 'static,
 {
     let location = Location::caller();
+    crate::sim::refuse_blocking("nbio::spawn_blocking");
     context::spawn_blocking(f, location).unwrap_or_else(|| {
         panic!(
             "nbio::spawn_blocking called outside of an nbio runtime (at {location}); call it \

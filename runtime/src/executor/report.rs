@@ -21,9 +21,14 @@ pub(crate) fn task_info(task: &Header, observed: &observe::RuntimeRecorder) -> T
     let state = task.state.load();
     let notes = TaskNotes::of(notes(task)).read();
     let idle = !state.is_running() && !state.is_scheduled();
+    // A waker borrowed for the look: the task is alive while its header is borrowed.
+    let waker = crate::task::borrowed_waker(std::ptr::NonNull::from(task));
+    let place = observed.place_of(task.id(), &waker);
     TaskInfo {
         id: task.id(),
         name: observed.name_of(task.id()).map(|name| name.to_string()),
+        place: place.as_ref().map(|place| place.host.to_string()),
+        net_wait: place.and_then(|place| place.waits),
         spawned_at: observed.site(task.meta.tag()),
         state: if state.is_running() {
             TaskState::Running

@@ -253,6 +253,31 @@ impl Runtime {
 }
 
 impl Runtime {
+    /// Says where tasks live, for the dump and the trace (`nbio::sim`'s hosts).
+    pub(crate) fn set_places(&self, places: Box<dyn crate::observe::Places>) {
+        self.recorder().set_places(places);
+    }
+
+    /// Whether the journal keeps records for a trace (`Builder::trace`, `NBIO_TRACE`).
+    pub(crate) fn keeps_trace(&self) -> bool {
+        self.recorder().keeps_trace()
+    }
+
+    fn recorder(&self) -> &crate::observe::RuntimeRecorder {
+        match &self.flavor {
+            Flavor::CurrentThread(scheduler) => scheduler.observer.shared(),
+            Flavor::MultiThread(runtime) => &runtime.shared().observe,
+        }
+    }
+
+    /// Calls `told` with each task woken from off the runtime's loop (another thread, say):
+    /// `nbio::sim` fails the run on it. Only the current-thread flavour tells.
+    pub(crate) fn on_wake_off_loop(&self, told: super::current_thread::OffLoopWake) {
+        if let Flavor::CurrentThread(scheduler) = &self.flavor {
+            let _ = scheduler.remote.woken_off_loop.set(told);
+        }
+    }
+
     /// The journal as decisions, for `sim::check_determinism`.
     pub(crate) fn decisions(&self) -> Option<(Vec<String>, u64)> {
         match &self.flavor {

@@ -28,25 +28,28 @@ use crate::diagnose::kind_of;
 use crate::reactor::Direction;
 use crate::task::TaskId;
 
-const PID: u32 = 1;
+pub(super) const PID: u32 = 1;
 
 /// The trace's thread id of a track (Chrome wants them from 1).
-fn tid(track: u32) -> u32 {
+pub(super) fn tid(track: u32) -> u32 {
     track + 1
 }
 
-/// Writes `records` as a Chrome trace; `tracks` names the threads that recorded them.
+/// Writes `records` as a Chrome trace; `tracks` names the threads that recorded them (and a
+/// simulation's hosts, `hosts.rs`), and `extra` adds events of its own (its messages).
 pub(crate) fn write(
     out: &mut dyn Write,
     records: &VecDeque<Record>,
     dropped: u64,
     tracks: &[String],
     live_names: Names<'_>,
+    extra: &mut Vec<String>,
 ) -> io::Result<()> {
     let mut trace = Trace::new(records, tracks, live_names);
     for record in records {
         trace.add(record);
     }
+    trace.events.append(extra);
     trace.finish(out, dropped)
 }
 
@@ -528,12 +531,12 @@ fn polls_by_track(records: &VecDeque<Record>) -> HashMap<u32, Vec<Duration>> {
 }
 
 /// Microseconds, as the trace format counts time, with nanosecond digits.
-fn micros(d: Duration) -> String {
+pub(super) fn micros(d: Duration) -> String {
     format!("{:.3}", d.as_nanos() as f64 / 1e3)
 }
 
 /// `s` as a JSON string literal.
-fn json_string(s: &str) -> String {
+pub(super) fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -87,13 +87,11 @@ impl Dump {
         out
     }
 
-    /// `fetch#12` (spawned at src/main.rs:8), or `task#12`.
+    /// `fetch#12`, or `task#12`, with its host in a simulation: `task#12 on db2`.
     fn label(&self, id: TaskId) -> String {
         match self.tasks.iter().find(|task| task.id == id) {
-            Some(TaskInfo {
-                name: Some(name), ..
-            }) => format!("{name}#{}", id.0),
-            _ => format!("task#{}", id.0),
+            Some(task) => task.label(),
+            None => format!("task#{}", id.0),
         }
     }
 
@@ -105,7 +103,10 @@ impl Dump {
                 label: &|id| self.label(id),
             }
             .to_string(),
-            None => "waits on something that does not say what".to_string(),
+            None => match &task.net_wait {
+                Some(wait) => format!("waits on {wait}"),
+                None => "waits on something that does not say what".to_string(),
+            },
         }
     }
 
@@ -213,6 +214,12 @@ pub struct TaskInfo {
     pub id: TaskId,
     /// Its name, if it was spawned with [`task::Builder::name`](crate::task::Builder::name).
     pub name: Option<String>,
+    /// The simulated host it belongs to (`nbio::sim`), printed as "task#7 on db2"; `None`
+    /// outside a simulation.
+    pub place: Option<String>,
+    /// What it waits on in the simulated network (`nbio::sim`), if it waits there: "recv from
+    /// db3:7000, partitioned since 4.2 s"; `None` outside a simulation.
+    pub net_wait: Option<String>,
     /// Where it was spawned (unknown only past a million distinct spawn sites).
     pub spawned_at: Option<&'static Location<'static>>,
     /// Whether it is running, queued or waiting.
@@ -240,6 +247,19 @@ pub struct TaskInfo {
 }
 
 impl TaskInfo {
+    /// `fetch#12` or `task#12`, and ` on db2` if it is a simulated host's.
+    fn label(&self) -> String {
+        let mut label = match &self.name {
+            Some(name) => format!("{name}#{}", self.id.0),
+            None => format!("task#{}", self.id.0),
+        };
+        if let Some(place) = &self.place {
+            label.push_str(" on ");
+            label.push_str(place);
+        }
+        label
+    }
+
     /// A task that waits while nothing holds its waker can never be woken: it is stuck.
     pub fn can_never_run(&self) -> bool {
         self.state == TaskState::Idle && !self.waker_held
@@ -308,10 +328,7 @@ impl fmt::Display for Dump {
 
 impl fmt::Display for TaskInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.name {
-            Some(name) => write!(f, "{name}#{}", self.id.0)?,
-            None => write!(f, "task#{}", self.id.0)?,
-        }
+        write!(f, "{}", self.label())?;
         let state = match self.state {
             TaskState::Running => "running",
             TaskState::Scheduled => "scheduled",
@@ -340,6 +357,8 @@ impl fmt::Display for TaskInfo {
                     label: &label
                 }
             )?;
+        } else if let (Some(wait), TaskState::Idle) = (&self.net_wait, self.state) {
+            write!(f, "; waits on {wait}")?;
         }
         if self.wait_cycle.contains(&self.id) {
             write!(

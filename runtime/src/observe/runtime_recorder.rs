@@ -13,13 +13,15 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::event::{Event, Record, Who};
 use super::journal::Journal;
+use super::places::{Place, Places};
 use super::sites::Sites;
 use super::watchdog::Watchdog;
-use super::{chrome, explain, lock, replay, ObserveConfig};
+use super::{chrome, explain, hosts, lock, replay, ObserveConfig};
 use crate::task::TaskId;
 
 /// What the threads of one runtime record into together.
@@ -45,6 +47,9 @@ pub(crate) struct RuntimeRecorder {
     /// The runtime has several threads: the narrative says which one each line comes from.
     pub(super) many_threads: AtomicBool,
     trace_path: Option<PathBuf>,
+    /// Where each task lives, for a runtime that runs several places in one (`nbio::sim`'s
+    /// hosts): the dump says "task#7 on db2".
+    places: std::sync::OnceLock<Box<dyn Places>>,
 }
 
 impl RuntimeRecorder {
@@ -84,6 +89,7 @@ impl RuntimeRecorder {
                 other_track: std::sync::OnceLock::new(),
                 many_threads: AtomicBool::new(false),
                 trace_path: config.trace_path.clone(),
+                places: std::sync::OnceLock::new(),
             }
         })
     }
@@ -94,6 +100,23 @@ impl RuntimeRecorder {
             return None;
         }
         lock(&self.names).get(&id).cloned()
+    }
+
+    /// Whether the journal keeps records for a trace.
+    pub(crate) fn keeps_trace(&self) -> bool {
+        (self.journal.as_ref()).is_some_and(|journal| lock(journal).keeps_records())
+    }
+
+    /// Says where tasks live from now on (set once; a second call is ignored).
+    pub(crate) fn set_places(&self, places: Box<dyn Places>) {
+        let _ = self.places.set(places);
+    }
+
+    /// The place (simulated host) task `id` belongs to, if places are kept and it has one.
+    pub(crate) fn place_of(&self, id: TaskId, waker: &Waker) -> Option<Place> {
+        self.places
+            .get()
+            .and_then(|places| places.place_of(id, waker))
     }
 
     /// `fetch#12`, or `task#12` for a task without a name.
@@ -193,9 +216,21 @@ impl RuntimeRecorder {
                 )
             })?;
         let tracks = lock(&self.tracks).clone();
-        chrome::write(out, journal.records(), journal.dropped(), &tracks, &|id| {
-            self.name_of(id)
-        })
+        let names = |id| self.name_of(id);
+        match self.places.get() {
+            None => {
+                let (records, dropped) = (journal.records(), journal.dropped());
+                chrome::write(out, records, dropped, &tracks, &names, &mut Vec::new())
+            }
+            Some(places) => {
+                let by_host = hosts::by_host(journal.records(), tracks, &**places);
+                let dropped = journal.dropped();
+                drop(journal);
+                let mut flows = by_host.message_flows(&**places, self.epoch);
+                let (records, tracks) = (&by_host.records, &by_host.tracks);
+                chrome::write(out, records, dropped, tracks, &names, &mut flows)
+            }
+        }
     }
 
     /// Writes the trace to the `NBIO_TRACE` path, if one was given. A failure is reported on

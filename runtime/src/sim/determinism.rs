@@ -12,7 +12,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 
-use crate::executor::Runtime;
+use crate::executor::{OnCycle, Runtime};
 
 /// Where two runs of the same body, under the same seed, stopped agreeing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +79,8 @@ impl std::error::Error for Divergence {}
 ///
 /// # Panics
 /// If a runtime cannot be built, or if `body` panics (the panic says which seed replays it).
+/// A deadlock, or a cycle of tasks waiting on each other, panics too (`OnCycle::Panic`), with
+/// a report that names the tasks and says which seed replays the run.
 pub fn check_determinism<F, Fut>(
     seed: u64,
     body: F,
@@ -92,6 +94,7 @@ where
             .seed(seed)
             .virtual_time(true)
             .trace(true)
+            .on_cycle(OnCycle::Panic)
             .build()?;
         let output = runtime.block_on(body());
         let (decisions, _dropped) = runtime

@@ -43,6 +43,16 @@ pub enum SimFailure {
         /// When the network last did anything.
         last_event: Duration,
     },
+    /// Nothing in the simulation could ever happen again while a client was still running: no
+    /// task could run, no timer was pending, no message was in flight (a deadlock); or tasks
+    /// waited on each other in a cycle. `SimError::at` is when the run last moved.
+    Deadlock {
+        /// The cycles of tasks waiting on each other, each as "task#3 on db1 waits on Mutex
+        /// made at src/lib.rs:12, held by task#5 on db1; task#5 on db1 waits on ...".
+        cycles: Vec<String>,
+        /// Every task of every host, one line each: its host, its state, what it waits on.
+        tasks: Vec<String>,
+    },
     /// Tasks were polled over and over while the virtual clock stood still: some task never
     /// waits (a retry loop with no sleep), and time could never move again.
     Livelock {
@@ -51,15 +61,16 @@ pub enum SimFailure {
         /// How many polls one instant saw.
         polls: u64,
     },
-    /// Code inside a host reached outside the simulation (a real socket).
+    /// Code inside a host reached outside the simulation: a real socket, a blocking job, a
+    /// wake from a thread outside the simulation, a wait on another runtime's task.
     Leak {
         /// The host.
         host: String,
         /// What it did, and where (the call site).
         message: String,
     },
-    /// The runtime stopped the run (a deadlock it proved, a cycle of waits), or could not
-    /// start it.
+    /// The runtime stopped the run (a deadlock it proved outside the simulation's own check),
+    /// or could not start it.
     Stuck(String),
 }
 
@@ -75,6 +86,23 @@ impl fmt::Display for SimFailure {
                 "the virtual time limit of {limit:?} passed with a client still running (the \
                  network last did something at {last_event:?}: a deadlock?)"
             ),
+            SimFailure::Deadlock { cycles, .. } => {
+                if cycles.is_empty() {
+                    write!(
+                        f,
+                        "a deadlock: a client is still running, but no task can run, no timer \
+                         is pending and no message is in flight, so nothing in the simulation \
+                         can happen again"
+                    )?;
+                } else {
+                    write!(
+                        f,
+                        "a deadlock: tasks wait on each other in a cycle: {}",
+                        cycles.join("; and in another: ")
+                    )?;
+                }
+                Ok(())
+            }
             SimFailure::Livelock { host, polls } => write!(
                 f,
                 "a livelock: {polls} polls of hosts' tasks (the last on {host}) without the \
@@ -94,10 +122,15 @@ impl fmt::Display for SimError {
             self.seed, self.failure, self.at
         )?;
         if self.faults.is_empty() {
-            write!(f, "no faults were injected")
+            write!(f, "no faults were injected")?;
         } else {
-            write!(f, "faults so far: {}", self.faults.join(", "))
+            write!(f, "faults so far: {}", self.faults.join(", "))?;
         }
+        if let SimFailure::Deadlock { tasks, .. } = &self.failure {
+            write!(f, "\nthe tasks of the hosts, and what each waits on:")?;
+            tasks.iter().try_for_each(|task| write!(f, "\n  {task}"))?;
+        }
+        Ok(())
     }
 }
 

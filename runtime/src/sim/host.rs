@@ -109,6 +109,8 @@ pub(crate) struct OnHost<F> {
     /// The host's epoch when the task was made; another epoch means the host crashed since.
     epoch: u64,
     slot: Arc<TaskSlot>,
+    /// The runtime's id of the task, once it was first polled (filed in `World::task_hosts`).
+    task: Option<crate::task::TaskId>,
     future: Option<Pin<Box<F>>>,
 }
 
@@ -121,6 +123,7 @@ impl Hosted {
             hosted: self.clone(),
             epoch,
             slot,
+            task: None,
             future: Some(Box::pin(future)),
         }
     }
@@ -134,12 +137,18 @@ impl<F: Future> Future for OnHost<F> {
         if this.world_epoch() != this.epoch {
             let _host = HostGuard::enter(Some(this.hosted.clone()));
             this.future = None;
+            // What is left is an empty shell, not a task of the host any more.
+            this.hosted.world.forget_task(this.task.take());
             return Poll::Pending;
         }
         let Some(future) = this.future.as_mut() else {
             return Poll::Pending;
         };
         this.slot.file(cx.waker());
+        if this.task.is_none() {
+            this.task = crate::task::polled::polled_task();
+            this.hosted.world.file_task(this.task, this.hosted.host);
+        }
         this.hosted.world.count_poll(this.hosted.host);
         let _host = HostGuard::enter(Some(this.hosted.clone()));
         match panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
@@ -161,6 +170,7 @@ impl<F> OnHost<F> {
 
 impl<F> Drop for OnHost<F> {
     fn drop(&mut self) {
+        self.hosted.world.forget_task(self.task);
         if self.future.is_some() {
             let _host = HostGuard::enter(Some(self.hosted.clone()));
             self.future = None;

@@ -23,10 +23,20 @@
 //! factory runs again). [`buggify!`] is true at a seeded rate inside a simulation and false
 //! everywhere else: production code can take its rare paths on purpose.
 //!
-//! What is not simulated, and is refused inside a host: a real socket (`from_std`,
-//! `TcpSocket`, Unix sockets) fails with `Unsupported`, names its call site and fails the run.
-//! A task that never waits (a retry loop with no sleep) holds the virtual clock still; after a
-//! million polls at one instant the run fails as a livelock.
+//! Nothing real leaks in ([`SimFailure::Leak`]). A real socket (`from_std`, `TcpSocket`, Unix
+//! sockets) fails with `Unsupported`, names its call site and fails the run. So does
+//! `nbio::spawn_blocking` inside a host (its job runs on a real thread, for a real time). A
+//! wake from a thread outside the simulation (a `std::thread` the host started, a blocking
+//! job, another runtime's timer or task) fails the run naming the task woken, its host and the
+//! thread: a waker has no call site. A host task still waiting on a task of another runtime or
+//! on a child process when nothing else can happen fails the run the same way. What cannot be
+//! caught: `std::thread::sleep` and other blocking calls (they stall the one thread all hosts
+//! run on; the virtual clock does not move meanwhile, so they cost real time and change
+//! nothing simulated), reads of the real clock (`Instant::now`, `SystemTime::now`), randomness
+//! not drawn from the seed, and a future of another runtime whose wake has not come yet (a
+//! tokio timer polled inside a host shows as a deadlock whose task "waits on something that
+//! does not say what"). A task that never waits (a retry loop with no sleep) holds the virtual
+//! clock still; after a million polls at one instant the run fails as a livelock.
 //!
 //! ```
 //! use nbio::net::{AsyncTcpListener, AsyncTcpStream};
@@ -68,7 +78,21 @@
 //! assert!(report.elapsed >= Duration::from_millis(4)); // SYN, SYN-ACK, ping, echo
 //! ```
 //!
-//! A failure (a panic, an `Err`, the virtual time limit passed, a livelock) is a [`SimError`]
+//! A run that can no longer move fails at once as a deadlock ([`SimFailure::Deadlock`]): no
+//! task can run, no timer is pending, no message is in flight, yet a client is not done (every
+//! host reading, say, with nothing sent). So does a cycle of tasks waiting on each other (two
+//! `nbio::sync::Mutex`es locked in opposite orders), even while other hosts' timers go on. The
+//! report names each task with its host and what it waits on, in the network too ("task#7 on
+//! db2 ...; waits on recv from db3:7000, partitioned since 4.21 s"); so does `nbio::dump()`
+//! inside a host. [`check_determinism`] runs with `OnCycle::Panic`: a cycle
+//! fails it instead of hanging.
+//!
+//! With the journal on (`NBIO_TRACE=trace.json`), the Perfetto trace written as the run ends
+//! has a track per host ("host db2") carrying the polls of the host's tasks, and draws each
+//! message (a TCP write, a datagram) as an arrow from the poll that sent it to the poll that
+//! read it (for TCP, the read that took its last byte).
+//!
+//! A failure (a panic, an `Err`, a deadlock, the virtual time limit passed, a livelock) is a [`SimError`]
 //! whose message starts with `NBIO_SEED=<n> replays this run` and lists the faults injected
 //! so far. A run that passes gives a [`SimReport`]: virtual time, messages delivered and
 //! dropped, `WouldBlock`s and short writes, the faults, and a log of every network event that
@@ -83,11 +107,15 @@ mod determinism;
 mod error;
 mod faults;
 pub(crate) mod host;
+mod leaks;
+mod liveness;
+mod observed;
 mod rng;
 mod run;
 pub(crate) mod stream;
 mod tcp;
 pub(crate) mod udp;
+mod waits;
 mod world;
 
 #[doc(inline)]
@@ -98,5 +126,6 @@ pub use faults::{buggify_now, crash, hold, partition, release, repair, restart};
 pub use run::{Sim, SimBuilder, SimOutput, SimReport};
 
 pub(crate) use host::{current, refuse_real, Hosted};
+pub(crate) use leaks::refuse_blocking;
 pub(crate) use stream::{SimListener, SimStream};
 pub(crate) use udp::SimUdp;

@@ -10,9 +10,10 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use super::host::{panic_message, HostGuard, Hosted};
+use super::liveness::stuck_or_late;
 use super::world::{Config, Event, Factory, HostId, Run, World};
 use super::{SimError, SimFailure};
-use crate::executor::Runtime;
+use crate::executor::{OnCycle, Runtime};
 
 /// A simulation being put together: its hosts and clients, and the network's knobs.
 ///
@@ -126,15 +127,15 @@ impl Sim {
     /// time, until every client's future has ended.
     ///
     /// # Errors
-    /// A [`SimError`] if a host or client panicked or returned `Err`, if the virtual time limit
-    /// passed (a deadlock shows this way: nothing moves, the clock jumps to the limit), or if
-    /// the runtime reported the run stuck. Its message starts with `NBIO_SEED=<n> replays this
-    /// run`.
+    /// A [`SimError`] if a host or client panicked or returned `Err`, if the run got stuck (a
+    /// deadlock or a cycle of waits: [`SimFailure::Deadlock`], naming every host's tasks), if
+    /// the virtual time limit passed with things still happening, or if the runtime reported
+    /// the run stuck. Its message starts with `NBIO_SEED=<n> replays this run`.
     pub fn run(self) -> Result<SimReport, SimError> {
         let runtime = Runtime::builder()
             .seed(self.seed)
             .virtual_time(true)
-            // Helper E's `Builder::on_cycle(OnCycle::Panic)` goes here once merged.
+            .on_cycle(OnCycle::Panic)
             .build();
         let names = self.hosts.iter().map(|(name, _)| name.clone()).collect();
         let world = Arc::new(World::new(
@@ -148,6 +149,11 @@ impl Sim {
             Ok(runtime) => runtime,
             Err(err) => return Err(world.error(SimFailure::Stuck(err.to_string()))),
         };
+        runtime.set_places(world.observed());
+        if runtime.keeps_trace() {
+            world.with(|state, _| state.flows = Some(Vec::new()));
+        }
+        runtime.on_wake_off_loop(world.woken_off_loop(std::thread::current().id()));
         let run = AssertUnwindSafe(|| runtime.block_on(main(Arc::clone(&world), self.clients)));
         let outcome = panic::catch_unwind(run);
         drop(runtime);
@@ -167,7 +173,12 @@ async fn main(world: Arc<World>, clients: Vec<(HostId, Run)>) -> Result<(), SimF
         state.start = start;
         state.config.time_limit
     });
-    let driver = crate::executor::spawn(drive(Arc::clone(&world)));
+    // Named, so that a dump tells the network's task from the hosts'.
+    let driver = crate::executor::spawn_named(
+        drive(Arc::clone(&world)),
+        Some(Arc::from("sim network")),
+        std::panic::Location::caller(),
+    );
     let factories = world.with(|state, _| {
         (state.hosts.iter().enumerate())
             .filter_map(|(id, host)| host.factory.clone().map(|f| (id as HostId, f)))
@@ -193,17 +204,19 @@ async fn main(world: Arc<World>, clients: Vec<(HostId, Run)>) -> Result<(), SimF
             return Poll::Ready(outcome);
         }
         if deadline.as_mut().poll(cx).is_ready() {
-            let last = world.with(|state, _| state.log.last().map(|event| event.at));
-            return Poll::Ready(Err(SimFailure::TimeLimit {
-                limit,
-                last_event: last.unwrap_or_default(),
-            }));
+            return Poll::Ready(Err(stuck_or_late(&world, limit)));
         }
         Poll::Pending
     })
     .await;
     driver.abort();
-    world.with(|state, _| state.frozen = Some(crate::time::now()));
+    // A stuck run is reported at the time it last moved, not at the deadline.
+    let stuck = matches!(outcome, Err(SimFailure::Deadlock { .. }));
+    let ended = match world.last_poll() {
+        Some(moved) if stuck => moved,
+        _ => crate::time::now(),
+    };
+    world.with(|state, _| state.frozen = Some(ended));
     outcome
 }
 
@@ -276,7 +289,7 @@ impl SimBuilder {
     }
 
     /// The most virtual time a run may take (one hour by default); a run still going then
-    /// fails, which is how a deadlock shows.
+    /// fails. A run that is stuck fails as a deadlock instead, when the clock gets there.
     pub fn time_limit(mut self, limit: Duration) -> SimBuilder {
         self.config.time_limit = limit;
         self

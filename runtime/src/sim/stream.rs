@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::host::Hosted;
+use super::observed::read_arrivals;
 use super::tcp::{EndId, Listener, Phase};
 use super::world::World;
 
@@ -196,6 +197,12 @@ impl SimStream {
             }
             if !record.recv.is_empty() {
                 let read = copy(&mut record.recv);
+                if !record.arrivals.is_empty() {
+                    for flow in read_arrivals(&mut record.arrivals, read) {
+                        state.flow_received(flow);
+                    }
+                }
+                let record = &mut state.tcp.ends[self.end];
                 // The window opened: the writer may go on.
                 if let Some(peer) = record.peer_end {
                     wakes.extend(state.tcp.ends[peer].write_waker.take());

@@ -66,6 +66,8 @@ pub(crate) struct End {
     stalled: bool,
     pub(crate) read_waker: Option<Waker>,
     pub(crate) write_waker: Option<Waker>,
+    /// While the trace is on: the flow of each message in `recv`, and its bytes not yet read.
+    pub(crate) arrivals: VecDeque<(usize, usize)>,
 }
 
 /// A listening socket.
@@ -86,7 +88,8 @@ struct Segment {
 enum Kind {
     Syn,
     SynAck,
-    Data(Vec<u8>),
+    /// Bytes, and their flow in the trace (`observed.rs`) if it is on.
+    Data(Vec<u8>, Option<usize>),
     Fin,
     Rst,
     /// The server's refusal, travelling back to this same end.
@@ -112,6 +115,7 @@ impl End {
             stalled: false,
             read_waker: None,
             write_waker: None,
+            arrivals: VecDeque::new(),
         }
     }
 
@@ -215,7 +219,13 @@ impl State {
                 }
                 record.wake_all(wakes);
             }
-            Kind::Data(bytes) => self.arrive_data(end, peer, bytes, wakes),
+            Kind::Data(bytes, flow) => {
+                let arrived = bytes.len();
+                if self.arrive_data(end, peer, bytes, wakes) {
+                    let arrivals = &mut self.tcp.ends[peer].arrivals;
+                    arrivals.extend(flow.map(|flow| (flow, arrived)));
+                }
+            }
             Kind::Fin => {
                 self.tcp.ends[peer].fin_in = true;
                 self.tcp.ends[peer].wake_all(wakes);
@@ -262,8 +272,15 @@ impl State {
         self.send(server, Kind::SynAck, wakes);
     }
 
-    /// Data reaches `peer`: into its receive buffer, or answered with an RST if it is gone.
-    fn arrive_data(&mut self, end: EndId, peer: EndId, bytes: Vec<u8>, wakes: &mut Vec<Waker>) {
+    /// Data reaches `peer`: into its receive buffer (true), or answered with an RST if it is
+    /// gone.
+    fn arrive_data(
+        &mut self,
+        end: EndId,
+        peer: EndId,
+        bytes: Vec<u8>,
+        wakes: &mut Vec<Waker>,
+    ) -> bool {
         let (host, peer_host) = (self.tcp.ends[end].host, self.tcp.ends[end].peer_host);
         let sender = &mut self.tcp.ends[end];
         sender.in_flight -= bytes.len();
@@ -276,12 +293,13 @@ impl State {
                 self.tcp.ends[peer].phase = Phase::Reset;
                 self.send(peer, Kind::Rst, wakes);
             }
-            return;
+            return false;
         }
         record.recv.extend(&bytes);
         wakes.extend(record.read_waker.take());
         self.delivered += 1;
         self.note(EventKind::Deliver, host, peer_host, bytes.len());
+        true
     }
 
     /// Starts a connection from `host` to `addr` (on `peer_host`); the new end.
@@ -323,7 +341,8 @@ impl State {
         let (host, peer_host) = (self.tcp.ends[end].host, self.tcp.ends[end].peer_host);
         self.note(EventKind::Send, host, peer_host, bytes.len());
         self.tcp.ends[end].in_flight += bytes.len();
-        self.send(end, Kind::Data(bytes), wakes);
+        let flow = self.flow_sent(host, peer_host, bytes.len());
+        self.send(end, Kind::Data(bytes, flow), wakes);
     }
 
     /// Shuts `end`'s write half: a FIN follows its data.

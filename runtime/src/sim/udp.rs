@@ -31,7 +31,8 @@ struct Socket {
     host: HostId,
     /// The host's epoch when bound (see `tcp::Listener::epoch`).
     epoch: u64,
-    received: VecDeque<(SocketAddr, Vec<u8>)>,
+    /// Each datagram: its sender, its bytes, its flow in the trace (`observed.rs`) if it is on.
+    received: VecDeque<(SocketAddr, Vec<u8>, Option<usize>)>,
     waker: Option<Waker>,
 }
 
@@ -41,6 +42,7 @@ struct Datagram {
     to: SocketAddr,
     to_host: HostId,
     bytes: Vec<u8>,
+    flow: Option<usize>,
 }
 
 impl Udp {
@@ -58,6 +60,14 @@ impl Udp {
         });
         self.held = kept;
         between
+    }
+
+    /// The address of the socket whose waiting receiver `task` wakes, if one is.
+    pub(crate) fn waited_on_by(&self, task: &Waker) -> Option<SocketAddr> {
+        let waits = |socket: &Socket| socket.waker.as_ref().is_some_and(|w| w.will_wake(task));
+        (self.sockets.iter())
+            .find(|(_, socket)| waits(socket))
+            .map(|(addr, _)| *addr)
     }
 }
 
@@ -80,7 +90,9 @@ impl State {
         let socket = self.udp.sockets.get_mut(&datagram.to);
         match socket {
             Some(socket) if reachable && socket.received.len() < QUEUE => {
-                socket.received.push_back((datagram.from, datagram.bytes));
+                socket
+                    .received
+                    .push_back((datagram.from, datagram.bytes, datagram.flow));
                 wakes.extend(socket.waker.take());
                 self.delivered += 1;
                 self.note(EventKind::Deliver, from_host, to_host, len);
@@ -114,6 +126,7 @@ impl State {
             return Ok(());
         }
         let copies = if self.rng.chance(duplicate) { 2 } else { 1 };
+        let flow = self.flow_sent(from_host, to_host, bytes.len());
         for _ in 0..copies {
             let at = self.now() + self.latency();
             let id = self.udp.in_flight.len();
@@ -123,6 +136,7 @@ impl State {
                 to,
                 to_host,
                 bytes: bytes.to_vec(),
+                flow,
             }));
             self.schedule(at, Due::Udp(id), wakes);
         }
@@ -225,12 +239,15 @@ impl SimUdp {
                     "the simulated UDP socket's host crashed",
                 )));
             };
-            while let Some((from, bytes)) = socket.received.pop_front() {
+            while let Some((from, bytes, flow)) = socket.received.pop_front() {
                 if connected.is_some_and(|peer| peer != from) {
                     continue;
                 }
                 let n = bytes.len().min(buf.len());
                 buf[..n].copy_from_slice(&bytes[..n]);
+                if let Some(flow) = flow {
+                    state.flow_received(flow);
+                }
                 return Poll::Ready(Ok((n, from)));
             }
             match cx {

@@ -11,7 +11,7 @@
 //! clock jumps to it.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
@@ -26,6 +26,7 @@ use super::rng::Rng;
 use super::tcp::{EndId, Tcp};
 use super::udp::Udp;
 use super::SimFailure;
+use crate::task::TaskId;
 
 /// A host's index in the world, in the order `Sim::host` and `Sim::client` added them.
 pub(crate) type HostId = u32;
@@ -97,6 +98,12 @@ pub(crate) struct World {
     /// (a retry loop with no sleep) would hold it still for good. Past `SPIN_LIMIT` polls at
     /// one instant, the run fails instead of hanging.
     spin: Mutex<(Option<Instant>, u64)>,
+    /// Each host's name, for what names tasks by host (`liveness.rs`) without the lock.
+    pub(crate) names: Box<[Arc<str>]>,
+    /// The host of each task that has been polled, by the runtime's task id, and whether it
+    /// is still the host's (not ended, not dropped by a crash): the dump and the trace say
+    /// "task#7 on db2" (`observed.rs`).
+    pub(crate) task_hosts: Mutex<HashMap<TaskId, (HostId, bool)>>,
     state: Mutex<State>,
 }
 
@@ -111,10 +118,10 @@ pub(crate) struct State {
     pub(crate) hosts: Vec<Host>,
     pub(crate) tcp: Tcp,
     pub(crate) udp: Udp,
-    /// Pairs of hosts that cannot reach each other, smaller id first.
-    partitions: HashSet<(HostId, HostId)>,
+    /// Pairs of hosts that cannot reach each other, smaller id first, and since when.
+    partitions: HashMap<(HostId, HostId), Instant>,
     /// Pairs of hosts whose messages wait (are held, not lost) until released.
-    held: HashSet<(HostId, HostId)>,
+    held: HashMap<(HostId, HostId), Instant>,
     pub(crate) start: Instant,
     /// The clock's reading when the run ended: what is dropped afterwards reads this.
     pub(crate) frozen: Option<Instant>,
@@ -123,6 +130,9 @@ pub(crate) struct State {
     order: u64,
     pub(crate) log: Vec<Event>,
     pub(crate) faults: Vec<String>,
+    /// Every message sent while the trace is on, for its flows (`observed.rs`); `None` while
+    /// it is off.
+    pub(crate) flows: Option<Vec<super::observed::Flow>>,
     pub(crate) delivered: u64,
     pub(crate) dropped: u64,
     pub(crate) would_block: u64,
@@ -161,20 +171,26 @@ impl World {
             seed,
             epochs: hosts.iter().map(|_| AtomicU64::new(0)).collect(),
             spin: Mutex::new((None, 0)),
+            names: hosts
+                .iter()
+                .map(|host| Arc::from(host.name.as_str()))
+                .collect(),
+            task_hosts: Mutex::default(),
             state: Mutex::new(State {
                 rng: Rng::new(seed),
                 config,
                 hosts,
                 tcp: Tcp::default(),
                 udp: Udp::default(),
-                partitions: HashSet::new(),
-                held: HashSet::new(),
+                partitions: HashMap::new(),
+                held: HashMap::new(),
                 start,
                 frozen: None,
                 schedule: BinaryHeap::new(),
                 order: 0,
                 log: Vec::new(),
                 faults: Vec::new(),
+                flows: None,
                 delivered: 0,
                 dropped: 0,
                 would_block: 0,
@@ -249,6 +265,11 @@ impl World {
         }
     }
 
+    /// The virtual time of the latest poll of a host's task: when a stuck run last moved.
+    pub(crate) fn last_poll(&self) -> Option<Instant> {
+        self.spin.lock().unwrap_or_else(PoisonError::into_inner).0
+    }
+
     /// A task of `host` panicked: the run fails (the first failure is the one reported).
     pub(crate) fn host_panicked(&self, host: HostId, message: String) {
         self.with(|state, wakes| {
@@ -310,6 +331,11 @@ impl State {
         }
     }
 
+    /// A segment or datagram is on its way: the network will do something yet.
+    pub(crate) fn in_flight(&self) -> bool {
+        !self.schedule.is_empty()
+    }
+
     /// A latency drawn from the configured range.
     pub(crate) fn latency(&mut self) -> Duration {
         let (low, high) = self.config.latency;
@@ -339,12 +365,23 @@ impl State {
 
     /// Whether `a` and `b` cannot reach each other.
     pub(crate) fn partitioned(&self, a: HostId, b: HostId) -> bool {
-        !self.partitions.is_empty() && self.partitions.contains(&pair(a, b))
+        !self.partitions.is_empty() && self.partitions.contains_key(&pair(a, b))
     }
 
     /// Whether messages between `a` and `b` are held.
     pub(crate) fn held(&self, a: HostId, b: HostId) -> bool {
-        !self.held.is_empty() && self.held.contains(&pair(a, b))
+        !self.held.is_empty() && self.held.contains_key(&pair(a, b))
+    }
+
+    /// What keeps `a` and `b` apart, if anything: "partitioned" or "held", and since when (from
+    /// the start).
+    pub(crate) fn cut_since(&self, a: HostId, b: HostId) -> Option<(&'static str, Duration)> {
+        let since = |at: &Instant| at.saturating_duration_since(self.start);
+        (self
+            .partitions
+            .get(&pair(a, b))
+            .map(|at| ("partitioned", since(at))))
+        .or_else(|| self.held.get(&pair(a, b)).map(|at| ("held", since(at))))
     }
 
     /// Whether a TCP segment from `a` to `b` must wait (a partition or a hold: TCP
@@ -356,15 +393,16 @@ impl State {
     /// Cuts (`on`) or mends the link between `a` and `b` (`hold`: holds or releases it).
     /// True if that changed anything.
     pub(crate) fn set_link(&mut self, a: HostId, b: HostId, hold: bool, on: bool) -> bool {
+        let now = self.now();
         let set = if hold {
             &mut self.held
         } else {
             &mut self.partitions
         };
         if on {
-            set.insert(pair(a, b))
+            set.insert(pair(a, b), now).is_none()
         } else {
-            set.remove(&pair(a, b))
+            set.remove(&pair(a, b)).is_some()
         }
     }
 

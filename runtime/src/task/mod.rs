@@ -34,6 +34,8 @@ pub(crate) mod state;
 mod vtable;
 mod waker;
 
+pub(crate) use waker::borrowed as borrowed_waker;
+
 pub use join::{JoinError, JoinHandle};
 pub use local::{AccessError, LocalKey, TaskLocalFuture};
 

@@ -118,6 +118,7 @@ fn build_remote(config: &Config) -> io::Result<(Arc<Remote>, Observer)> {
         main_wakes: AtomicU64::new(0),
         main_remote_wakes: AtomicU64::new(0),
         spawned_elsewhere: AtomicU64::new(0),
+        woken_off_loop: std::sync::OnceLock::new(),
     });
     // Asleep while a job runs, the loop must look again when the job is over, even if nobody
     // awaits it: always on a virtual clock (which holds for the job), and when the deadlock

@@ -44,7 +44,7 @@ mod run_queue;
 
 use doorbell::{Doorbell, MAIN_WOKEN};
 use remote::MainWaker;
-pub(crate) use remote::Remote;
+pub(crate) use remote::{OffLoopWake, Remote};
 use run_queue::RunQueue;
 
 use super::poll::{self, poll_main, poll_task, MainPoll, Polled};

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::panic::Location;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::Wake;
 use std::time::Instant;
 
@@ -26,7 +26,7 @@ use crate::reactor::Reactor;
 use crate::task::list::TaskList;
 use crate::task::owned::OwnedTasks;
 use crate::task::raw::{self, Schedule, TaskMeta, TaskRef};
-use crate::task::{JoinHandle, RuntimeNo, TaskIds};
+use crate::task::{JoinHandle, RuntimeNo, TaskId, TaskIds};
 
 /// What another thread hands the loop.
 pub(crate) enum Injected {
@@ -63,7 +63,13 @@ pub(crate) struct Remote {
     pub(super) main_remote_wakes: AtomicU64,
     /// Tasks spawned from other threads (through a `Handle`).
     pub(super) spawned_elsewhere: AtomicU64,
+    /// Told of every task woken from off the loop (`nbio::sim`, where such a wake is a leak
+    /// of the real world into the simulation); unset elsewhere, at the cost of one load.
+    pub(crate) woken_off_loop: OnceLock<OffLoopWake>,
 }
+
+/// What [`Remote::woken_off_loop`] calls, with the id of the task woken.
+pub(crate) type OffLoopWake = Box<dyn Fn(TaskId) + Send + Sync>;
 
 impl Remote {
     /// The slow path of a wake: from another thread (or from this one outside `block_on`).
@@ -158,7 +164,12 @@ impl Schedule for Arc<Remote> {
         current::with_current_thread(|current| match current {
             // The fast path: woken on the runtime's own thread, while it runs.
             Some(scheduler) if Arc::ptr_eq(&scheduler.remote, self) => scheduler.push_woken(task),
-            _ => self.push_woken(task),
+            _ => {
+                if let Some(told) = self.woken_off_loop.get() {
+                    told(task.header().id());
+                }
+                self.push_woken(task)
+            }
         });
     }
 
