@@ -77,8 +77,14 @@ fn the_trace_has_a_track_per_host_and_a_flow_per_message() {
         .filter(|event| event["cat"] == "message")
         .collect();
     let flow = |name: &str| {
+        // Named "db2→db3 4 B, sent at 1.234 ms": the simulation's time of the send.
         let ends: Vec<&&Value> = (messages.iter())
-            .filter(|event| event["name"] == name)
+            .filter(|event| {
+                (event["name"].as_str())
+                    .and_then(|full| full.strip_prefix(name)?.strip_prefix(", sent at "))
+                    .and_then(|at| at.strip_suffix(" ms")?.parse::<f64>().ok())
+                    .is_some()
+            })
             .collect();
         assert_eq!(
             ends.len(),

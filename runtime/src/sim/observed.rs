@@ -109,7 +109,14 @@ impl State {
     /// the trace is on.
     pub(crate) fn flow_sent(&mut self, from: HostId, to: HostId, len: usize) -> Option<usize> {
         self.flows.as_ref()?;
-        let name = format!("{}→{} {len} B", self.name(from), self.name(to));
+        // The trace's clock is the real one; the name carries the simulation's own time.
+        let at = crate::time::now().saturating_duration_since(self.start);
+        let name = format!(
+            "{}→{} {len} B, sent at {:.3} ms",
+            self.name(from),
+            self.name(to),
+            at.as_secs_f64() * 1e3
+        );
         let flows = self.flows.as_mut()?;
         flows.push(Flow {
             name,
