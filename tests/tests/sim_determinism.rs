@@ -3,6 +3,7 @@
 //! another (other latencies, another order of polls).
 
 use std::io;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::time::Duration;
 
 use nbio::net::{AsyncTcpListener, AsyncTcpStream};
@@ -90,4 +91,42 @@ fn buggify_is_true_at_its_seeded_rate_inside_and_never_outside() {
     assert_ne!(pattern, buggify_pattern(6));
     assert!(!(0..1000).any(|_| nbio::sim::buggify!()));
     nbio::block_on(async { assert!(!(0..1000).any(|_| nbio::sim::buggify!())) });
+}
+
+/// A simulation of `serve` and one client that sends `rounds` messages.
+fn echo_sim(seed: u64, rounds: u8) -> Sim {
+    let mut sim = Sim::builder()
+        .seed(seed)
+        .latency(Duration::from_micros(100)..=Duration::from_millis(20))
+        .build();
+    sim.host("server", serve);
+    sim.client("a", async move {
+        let conn = AsyncTcpStream::connect("server:7000").await?;
+        for round in 0..rounds {
+            conn.write_all(&[round; 10]).await?;
+            let mut buf = [0u8; 10];
+            conn.read_exact(&mut buf).await?;
+        }
+        io::Result::Ok(())
+    });
+    sim
+}
+
+#[test]
+fn check_determinism_agrees_on_a_simulation_that_depends_only_on_its_seed() {
+    let outcome = Sim::check_determinism(|| echo_sim(7, 5)).unwrap_or_else(|d| panic!("{d}"));
+    assert!(outcome.is_ok(), "{outcome:?}");
+}
+
+#[test]
+fn check_determinism_finds_a_simulation_that_looks_outside_its_seed() {
+    // How many rounds the client sends depends on a counter outside the simulation.
+    static BUILDS: AtomicU8 = AtomicU8::new(0);
+    let divergence = Sim::check_determinism(|| echo_sim(7, 3 + BUILDS.fetch_add(1, Relaxed)))
+        .expect_err("the second run sends one message more");
+    assert_eq!(divergence.seed, 7);
+    assert!(
+        divergence.to_string().contains("diverged at decision"),
+        "{divergence}"
+    );
 }

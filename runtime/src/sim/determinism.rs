@@ -12,6 +12,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 
+use super::{Sim, SimError, SimReport};
 use crate::executor::{OnCycle, Runtime};
 
 /// Where two runs of the same body, under the same seed, stopped agreeing.
@@ -106,18 +107,77 @@ where
         |err: io::Error| panic!("nbio::sim::check_determinism could not build a runtime: {err}");
     let (first_output, first) = run().unwrap_or_else(built);
     let (second_output, second) = run().unwrap_or_else(built);
-    let at = first
-        .iter()
-        .zip(&second)
-        .position(|(a, b)| a != b)
-        .or_else(|| (first.len() != second.len()).then(|| first.len().min(second.len())));
-    match at {
+    match first_difference(seed, &first, &second) {
         None => Ok((first_output, second_output)),
-        Some(at) => Err(Divergence {
-            seed,
-            at,
-            first: first.get(at).cloned(),
-            second: second.get(at).cloned(),
-        }),
+        Some(divergence) => Err(divergence),
     }
+}
+
+impl Sim {
+    /// Builds the simulation twice with `build`, runs both with the runtime's journal on, and
+    /// compares them decision by decision (each spawn, poll and wake) and then event by event
+    /// on the network (`SimReport::log`). `Ok` with the first run's outcome (which may itself
+    /// be a failed run, a [`SimError`]) if they agree.
+    ///
+    /// ```
+    /// use nbio::sim::Sim;
+    /// use std::time::Duration;
+    ///
+    /// let build = || {
+    ///     let mut sim = Sim::builder().seed(5).build();
+    ///     sim.host("ticker", || async {
+    ///         for _ in 0..10 {
+    ///             nbio::time::sleep(Duration::from_millis(10)).await;
+    ///         }
+    ///     });
+    ///     sim.client("c", async { nbio::time::sleep(Duration::from_millis(35)).await });
+    ///     sim
+    /// };
+    /// let outcome = Sim::check_determinism(build).expect("one seed, one run");
+    /// assert!(outcome.is_ok());
+    /// ```
+    ///
+    /// # Errors
+    /// A [`Divergence`] that says where the two runs first differed: something inside the
+    /// simulation decides by what the seed does not fix (the real clock, a global counter, a
+    /// random number, a `HashMap`'s order). The journal keeps the last 262,144 records of each
+    /// run; a longer run is compared on what was kept and on its whole network log.
+    pub fn check_determinism<F>(build: F) -> Result<Result<SimReport, SimError>, Divergence>
+    where
+        F: Fn() -> Sim,
+    {
+        let run = || {
+            let sim = build();
+            let seed = sim.seed();
+            let (outcome, mut decisions) = sim.run_journaled(true);
+            if let Ok(report) = &outcome {
+                decisions.extend(
+                    report
+                        .log()
+                        .into_iter()
+                        .map(|line| format!("network: {line}")),
+                );
+            }
+            (seed, outcome, decisions)
+        };
+        let (seed, outcome, first) = run();
+        let (_, _, second) = run();
+        match first_difference(seed, &first, &second) {
+            None => Ok(outcome),
+            Some(divergence) => Err(divergence),
+        }
+    }
+}
+
+/// Where two runs' records first differ, if they do.
+fn first_difference(seed: u64, first: &[String], second: &[String]) -> Option<Divergence> {
+    let at = (first.iter().zip(second))
+        .position(|(a, b)| a != b)
+        .or_else(|| (first.len() != second.len()).then(|| first.len().min(second.len())))?;
+    Some(Divergence {
+        seed,
+        at,
+        first: first.get(at).cloned(),
+        second: second.get(at).cloned(),
+    })
 }

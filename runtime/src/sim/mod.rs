@@ -100,8 +100,9 @@
 //! example: a replicated store whose bug only a partition during a write shows, found by
 //! seed.
 //!
-//! [`check_determinism`] is the smaller tool: it runs one body twice under a seed and says
-//! where the two runs' decisions first differ.
+//! [`Sim::check_determinism`] runs a simulation twice under its seed and says where the two
+//! runs first differ (the runtime's decisions, then the network's events); [`check_determinism`]
+//! is the same for one body on one runtime.
 
 mod determinism;
 mod error;

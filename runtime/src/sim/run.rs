@@ -132,7 +132,17 @@ impl Sim {
     /// the virtual time limit passed with things still happening, or if the runtime reported
     /// the run stuck. Its message starts with `NBIO_SEED=<n> replays this run`.
     pub fn run(self) -> Result<SimReport, SimError> {
-        let runtime = Runtime::builder()
+        self.run_journaled(false).0
+    }
+
+    /// `run`, with the runtime's journal on if `journal`: the outcome, and the runtime's
+    /// decisions (each spawn, poll and wake, in order; empty without the journal).
+    pub(crate) fn run_journaled(self, journal: bool) -> (Result<SimReport, SimError>, Vec<String>) {
+        let mut builder = Runtime::builder();
+        if journal {
+            builder = builder.trace(true);
+        }
+        let runtime = builder
             .seed(self.seed)
             .virtual_time(true)
             .on_cycle(OnCycle::Panic)
@@ -147,7 +157,10 @@ impl Sim {
         ));
         let runtime = match runtime {
             Ok(runtime) => runtime,
-            Err(err) => return Err(world.error(SimFailure::Stuck(err.to_string()))),
+            Err(err) => {
+                let failure = SimFailure::Stuck(err.to_string());
+                return (Err(world.error(failure)), Vec::new());
+            }
         };
         runtime.set_places(world.observed());
         if runtime.keeps_trace() {
@@ -156,12 +169,16 @@ impl Sim {
         runtime.on_wake_off_loop(world.woken_off_loop(std::thread::current().id()));
         let run = AssertUnwindSafe(|| runtime.block_on(main(Arc::clone(&world), self.clients)));
         let outcome = panic::catch_unwind(run);
+        let decisions = (runtime.decisions())
+            .map(|(decisions, _dropped)| decisions)
+            .unwrap_or_default();
         drop(runtime);
-        match outcome {
+        let outcome = match outcome {
             Ok(Ok(())) => Ok(world.report(names)),
             Ok(Err(failure)) => Err(world.error(failure)),
             Err(panic) => Err(world.error(SimFailure::Stuck(panic_message(&*panic)))),
-        }
+        };
+        (outcome, decisions)
     }
 }
 
