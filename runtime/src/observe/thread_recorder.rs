@@ -342,7 +342,7 @@ impl Observer {
     /// A task entered the run queue, woken by code running on this thread: what `waking`
     /// says, without building the cause unless the journal wants it (the hot path of every
     /// local wake).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn woke_here(&self, task: TaskId, notes: &AtomicU64) {
         match self.waking.get() {
             Some(cause) => self.woke(task, notes, cause),

@@ -475,6 +475,7 @@ impl TaskRef {
 
     /// Polls the task once (or drops its future, if it was aborted). Only an executor calls
     /// this, with the reference it took from a run queue.
+    #[inline(always)]
     pub(crate) fn run(self) -> RunOutcome {
         let header = self.header();
         let vtable = header.vtable.get();
